@@ -1,0 +1,42 @@
+# Sluice: `make demo` and `make test` set everything up on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+SLUICE := $(BUILD_DIR)/src/app/sluice
+
+.PHONY: all deps configure build demo test unit-test e2e-test fuzz bench format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	$(SLUICE) demo
+
+unit-test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+e2e-test: build
+	cd tests/e2e && SLUICE_BIN=$(abspath $(SLUICE)) node --test --test-concurrency=1
+
+test: build
+	@bash scripts/run-tests.sh $(BUILD_DIR)
+
+fuzz: deps
+	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
+bench: build
+	@bash scripts/bench.sh $(SLUICE)
+
+format:
+	@find src tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

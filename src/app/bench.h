@@ -1,0 +1,44 @@
+// `sluice bench`: drives a running Sluice server and reports what it measured.
+//
+// - latency (default): events are POSTed one per request at --rate (open loop) while a
+//   WebSocket subscription to --view watches for them; the latency of an event is the time
+//   from just before its request is written to the arrival of the view delta that counts it.
+// - throughput: --connections keep-alive connections POST pre-generated batches of --batch
+//   events back to back; reports accepted events/s, MB/s and per-request latency.
+//
+// See docs/gen-and-bench.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace sluice::app {
+
+struct BenchOptions {
+  std::string url = "http://127.0.0.1:8080";
+  std::string mode = "latency";  // latency | throughput
+  double rate = 120;             // latency mode: events/s
+  std::string duration = "60s";  // measured time, after the warm-up
+  int connections = 2;           // throughput mode
+  size_t batch = 5000;           // throughput mode: events per request
+  std::string stream = "fulfilment";
+  std::string view = "events_per_minute";  // latency mode
+  bool json = false;
+  uint64_t seed = 7;
+  std::string warmup = "2s";
+  std::string lost_after = "5s";  // latency mode: unconfirmed this long after the end = lost
+};
+
+void AddBenchOptions(CLI::App* sub, BenchOptions& options);
+
+// Returns the process exit code: 0 when the run completed without errors or lost events,
+// 1 when the server could not be reached, requests failed or events were lost, 2 for bad
+// options. Prints the report on stdout; logs problems through spdlog.
+int RunBench(const BenchOptions& options);
+
+}  // namespace sluice::app

@@ -1,0 +1,97 @@
+#include "app/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "base/time.h"
+
+namespace sluice::app {
+namespace {
+
+Status Unknown(const std::string& path, const std::string& key) {
+  return Status::InvalidArgument(fmt::format("{}: unknown setting '{}'", path, key));
+}
+
+template <typename T>
+Status ReadInt(const std::string& path, const std::string& key, const toml::node& node, T& out,
+               int64_t min, int64_t max) {
+  auto v = node.value<int64_t>();
+  if (!v || *v < min || *v > max)
+    return Status::InvalidArgument(
+        fmt::format("{}: '{}' must be an integer in [{}, {}]", path, key, min, max));
+  out = static_cast<T>(*v);
+  return Status::Ok();
+}
+
+Status ReadDuration(const std::string& path, const std::string& key, const toml::node& node,
+                    int64_t& out) {
+  auto v = node.value<std::string>();
+  if (!v) return Status::InvalidArgument(fmt::format("{}: '{}' must be a string like \"7 days\"", path, key));
+  auto d = ParseDuration(*v);
+  if (!d.ok()) return Status::InvalidArgument(fmt::format("{}: '{}': {}", path, key, d.status().message()));
+  out = d.value();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, Config& config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                               e.source().begin.column, e.description()));
+  }
+  for (auto& [k, node] : root) {
+    std::string key(k.str());
+    if (key == "data_dir") {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(path + ": 'data_dir' must be a string");
+      config.data_dir = *v;
+    } else if (key == "http" && node.is_table()) {
+      for (auto& [hk, hn] : *node.as_table()) {
+        std::string name = "http." + std::string(hk.str());
+        if (hk == "address") {
+          auto v = hn.value<std::string>();
+          if (!v) return Status::InvalidArgument(path + ": 'http.address' must be a string");
+          config.http_address = *v;
+        } else if (hk == "port") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_port, 0, 65535));
+        } else if (hk == "threads") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_threads, 1, 256));
+        } else {
+          return Unknown(path, name);
+        }
+      }
+    } else if (key == "log" && node.is_table()) {
+      for (auto& [lk, ln] : *node.as_table()) {
+        std::string name = "log." + std::string(lk.str());
+        if (lk == "partitions") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, ln, config.log_partitions, 1, 1024));
+        } else if (lk == "segment_bytes") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadInt(path, name, ln, config.log_segment_bytes, 1 << 16, int64_t{1} << 40));
+        } else if (lk == "retention") {
+          SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.log_retention_micros));
+        } else {
+          return Unknown(path, name);
+        }
+      }
+    } else if (key == "pipeline" && node.is_table()) {
+      for (auto& [pk, pn] : *node.as_table()) {
+        std::string name = "pipeline." + std::string(pk.str());
+        if (pk == "checkpoint_interval") {
+          SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, pn, config.checkpoint_interval_micros));
+        } else {
+          return Unknown(path, name);
+        }
+      }
+    } else {
+      return Unknown(path, key);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,32 @@
+// Engine configuration: built-in defaults that work with no file at all, optionally overridden
+// by a TOML file and then by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace sluice::app {
+
+struct Config {
+  std::string data_dir = "./sluice-data";
+  std::string http_address = "0.0.0.0";
+  uint16_t http_port = 8080;
+  int http_threads = 2;
+  uint32_t log_partitions = 4;
+  uint64_t log_segment_bytes = 128ull << 20;
+  int64_t log_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
+  int64_t checkpoint_interval_micros = 1000 * 1000;
+  int64_t housekeeping_interval_micros = 60ll * 1000 * 1000;
+};
+
+// Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
+// to a default). Recognised keys:
+//   data_dir = "./sluice-data"
+//   [http]     address = "0.0.0.0", port = 8080, threads = 2
+//   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days"
+//   [pipeline] checkpoint_interval = "1s"
+Status LoadConfigFile(const std::string& path, Config& config);
+
+}  // namespace sluice::app

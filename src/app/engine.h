@@ -1,0 +1,35 @@
+// The engine: everything `sluice serve` runs, wired together on the embedded default
+// (the `fulfilment` stream, its dead-letter stream, the `events_per_minute` view and its
+// pipeline, the HTTP server) over one data directory:
+//
+//   <data_dir>/streams/<stream>/   the stream's partitioned log
+//   <data_dir>/state/              pipeline checkpoints (RocksDB)
+#pragma once
+
+#include <memory>
+
+#include "app/config.h"
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace sluice::app {
+
+class Engine {
+ public:
+  // Opens (recovering) the logs and checkpoints and prepares the pipelines; serves nothing yet.
+  static Result<std::unique_ptr<Engine>> Open(const Config& config, Clock& clock);
+  ~Engine();
+
+  // Starts the pipelines, the housekeeping thread (retention) and the HTTP server.
+  Status Start();
+  uint16_t http_port() const;
+  // Stops serving, then the pipelines (final checkpoint), then flushes the logs.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::app

@@ -1,0 +1,140 @@
+// sluice: the command-line entry point. Subcommands: serve, demo, gen, bench.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/bench.h"
+#include "app/config.h"
+#include "app/engine.h"
+#include "app/gen.h"
+#include "base/clock.h"
+
+namespace sluice::app {
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string data_dir;
+  int http_port = -1;
+  std::string log_level = "info";
+};
+
+void AddServeFlags(CLI::App* cmd, ServeFlags& flags) {
+  cmd->add_option("--config", flags.config_file, "TOML configuration file (optional)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", flags.data_dir, "Data directory (default ./sluice-data)");
+  cmd->add_option("--http-port", flags.http_port, "HTTP port (default 8080; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+}
+
+Result<Config> ResolveConfig(const ServeFlags& flags) {
+  Config config;
+  if (!flags.config_file.empty()) SLUICE_RETURN_IF_ERROR(LoadConfigFile(flags.config_file, config));
+  if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  if (flags.http_port >= 0) config.http_port = static_cast<uint16_t>(flags.http_port);
+  return config;
+}
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any), so main can sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Serve(const ServeFlags& flags, const GenOptions* demo_generator) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return 2;
+  }
+  sigset_t stop_signals = BlockStopSignals();
+  auto engine = Engine::Open(config.value(), SystemClock::Default());
+  if (!engine.ok()) {
+    spdlog::error("cannot open the engine: {}", engine.status().ToString());
+    return 1;
+  }
+  if (Status st = engine.value()->Start(); !st.ok()) {
+    spdlog::error("cannot start: {}", st.ToString());
+    return 1;
+  }
+  const uint16_t port = engine.value()->http_port();
+  spdlog::info("sluice serving on port {} with data in {}", port, config->data_dir);
+  std::printf("Dashboard: http://127.0.0.1:%u/\n", port);
+  std::fflush(stdout);
+
+  std::atomic<bool> stop_generator{false};
+  std::thread generator;
+  if (demo_generator != nullptr) {
+    GenOptions options = *demo_generator;
+    options.url = fmt::format("http://127.0.0.1:{}", port);
+    generator = std::thread([options, &stop_generator] { RunGen(options, stop_generator); });
+  }
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  stop_generator = true;
+  if (generator.joinable()) generator.join();
+  engine.value()->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice::app
+
+int main(int argc, char** argv) {
+  using namespace sluice::app;
+  CLI::App app{"Sluice: real-time operational analytics on business events, in one process"};
+  app.require_subcommand(1);
+
+  ServeFlags serve_flags;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the engine: HTTP ingest, durable log, pipelines, views, dashboard");
+  AddServeFlags(serve, serve_flags);
+
+  ServeFlags demo_flags;
+  GenOptions demo_gen;
+  demo_gen.speedup = 30;  // shift-change spikes every few minutes instead of every 8 hours
+  CLI::App* demo = app.add_subcommand(
+      "demo", "serve plus the built-in fulfilment event generator; prints the dashboard URL");
+  AddServeFlags(demo, demo_flags);
+  demo->add_option("--speedup", demo_gen.speedup,
+                   "How much faster than real time the shift schedule runs (default 30)");
+  demo->add_option("--seed", demo_gen.seed, "Generator seed");
+
+  GenOptions gen_options;
+  CLI::App* gen = app.add_subcommand(
+      "gen", "Generate realistic fulfilment events: NDJSON to stdout, or POST them to a server");
+  AddGenOptions(gen, gen_options);
+
+  BenchOptions bench_options;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Benchmark a running server: end-to-end latency or ingest throughput");
+  AddBenchOptions(bench, bench_options);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve) return Serve(serve_flags, nullptr);
+  if (*demo) return Serve(demo_flags, &demo_gen);
+  if (*gen) {
+    std::atomic<bool> never{false};
+    return RunGen(gen_options, never);
+  }
+  if (*bench) return RunBench(bench_options);
+  return 0;
+}

@@ -1,0 +1,428 @@
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "base/json_writer.h"
+#include "server/assets.h"
+#include "server/session.h"
+
+namespace sluice::server {
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+using Response = http::response<http::string_body>;
+
+std::string ErrorJson(std::string_view message) {
+  std::string out = "{\"error\":";
+  AppendJsonString(out, message);
+  out += '}';
+  return out;
+}
+
+int HttpStatusFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kResourceExhausted: return 507;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+// Splits "/a/b?x=1" into path segments and the query string.
+struct Target {
+  std::vector<std::string> segments;
+  std::string query;
+};
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Target ParseTarget(std::string_view target) {
+  Target t;
+  size_t q = target.find('?');
+  if (q != std::string_view::npos) {
+    t.query = std::string(target.substr(q + 1));
+    target = target.substr(0, q);
+  }
+  size_t pos = 0;
+  while (pos < target.size()) {
+    size_t slash = target.find('/', pos);
+    if (slash == std::string_view::npos) slash = target.size();
+    if (slash > pos) t.segments.push_back(PercentDecode(target.substr(pos, slash - pos)));
+    pos = slash + 1;
+  }
+  return t;
+}
+
+std::string QueryParam(const std::string& query, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string::npos) amp = query.size();
+    std::string_view pair(query.data() + pos, amp - pos);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    pos = amp + 1;
+  }
+  return "";
+}
+
+std::optional<ingest::BodyFormat> FormatFor(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  if (media == "application/x-ndjson" || media == "application/ndjson" ||
+      media == "application/jsonl" || media == "application/x-jsonlines" ||
+      media == "application/jsonlines")
+    return ingest::BodyFormat::kNdjson;
+  if (media == "application/json") return ingest::BodyFormat::kJson;
+  return std::nullopt;
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, const ServerContext& context, const ServerOptions& options)
+      : stream_(std::move(socket)), context_(context), options_(options) {}
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      Close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      SendError(413,
+                fmt::format("request body too large: the limit is {} bytes (16 MiB); split the "
+                            "events over several requests",
+                            options_.max_body_bytes),
+                false);
+      return;
+    }
+    if (ec == http::error::partial_message) {
+      Close();  // the client went away mid-request: nobody to answer
+      return;
+    }
+    if (ec) {
+      SendError(400, fmt::format("malformed HTTP request: {}", ec.message()), false);
+      return;
+    }
+    http::request<http::string_body> request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
+    Route(std::move(request));
+  }
+
+  void Route(http::request<http::string_body>&& req) {
+    Target t = ParseTarget(req.target());
+    const auto method = req.method();
+    auto& seg = t.segments;
+    auto need = [&](http::verb verb) {
+      if (method == verb || (verb == http::verb::get && method == http::verb::head)) return true;
+      SendError(405, fmt::format("method {} not allowed on {}; use {}",
+                                 std::string(req.method_string()), std::string(req.target()),
+                                 std::string(http::to_string(verb))),
+                keep_alive_, std::string(http::to_string(verb)));
+      return false;
+    };
+
+    if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "streams" && seg[3] == "events") {
+      if (need(http::verb::post)) HandleIngest(seg[2], std::move(req));
+      return;
+    }
+    if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "subscribe") {
+      if (!need(http::verb::get)) return;
+      std::string view_name = QueryParam(t.query, "view");
+      store::View* view = context_.views->Find(view_name);
+      if (view == nullptr) {
+        SendError(404, view_name.empty() ? "missing query parameter 'view'"
+                                         : fmt::format("unknown view '{}'", view_name),
+                  keep_alive_);
+        return;
+      }
+      if (!boost::beast::websocket::is_upgrade(req)) {
+        SendError(426, "this endpoint speaks WebSocket: send an Upgrade request", keep_alive_);
+        return;
+      }
+      StartWebSocketSession(stream_.release_socket(), std::move(req), view, options_,
+                            context_.metrics);
+      return;
+    }
+    if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "views") {
+      if (!need(http::verb::get)) return;
+      if (seg.size() == 2) {
+        SendJson(200, ViewsListJson());
+        return;
+      }
+      store::View* view = seg.size() == 3 ? context_.views->Find(seg[2]) : nullptr;
+      if (view == nullptr) {
+        SendError(404, fmt::format("unknown view '{}'", seg.size() == 3 ? seg[2] : ""),
+                  keep_alive_);
+        return;
+      }
+      SendJson(200, view->SnapshotJson());
+      return;
+    }
+    if (seg.size() == 1 && seg[0] == "healthz") {
+      if (need(http::verb::get)) SendJson(200, "{\"status\":\"ok\"}");
+      return;
+    }
+    if (seg.size() == 1 && seg[0] == "readyz") {
+      if (!need(http::verb::get)) return;
+      bool ready = !context_.ready || context_.ready();
+      SendJson(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"starting\"}");
+      return;
+    }
+    if (seg.size() == 1 && seg[0] == "metrics") {
+      if (need(http::verb::get))
+        Send(200, "text/plain; version=0.0.4; charset=utf-8",
+             context_.metrics->RenderPrometheus());
+      return;
+    }
+    if (seg.empty() || (seg.size() == 1 && seg[0] == "index.html") ||
+        (seg.size() == 2 && seg[0] == "assets")) {
+      if (!need(http::verb::get)) return;
+      const Asset* asset = FindAsset(seg.size() == 2 ? seg[1] : "index.html");
+      if (asset == nullptr) {
+        SendError(404, fmt::format("no such file: {}", std::string(req.target())), keep_alive_);
+        return;
+      }
+      Send(200, std::string(asset->content_type), std::string(asset->data));
+      return;
+    }
+    SendError(404, fmt::format("no such endpoint: {} (see docs/http-api.md)",
+                               std::string(req.target())),
+              keep_alive_);
+  }
+
+  std::string ViewsListJson() const {
+    std::string out = "{\"views\":[";
+    bool first = true;
+    for (store::View* v : context_.views->All()) {
+      if (!first) out += ',';
+      first = false;
+      const auto& d = v->definition();
+      out += "{\"name\":";
+      AppendJsonString(out, d.name);
+      out += ",\"columns\":[";
+      for (size_t i = 0; i < d.columns.size(); ++i) {
+        if (i) out += ',';
+        AppendJsonString(out, d.columns[i]);
+      }
+      out += "],\"key\":[";
+      for (size_t i = 0; i < d.key_columns.size(); ++i) {
+        if (i) out += ',';
+        AppendJsonString(out, d.key_columns[i]);
+      }
+      out += fmt::format("],\"version\":{},\"rows\":{},\"sql\":", v->version(), v->row_count());
+      AppendJsonString(out, d.sql);
+      out += '}';
+    }
+    out += "]}";
+    return out;
+  }
+
+  void HandleIngest(const std::string& stream, http::request<http::string_body>&& req) {
+    if (!context_.ingestor->HasStream(stream)) {
+      SendError(404, fmt::format("unknown stream '{}'", stream), keep_alive_);
+      return;
+    }
+    auto content_type = req[http::field::content_type];
+    auto format = FormatFor(content_type);
+    if (!format) {
+      SendError(415,
+                fmt::format("unsupported Content-Type '{}': send application/x-ndjson (one event "
+                            "per line) or application/json (an array of events)",
+                            std::string(content_type)),
+                keep_alive_);
+      return;
+    }
+    std::string body = std::move(req.body());
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);  // simdjson reads past the end
+    auto self = shared_from_this();
+    context_.ingestor->Ingest(
+        stream, *format, body, [self](Result<ingest::IngestAnswer> answer) {
+          // Runs on the syncer thread: hop back onto this connection's strand.
+          net::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() {
+            if (answer.ok()) {
+              self->SendJson(200, answer->ToJson());
+            } else {
+              self->SendError(HttpStatusFor(answer.status()), answer.status().message(),
+                              self->keep_alive_);
+            }
+          });
+        });
+  }
+
+  void SendJson(int status, std::string body) {
+    Send(status, "application/json", std::move(body));
+  }
+
+  void SendError(int status, std::string_view message, bool keep_alive,
+                 std::string allow = {}) {
+    keep_alive_ = keep_alive;
+    if (status == 413 || status == 400) keep_alive_ = false;
+    auto res = std::make_shared<Response>(static_cast<http::status>(status), version_ ? version_ : 11);
+    if (!allow.empty()) res->set(http::field::allow, allow);
+    Prepare(*res, "application/json", ErrorJson(message));
+    Write(std::move(res));
+  }
+
+  void Send(int status, std::string content_type, std::string body) {
+    auto res = std::make_shared<Response>(static_cast<http::status>(status), version_);
+    Prepare(*res, content_type, std::move(body));
+    Write(std::move(res));
+  }
+
+  void Prepare(Response& res, std::string_view content_type, std::string body) {
+    res.set(http::field::server, "sluice");
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(keep_alive_);
+    res.body() = std::move(body);
+    res.prepare_payload();
+  }
+
+  void Write(std::shared_ptr<Response> res) {
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !res->keep_alive()) {
+                          self->Close();
+                          return;
+                        }
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const ServerContext& context_;
+  const ServerOptions& options_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerContext context;
+  ServerOptions options;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> port{0};
+
+  void Accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<HttpSession>(std::move(socket), context, options)->Run();
+      } else {
+        spdlog::warn("accept failed: {}", ec.message());
+      }
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(ServerContext context, ServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->context = std::move(context);
+  impl_->options = std::move(options);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->options.address, ec);
+  if (ec) return Status::InvalidArgument("bad listen address " + impl_->options.address);
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status::Unavailable(fmt::format("cannot listen on {}:{}: {}", impl_->options.address,
+                                           impl_->options.port, ec.message()));
+  impl_->port = acceptor.local_endpoint().port();
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() {
+  if (impl_->threads.empty()) return;
+  beast::error_code ec;
+  net::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace sluice::server

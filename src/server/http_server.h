@@ -1,0 +1,56 @@
+// The HTTP and WebSocket front of Sluice (Boost.Beast on Asio): ingest, views, subscriptions,
+// operations endpoints and the embedded dashboard. See docs/http-api.md for the contract.
+//
+// What callers may rely on:
+// - Start() binds and begins serving on its own threads; port 0 picks a free port (see port()).
+// - Malformed requests are answered with a precise 4xx JSON error (or, when the bytes are not
+//   HTTP at all, the connection is closed) and never affect other connections.
+// - Stop() closes the listener and every connection, then joins the threads. The components
+//   in ServerContext must outlive the server.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/metrics.h"
+#include "base/status.h"
+#include "ingest/ingestor.h"
+#include "store/view.h"
+
+namespace sluice::server {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 8080;
+  int threads = 2;
+  size_t max_body_bytes = 16u << 20;  // larger ingest bodies get 413
+  size_t max_queued_messages = 4096;  // per WebSocket client before it is told to resync
+};
+
+struct ServerContext {
+  ingest::Ingestor* ingestor = nullptr;
+  store::ViewRegistry* views = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  std::function<bool()> ready;  // /readyz; nullptr means always ready
+};
+
+class HttpServer {
+ public:
+  HttpServer(ServerContext context, ServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  Status Start();
+  uint16_t port() const;
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::server

@@ -1,0 +1,22 @@
+// Internal to the server module: what the HTTP session and the WebSocket session share.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include "server/http_server.h"
+
+namespace sluice::server {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
+
+// Takes over a connection whose request asked for a WebSocket upgrade to /v1/subscribe.
+// `view` must exist (the HTTP session answers 404 otherwise).
+void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> request,
+                           store::View* view, const ServerOptions& options,
+                           MetricsRegistry* metrics);
+
+}  // namespace sluice::server

@@ -1,0 +1,149 @@
+#include "store/view.h"
+
+#include <stdexcept>
+
+#include "base/json_writer.h"
+
+namespace sluice::store {
+namespace {
+
+void AppendStringArray(std::string& out, const std::vector<std::string>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    AppendJsonString(out, items[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+View::View(ViewDefinition definition) : definition_(std::move(definition)) {}
+
+void View::Reset(std::map<std::string, std::string> rows, uint64_t version) {
+  std::lock_guard lock(mu_);
+  rows_ = std::move(rows);
+  version_ = version;
+}
+
+uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
+  if (changes.empty()) return version();
+  std::string delta;
+  std::string deleted;
+  std::lock_guard lock(mu_);
+  ++version_;
+  delta.reserve(128 + changes.size() * 96);
+  delta += "{\"type\":\"delta\",\"view\":";
+  AppendJsonString(delta, definition_.name);
+  delta += ",\"version\":";
+  delta += std::to_string(version_);
+  delta += ",\"position\":";
+  delta += std::to_string(position);
+  delta += ",\"rows\":[";
+  bool first_row = true;
+  for (const RowChange& c : changes) {
+    if (c.row_json.empty()) {
+      auto it = rows_.find(c.key);
+      if (it == rows_.end()) continue;
+      deleted += deleted.empty() ? "" : ",";
+      deleted += it->second;
+      rows_.erase(it);
+      continue;
+    }
+    if (!first_row) delta += ',';
+    first_row = false;
+    delta += c.row_json;
+    rows_.insert_or_assign(c.key, c.row_json);
+  }
+  delta += ']';
+  if (!deleted.empty()) {
+    delta += ",\"deleted\":[";
+    delta += deleted;
+    delta += ']';
+  }
+  delta += '}';
+  auto shared = std::make_shared<const std::string>(std::move(delta));
+  for (auto& [id, listener] : listeners_) listener(version_, shared);
+  return version_;
+}
+
+uint64_t View::version() const {
+  std::lock_guard lock(mu_);
+  return version_;
+}
+
+size_t View::row_count() const {
+  std::lock_guard lock(mu_);
+  return rows_.size();
+}
+
+std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter) const {
+  std::lock_guard lock(mu_);
+  return SnapshotJsonLocked(filter);
+}
+
+std::string View::SnapshotJsonLocked(const std::function<bool(const std::string&)>& filter) const {
+  std::string out;
+  out.reserve(128 + rows_.size() * 96);
+  out += "{\"type\":\"snapshot\",\"view\":";
+  AppendJsonString(out, definition_.name);
+  out += ",\"version\":";
+  out += std::to_string(version_);
+  out += ",\"columns\":";
+  AppendStringArray(out, definition_.columns);
+  out += ",\"key\":";
+  AppendStringArray(out, definition_.key_columns);
+  out += ",\"rows\":[";
+  bool first = true;
+  for (const auto& [key, row] : rows_) {
+    if (filter && !filter(row)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += row;
+  }
+  out += "]}";
+  return out;
+}
+
+uint64_t View::Subscribe(Listener listener,
+                         const std::function<void(uint64_t, std::string)>& on_registered) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_listener_id_++;
+  listeners_.emplace(id, std::move(listener));
+  if (on_registered) on_registered(version_, SnapshotJsonLocked({}));
+  return id;
+}
+
+void View::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(mu_);
+  listeners_.erase(id);
+}
+
+size_t View::subscriber_count() const {
+  std::lock_guard lock(mu_);
+  return listeners_.size();
+}
+
+View* ViewRegistry::Add(ViewDefinition definition) {
+  std::lock_guard lock(mu_);
+  std::string name = definition.name;
+  auto [it, inserted] = views_.try_emplace(name, nullptr);
+  if (!inserted) throw std::logic_error("view " + name + " defined twice");
+  it->second = std::make_unique<View>(std::move(definition));
+  return it->second.get();
+}
+
+View* ViewRegistry::Find(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = views_.find(name);
+  return it == views_.end() ? nullptr : it->second.get();
+}
+
+std::vector<View*> ViewRegistry::All() const {
+  std::lock_guard lock(mu_);
+  std::vector<View*> out;
+  for (const auto& [name, v] : views_) out.push_back(v.get());
+  return out;
+}
+
+}  // namespace sluice::store

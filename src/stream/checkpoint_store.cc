@@ -1,0 +1,101 @@
+#include "stream/checkpoint_store.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+namespace sluice::stream {
+namespace {
+
+std::string Prefix(const std::string& pipeline, char kind) {
+  std::string p = pipeline;
+  p += '\0';
+  p += kind;
+  p += '\0';
+  return p;
+}
+
+void PutU64(std::string& out, uint64_t v) {
+  char buf[8];
+  std::memcpy(buf, &v, 8);
+  out.append(buf, 8);
+}
+
+uint64_t GetU64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Metadata value: u64 version | u64 partition count | u64 offset × count.
+std::string EncodeMeta(const std::vector<uint64_t>& offsets, uint64_t version) {
+  std::string v;
+  PutU64(v, version);
+  PutU64(v, offsets.size());
+  for (uint64_t o : offsets) PutU64(v, o);
+  return v;
+}
+
+Status ToStatus(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  return Status::IOError(fmt::format("{}: {}", what, s.ToString()));
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+CheckpointStore::~CheckpointStore() = default;
+
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_open_files = 256;
+  options.keep_log_file_num = 4;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return ToStatus(s, "opening the checkpoint store in " + dir);
+  return std::unique_ptr<CheckpointStore>(new CheckpointStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const {
+  CheckpointData data;
+  std::string meta;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'm'), &meta);
+  if (s.IsNotFound()) return data;
+  if (!s.ok()) return ToStatus(s, "reading checkpoint of " + pipeline);
+  if (meta.size() < 16 || meta.size() != 16 + 8 * GetU64(meta.data() + 8))
+    return Status::Corruption(fmt::format("checkpoint metadata of {} is malformed", pipeline));
+  data.version = GetU64(meta.data());
+  size_t n = GetU64(meta.data() + 8);
+  for (size_t i = 0; i < n; ++i) data.offsets.push_back(GetU64(meta.data() + 16 + 8 * i));
+
+  const std::string prefix = Prefix(pipeline, 's');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    data.state.emplace(it->key().ToString().substr(prefix.size()), it->value().ToString());
+  }
+  if (!it->status().ok()) return ToStatus(it->status(), "scanning checkpoint of " + pipeline);
+  return data;
+}
+
+Status CheckpointStore::Commit(const std::string& pipeline,
+                               const std::vector<std::pair<std::string, std::string>>& changed,
+                               const std::vector<uint64_t>& offsets, uint64_t version) {
+  rocksdb::WriteBatch batch;
+  const std::string prefix = Prefix(pipeline, 's');
+  std::string key;
+  for (const auto& [k, v] : changed) {
+    key.assign(prefix).append(k);
+    rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
+    if (!s.ok()) return ToStatus(s, "building checkpoint batch");
+  }
+  rocksdb::Status s = batch.Put(Prefix(pipeline, 'm'), EncodeMeta(offsets, version));
+  if (!s.ok()) return ToStatus(s, "building checkpoint batch");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return ToStatus(db_->Write(wo, &batch), "committing checkpoint of " + pipeline);
+}
+
+}  // namespace sluice::stream

@@ -1,0 +1,48 @@
+// Durable pipeline checkpoints in RocksDB: each pipeline's keyed state, the log offsets it has
+// consumed and its output version, committed together in one synced write batch, so a restart
+// resumes exactly where the last checkpoint left off: never losing, never double-counting.
+//
+// Layout: keys are "<pipeline>\x00<kind>\x00<key>": kind "s" for state entries, "m" for the
+// metadata record (offsets and version).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace sluice::stream {
+
+struct CheckpointData {
+  std::vector<uint64_t> offsets;   // next offset to read, per partition of the input log
+  uint64_t version = 0;            // output view version at the checkpoint
+  std::map<std::string, std::string> state;  // keyed state
+};
+
+class CheckpointStore {
+ public:
+  static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir);
+  ~CheckpointStore();
+
+  // Loads the last checkpoint of `pipeline`; an empty CheckpointData when there is none.
+  Result<CheckpointData> Load(const std::string& pipeline) const;
+
+  // Atomically (one synced write batch) stores `changed_state` (an empty value deletes the key),
+  // the offsets and the version.
+  Status Commit(const std::string& pipeline,
+                const std::vector<std::pair<std::string, std::string>>& changed_state,
+                const std::vector<uint64_t>& offsets, uint64_t version);
+
+ private:
+  explicit CheckpointStore(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace sluice::stream

@@ -1,0 +1,67 @@
+#include "app/config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace sluice::app {
+namespace {
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(Config, DefaultsWorkWithoutAFile) {
+  Config c;
+  EXPECT_EQ(c.data_dir, "./sluice-data");
+  EXPECT_EQ(c.http_port, 8080);
+  EXPECT_EQ(c.log_retention_micros, 7ll * 24 * 3600 * 1000 * 1000);
+}
+
+TEST(Config, FileOverridesDefaults) {
+  Config c;
+  std::string path = WriteFile("sluice-config-ok", R"(
+data_dir = "/tmp/x"
+[http]
+port = 9000
+[log]
+partitions = 8
+retention = "3 days"
+[pipeline]
+checkpoint_interval = "250ms"
+)");
+  ASSERT_TRUE(LoadConfigFile(path, c).ok());
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.http_port, 9000);
+  EXPECT_EQ(c.log_partitions, 8u);
+  EXPECT_EQ(c.log_retention_micros, 3ll * 24 * 3600 * 1000 * 1000);
+  EXPECT_EQ(c.checkpoint_interval_micros, 250000);
+  std::filesystem::remove(path);
+}
+
+TEST(Config, TyposAndBadValuesAreErrors) {
+  struct Case {
+    const char* text;
+    const char* fragment;
+  } cases[] = {
+      {"[http]\nprot = 1\n", "unknown setting 'http.prot'"},
+      {"[http]\nport = 70000\n", "'http.port' must be an integer"},
+      {"[log]\nretention = \"7 fortnights\"\n", "unknown duration unit"},
+      {"data_dir = 3\n", "'data_dir' must be a string"},
+      {"[log\n", ":1:"},
+  };
+  for (const Case& k : cases) {
+    Config c;
+    std::string path = WriteFile("sluice-config-bad", k.text);
+    Status st = LoadConfigFile(path, c);
+    EXPECT_FALSE(st.ok()) << k.text;
+    EXPECT_NE(st.message().find(k.fragment), std::string::npos) << st.message();
+    std::filesystem::remove(path);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::app
