@@ -377,7 +377,7 @@ Status Partition::Recover(Segment& seg) {
       break;
     }
     const uint32_t length = GetU32(header);
-    if (length > file_size - position - kRecordHeaderSize) {
+    if (length > kMaxPayloadBytes || length > file_size - position - kRecordHeaderSize) {
       problem = "torn record (length runs past the end of the file)";
       break;
     }
@@ -619,10 +619,16 @@ class PartitionReaderImpl final : public PartitionReader {
         pos += kRecordHeaderSize + length;
       }
       if (pos == 0) {
-        // Either the end of this segment's data, or one record larger than the buffer.
-        if (n < kRecordHeaderSize) return Status::Ok();
-        const size_t needed = kRecordHeaderSize + GetU32(buffer_.data());
-        if (needed <= want) return Status::Ok();
+        // The end of this segment's data, or one record larger than the buffer, or damage:
+        // records below the durable end are always complete.
+        // A short read means the file ended inside the record.
+        if (n == 0) return Status::Ok();
+        const uint32_t length = n >= kRecordHeaderSize ? GetU32(buffer_.data()) : 0;
+        const size_t needed = kRecordHeaderSize + length;
+        if (n < want || length > kMaxPayloadBytes || needed <= n)
+          return Status::Corruption(fmt::format(
+              "log {}: record at offset {} (byte {} of {}) is truncated or has a corrupt length",
+              partition_->dir(), position_offset_, position_, segment_->path));
         want = needed;
         continue;
       }
@@ -693,6 +699,11 @@ Result<Log::Appended> Log::Append(uint32_t partition, std::span<const RecordToAp
   if (partition >= impl_->partitions.size())
     return Status::InvalidArgument(fmt::format("partition {} out of range", partition));
   if (records.empty()) return Status::InvalidArgument("nothing to append");
+  for (const RecordToAppend& r : records)
+    if (r.payload.size() > kMaxPayloadBytes)
+      return Status::InvalidArgument(
+          fmt::format("record of {} bytes exceeds the {} byte limit", r.payload.size(),
+                      kMaxPayloadBytes));
   return impl_->partitions[partition]->Append(records);
 }
 

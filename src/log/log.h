@@ -43,6 +43,8 @@ inline constexpr size_t kRecordHeaderSize = 32;
 // Readers guarantee this many readable bytes after every payload they return, so consumers can
 // parse payloads in place with simdjson (whose padding requirement is 64 bytes).
 inline constexpr size_t kReadPadding = 64;
+// The largest payload a record may carry (ingest bodies are at most 16 MiB).
+inline constexpr size_t kMaxPayloadBytes = 64u << 20;
 
 struct LogOptions {
   uint32_t partitions = 4;                        // fixed when the log is first created
