@@ -69,15 +69,11 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     if (closing_) return;
     if (queue_.size() >= max_queued_) {
       dropped_->Add();
-      closing_ = true;
-      queue_.clear();
-      ws_.async_close(websocket::close_reason(websocket::close_code::try_again_later,
-                                              "too far behind: reconnect to resync"),
-                      [self = shared_from_this()](beast::error_code) {});
+      StopSending(/*send_close=*/true);
       return;
     }
     queue_.push_back(message);
-    if (queue_.size() == 1 && !writing_) WriteNext();
+    if (!writing_) WriteNext();
   }
 
   void WriteNext() {
@@ -86,14 +82,39 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     ws_.async_write(net::buffer(*queue_.front()),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       self->writing_ = false;
+                      self->queue_.pop_front();  // the buffer Beast was writing from
                       if (ec) {
-                        self->closing_ = true;
-                        self->queue_.clear();
+                        self->StopSending(/*send_close=*/false);
                         return;
                       }
-                      self->queue_.pop_front();
+                      if (self->close_pending_) {
+                        self->SendClose();
+                        return;
+                      }
                       self->WriteNext();
                     });
+  }
+
+  // Drops what is queued and sends nothing more. The message being written (the queue's
+  // front, while writing_) must stay alive until its write completes; the close frame goes out
+  // after it, since a close cannot interleave with a half-written message.
+  void StopSending(bool send_close) {
+    if (closing_) return;
+    closing_ = true;
+    if (writing_) {
+      queue_.erase(queue_.begin() + 1, queue_.end());
+      close_pending_ = send_close;
+    } else {
+      queue_.clear();
+      if (send_close) SendClose();
+    }
+  }
+
+  void SendClose() {
+    close_pending_ = false;
+    ws_.async_close(websocket::close_reason(websocket::close_code::try_again_later,
+                                            "too far behind: reconnect to resync"),
+                    [self = shared_from_this()](beast::error_code) {});
   }
 
   // Subscribers don't send anything we act on; reading keeps control frames (ping/close)
@@ -101,8 +122,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void ReadLoop() {
     ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
-        self->closing_ = true;
-        self->queue_.clear();
+        self->StopSending(/*send_close=*/false);
         return;
       }
       self->read_buffer_.consume(self->read_buffer_.size());
@@ -116,8 +136,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   uint64_t subscription_ = 0;
   std::deque<std::shared_ptr<const std::string>> queue_;
   beast::flat_buffer read_buffer_;
-  bool writing_ = false;
-  bool closing_ = false;
+  bool writing_ = false;        // an async_write of queue_.front() is in flight
+  bool closing_ = false;        // nothing more is sent (beyond a pending close frame)
+  bool close_pending_ = false;  // send the close frame once the in-flight write completes
   Gauge* subscribers_;
   Counter* dropped_;
 };

@@ -14,6 +14,8 @@
 //   are committed in one synced write. A restart loads the checkpoint and replays the log from
 //   its offsets, so the view ends up exactly as an uninterrupted run would have it.
 // - Group-by fields are top-level event fields; a missing field groups as null.
+// - View versions only grow, across restarts too: after a crash the replay continues above
+//   any version the previous run could have emitted (a jump, never a reused number).
 #pragma once
 
 #include <atomic>
@@ -34,6 +36,7 @@ namespace sluice::stream {
 struct TumblingCountOptions {
   std::string name;  // pipeline name, also the checkpoint key
   std::vector<std::string> group_by = {"warehouse_id", "event_type"};
+  std::string event_time_field = "occurred_at";  // for the SQL text only: ingest parsed it
   int64_t window_micros = kMicrosPerMinute;
   int64_t watermark_delay_micros = 5 * kMicrosPerSecond;
   int64_t checkpoint_interval_micros = kMicrosPerSecond;
