@@ -1,5 +1,12 @@
 #include "ingest/ingestor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+#include <mutex>
+
 #include <fmt/format.h>
 
 #include "base/json_writer.h"
@@ -13,6 +20,11 @@ struct Ingestor::Stream {
   Counter* accepted = nullptr;
   Counter* rejected = nullptr;
   Counter* bytes = nullptr;
+  Counter* replayed = nullptr;
+
+  std::mutex replay_mu;  // one replay at a time; guards the cursor
+  bool replaying = false;
+  std::string cursor_path;  // "<dead-letter log>/replay.cursor": the next offset to replay
 };
 
 namespace {
@@ -48,17 +60,6 @@ std::string IngestAnswer::ToJson() const {
   return out;
 }
 
-std::string DeadLetterPayload(std::string_view stream, size_t index, std::string_view error,
-                              std::string_view raw) {
-  std::string out = "{\"stream\":";
-  AppendJsonString(out, stream);
-  out += fmt::format(",\"index\":{},\"error\":", index);
-  AppendJsonString(out, error);
-  out += "}\n";
-  out.append(raw);
-  return out;
-}
-
 Ingestor::Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics)
     : syncer_(syncer), clock_(clock), metrics_(metrics) {}
 
@@ -73,9 +74,12 @@ void Ingestor::AddStream(StreamConfig config, log::Log* log, log::Log* dead_lett
                                     "Events rejected (kept as dead letters), per stream", labels);
   s->bytes = metrics_.GetCounter("sluice_ingest_bytes_total",
                                  "Bytes of accepted events, per stream", labels);
+  s->replayed = metrics_.GetCounter("sluice_dead_letters_replayed_total",
+                                    "Dead letters sent through ingest again, per stream", labels);
   s->config = std::move(config);
   s->log = log;
   s->dead_letters = dead_letters;
+  s->cursor_path = dead_letters->dir() + "/replay.cursor";
   std::string name = s->config.name;
   streams_.insert_or_assign(std::move(name), std::move(s));
 }
@@ -100,6 +104,13 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
     done(st);
     return;
   }
+  IngestRecords(*stream, s.slices, /*dead_letter_rejections=*/true, std::move(done));
+}
+
+void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> records,
+                             bool dead_letter_rejections, Done done) {
+  Stream* stream = &stream_ref;
+  Scratch& s = scratch;
   const uint32_t partitions = stream->log->partitions();
   s.by_partition.resize(partitions);
   for (auto& v : s.by_partition) v.clear();
@@ -109,11 +120,12 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
   EventParser& parser = s.ParserFor(stream->config);
   EventFields fields;
   uint64_t accepted_bytes = 0;
-  for (const RecordSlice& slice : s.slices) {
+  for (const RecordSlice& slice : records) {
     Status st = parser.Parse(slice.bytes, fields);
     if (!st.ok()) {
-      dead_letters.push_back(
-          DeadLetterPayload(stream->config.name, slice.index, st.message(), slice.bytes));
+      if (dead_letter_rejections)
+        dead_letters.push_back(DeadLetterPayload(stream->config.name, slice.index, st.message(),
+                                                 /*schema_id=*/0, slice.bytes));
       answer.rejected.push_back({slice.index, st.message()});
       continue;
     }
@@ -134,11 +146,11 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
     ticket = std::max(ticket, appended->sync_ticket);
   }
   if (!dead_letters.empty()) {
-    std::vector<log::RecordToAppend> records;
-    records.reserve(dead_letters.size());
+    std::vector<log::RecordToAppend> letters;
+    letters.reserve(dead_letters.size());
     const int64_t now = clock_.NowMicros();
-    for (const std::string& d : dead_letters) records.push_back({now, d});
-    auto appended = stream->dead_letters->Append(0, records);
+    for (const std::string& d : dead_letters) letters.push_back({now, d});
+    auto appended = stream->dead_letters->Append(0, letters);
     if (!appended.ok()) {
       done(appended.status());
       return;
@@ -149,17 +161,144 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
     done(std::move(answer));
     return;
   }
-  syncer_.WhenDurable(ticket, [stream, accepted_bytes, answer = std::move(answer),
+  const size_t newly_rejected = dead_letter_rejections ? answer.rejected.size() : 0;
+  syncer_.WhenDurable(ticket, [stream, accepted_bytes, newly_rejected, answer = std::move(answer),
                                done = std::move(done)](const Status& st) mutable {
     if (!st.ok()) {
       done(st);
       return;
     }
     stream->accepted->Add(answer.accepted);
-    stream->rejected->Add(answer.rejected.size());
+    stream->rejected->Add(newly_rejected);
     stream->bytes->Add(accepted_bytes);
     done(std::move(answer));
   });
+}
+
+namespace {
+
+// The replay cursor: the next dead-letter offset to replay, in a small file replaced
+// atomically (temp file, fsync, rename, fsync of the directory).
+uint64_t LoadCursor(const std::string& path) {
+  std::ifstream in(path);
+  uint64_t cursor = 0;
+  if (in) in >> cursor;
+  return in ? cursor : 0;
+}
+
+Status StoreCursor(const std::string& path, uint64_t cursor) {
+  const std::string tmp = path + ".tmp";
+  const std::string text = std::to_string(cursor) + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("creating " + tmp, errno);
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fdatasync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return Status::FromErrno("writing " + tmp, err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("renaming " + tmp, errno);
+  const std::string dir = path.substr(0, path.rfind('/'));
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Status::FromErrno("opening " + dir, errno);
+  ok = ::fsync(dir_fd) == 0;
+  ::close(dir_fd);
+  if (!ok) return Status::FromErrno("syncing " + dir, errno);
+  return Status::Ok();
+}
+
+// Reads up to `limit` dead letters from `from` on (only durable ones).
+Result<std::vector<DeadLetter>> ReadDeadLetters(const log::Log& log, uint64_t from,
+                                                size_t limit, uint64_t& next_offset) {
+  std::vector<DeadLetter> out;
+  auto reader = log.NewReader(0, std::max(from, log.StartOffset(0)));
+  while (out.size() < limit) {
+    SLUICE_ASSIGN_OR_RETURN(auto batch, reader->Read(1 << 20));
+    if (batch.empty()) break;
+    for (const log::RecordView& record : batch) {
+      if (out.size() == limit) break;
+      SLUICE_ASSIGN_OR_RETURN(DeadLetter letter, DecodeDeadLetter(record));
+      out.push_back(std::move(letter));
+    }
+  }
+  next_offset = out.empty() ? std::max(from, log.StartOffset(0)) : out.back().offset + 1;
+  return out;
+}
+
+}  // namespace
+
+Result<DeadLetterPage> Ingestor::ListDeadLetters(std::string_view stream_name, uint64_t from,
+                                                 size_t limit) {
+  Stream* stream = FindStream(stream_name);
+  if (stream == nullptr)
+    return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
+  DeadLetterPage page;
+  SLUICE_ASSIGN_OR_RETURN(page.items,
+                          ReadDeadLetters(*stream->dead_letters, from, limit, page.next_offset));
+  page.start_offset = stream->dead_letters->StartOffset(0);
+  page.end_offset = stream->dead_letters->DurableEndOffset(0);
+  std::lock_guard lock(stream->replay_mu);
+  page.replayed_until = LoadCursor(stream->cursor_path);
+  return page;
+}
+
+Result<ReplayAnswer> Ingestor::ReplayDeadLetters(std::string_view stream_name,
+                                                 std::optional<uint64_t> from, size_t limit) {
+  Stream* stream = FindStream(stream_name);
+  if (stream == nullptr)
+    return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
+  {
+    std::lock_guard lock(stream->replay_mu);
+    if (stream->replaying)
+      return Status::AlreadyExists(fmt::format(
+          "a replay of the dead letters of '{}' is already running; try again when it ends",
+          stream_name));
+    stream->replaying = true;
+  }
+  struct ReplayGuard {
+    Stream* stream;
+    ~ReplayGuard() {
+      std::lock_guard lock(stream->replay_mu);
+      stream->replaying = false;
+    }
+  } guard{stream};
+
+  const uint64_t start = from.value_or(LoadCursor(stream->cursor_path));
+  ReplayAnswer answer;
+  SLUICE_ASSIGN_OR_RETURN(
+      std::vector<DeadLetter> letters,
+      ReadDeadLetters(*stream->dead_letters, start, limit, answer.next_offset));
+  if (letters.empty()) return answer;
+
+  // The raw records side by side in one buffer: each is followed by the next one (or by the
+  // final padding), which gives the parser the readable padding it needs.
+  std::string buffer;
+  size_t total = 0;
+  for (const DeadLetter& d : letters) total += d.raw.size() + 1;
+  buffer.reserve(total + simdjson::SIMDJSON_PADDING);
+  std::vector<RecordSlice> slices;
+  slices.reserve(letters.size());
+  for (size_t i = 0; i < letters.size(); ++i) {
+    const size_t at = buffer.size();
+    buffer += letters[i].raw;
+    buffer += '\n';
+    slices.push_back({i, std::string_view(buffer.data() + at, letters[i].raw.size())});
+  }
+  std::promise<Result<IngestAnswer>> promise;
+  auto future = promise.get_future();
+  IngestRecords(*stream, slices, /*dead_letter_rejections=*/false,
+                [&promise](Result<IngestAnswer> result) { promise.set_value(std::move(result)); });
+  Result<IngestAnswer> ingested = future.get();
+  if (!ingested.ok()) return ingested.status();
+
+  answer.replayed = letters.size();
+  answer.accepted = ingested->accepted;
+  answer.duplicates = ingested->duplicates;
+  for (const Rejection& r : ingested->rejected)
+    answer.rejected.push_back({letters[r.index].offset, r.error});
+  stream->replayed->Add(letters.size());
+  std::lock_guard lock(stream->replay_mu);
+  SLUICE_RETURN_IF_ERROR(StoreCursor(stream->cursor_path, answer.next_offset));
+  return answer;
 }
 
 }  // namespace sluice::ingest

@@ -13,6 +13,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/status.h"
+#include "ingest/dead_letters.h"
 #include "ingest/event_parser.h"
 #include "log/log.h"
 
@@ -43,11 +46,6 @@ struct IngestAnswer {
   std::string ToJson() const;
 };
 
-// The payload of a dead-letter record: a one-line JSON header, a newline, the raw bytes.
-//   {"stream":"fulfilment","index":3,"error":"missing required field 'event_id'"}\n<raw record>
-std::string DeadLetterPayload(std::string_view stream, size_t index, std::string_view error,
-                              std::string_view raw);
-
 class Ingestor {
  public:
   Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics);
@@ -63,9 +61,27 @@ class Ingestor {
   // ResourceExhausted (disk full), IOError.
   void Ingest(std::string_view stream, BodyFormat format, std::string_view body, Done done);
 
+  // Up to `limit` dead letters of `stream` from offset `from` (clamped to what is retained).
+  Result<DeadLetterPage> ListDeadLetters(std::string_view stream, uint64_t from, size_t limit);
+
+  // Sends the stream's dead letters from its replay cursor (or from `from`, when given) through
+  // ingest again, at most `limit` of them: those that pass now are appended to the stream;
+  // those still rejected stay in the dead-letter log (they are not appended again) and are
+  // listed in the answer. The cursor (kept durably beside the dead-letter log) moves past
+  // every replayed dead letter once the accepted events are durable, so a second call does
+  // not replay them again. One replay per stream at a time: a concurrent call fails with
+  // AlreadyExists. Blocks until the replayed events are durable (a rare, operator-driven
+  // call: simpler than a callback, and it costs one group commit).
+  Result<ReplayAnswer> ReplayDeadLetters(std::string_view stream, std::optional<uint64_t> from,
+                                         size_t limit);
+
  private:
   struct Stream;
   Stream* FindStream(std::string_view name) const;
+  // Validates and appends `records` (each followed by simdjson padding) to the stream; with
+  // `dead_letter_rejections` the rejected ones also go to the dead-letter log.
+  void IngestRecords(Stream& stream, std::span<const RecordSlice> records,
+                     bool dead_letter_rejections, Done done);
 
   log::Syncer& syncer_;
   Clock& clock_;

@@ -445,6 +445,8 @@ Result<Log::Appended> Partition::Append(std::span<const RecordToAppend> records)
       PutU64(p + 8, offset++);
       PutU64(p + 16, static_cast<uint64_t>(log_time));
       PutU64(p + 24, static_cast<uint64_t>(r.event_time_micros));
+      PutU32(p + 32, r.schema_id);
+      PutU32(p + 36, 0);  // reserved
       std::memcpy(p + kRecordHeaderSize, r.payload.data(), r.payload.size());
       PutU32(p + 4, RecordCrc(p, r.payload.size()));
       p += kRecordHeaderSize + r.payload.size();
@@ -611,6 +613,7 @@ class PartitionReaderImpl final : public PartitionReader {
           view.offset = offset;
           view.log_time_micros = static_cast<int64_t>(GetU64(rec + 16));
           view.event_time_micros = static_cast<int64_t>(GetU64(rec + 24));
+          view.schema_id = GetU32(rec + 32);
           view.payload = std::string_view(rec + kRecordHeaderSize, length);
           records_.push_back(view);
           next_offset_ = offset + 1;

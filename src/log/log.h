@@ -5,10 +5,12 @@
 // segments `<base offset, 20 digits>.log` and their sparse indexes `<base offset>.idx`. A
 // record is framed as
 //
-//   u32 payload_length | u32 crc32c | u64 offset | i64 log_time_us | i64 event_time_us | payload
+//   u32 payload_length | u32 crc32c | u64 offset | i64 log_time_us | i64 event_time_us |
+//   u32 schema_id | u32 reserved (0) | payload
 //
 // (little-endian), where the CRC32C covers every byte of the record except the crc field itself
-// (length, offset, times, payload). Offsets are dense per partition, starting at 0.
+// (length, offset, times, schema id, payload). Offsets are dense per partition, starting at 0.
+// `schema_id` is the registry id of the schema the payload was validated against (0: none).
 // `log_time_us` is the append time from the injected clock, clamped to be non-decreasing within
 // a partition: the time index and retention use it. `event_time_us` is the producer's event time.
 //
@@ -39,7 +41,7 @@
 
 namespace sluice::log {
 
-inline constexpr size_t kRecordHeaderSize = 32;
+inline constexpr size_t kRecordHeaderSize = 40;
 // Readers guarantee this many readable bytes after every payload they return, so consumers can
 // parse payloads in place with simdjson (whose padding requirement is 64 bytes).
 inline constexpr size_t kReadPadding = 64;
@@ -57,12 +59,14 @@ struct LogOptions {
 struct RecordToAppend {
   int64_t event_time_micros = 0;
   std::string_view payload;
+  uint32_t schema_id = 0;  // the registry id the payload was validated against; 0 = none
 };
 
 struct RecordView {
   uint64_t offset = 0;
   int64_t log_time_micros = 0;
   int64_t event_time_micros = 0;
+  uint32_t schema_id = 0;
   std::string_view payload;  // valid until the next call on the reader that returned it
 };
 

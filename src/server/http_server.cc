@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -227,6 +228,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (need(http::verb::post)) HandleIngest(seg[2], std::move(req));
       return;
     }
+    if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "streams" && seg[3] == "dead-letters") {
+      if (need(http::verb::get)) HandleListDeadLetters(seg[2], t.query);
+      return;
+    }
+    if (seg.size() == 5 && seg[0] == "v1" && seg[1] == "streams" && seg[3] == "dead-letters" &&
+        seg[4] == "replay") {
+      if (need(http::verb::post)) HandleReplayDeadLetters(seg[2], t.query);
+      return;
+    }
     if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "subscribe") {
       if (!need(http::verb::get)) return;
       std::string view_name = QueryParam(t.query, "view");
@@ -350,6 +360,49 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
             }
           });
         });
+  }
+
+  // Parses an optional unsigned query parameter; false (after answering 400) when malformed.
+  bool UnsignedParam(const std::string& query, std::string_view name, std::optional<uint64_t>& out) {
+    const std::string text = QueryParam(query, name);
+    if (text.empty()) return true;
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      SendError(400, fmt::format("query parameter '{}' must be a non-negative integer, not '{}'",
+                                 name, text),
+                keep_alive_);
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  static constexpr uint64_t kMaxDeadLettersPerCall = 10000;
+
+  void HandleListDeadLetters(const std::string& stream, const std::string& query) {
+    std::optional<uint64_t> from, limit;
+    if (!UnsignedParam(query, "from", from) || !UnsignedParam(query, "limit", limit)) return;
+    auto page = context_.ingestor->ListDeadLetters(
+        stream, from.value_or(0), std::min(limit.value_or(100), kMaxDeadLettersPerCall));
+    if (!page.ok()) {
+      SendError(HttpStatusFor(page.status()), page.status().message(), keep_alive_);
+      return;
+    }
+    SendJson(200, page->ToJson(stream));
+  }
+
+  // Blocks this I/O thread for one group commit: replays are rare, operator-driven calls.
+  void HandleReplayDeadLetters(const std::string& stream, const std::string& query) {
+    std::optional<uint64_t> from, limit;
+    if (!UnsignedParam(query, "from", from) || !UnsignedParam(query, "limit", limit)) return;
+    auto answer = context_.ingestor->ReplayDeadLetters(
+        stream, from, std::min(limit.value_or(kMaxDeadLettersPerCall), kMaxDeadLettersPerCall));
+    if (!answer.ok()) {
+      SendError(HttpStatusFor(answer.status()), answer.status().message(), keep_alive_);
+      return;
+    }
+    SendJson(200, answer->ToJson());
   }
 
   void SendJson(int status, std::string body) {

@@ -135,6 +135,51 @@ describe('ingest', () => {
         await stillServing();
       });
 
+  test('rejected records are listed in the dead-letter stream with reason and raw bytes',
+      async () => {
+        const marker = `dl-${Date.now()}`;
+        const bad = `{"event_id":"${marker}","occurred_at":"not a time","note":"héllo"}`;
+        const res = await postEvents(sluice.url, 'fulfilment',
+            `${JSON.stringify(makeEvent())}\n${bad}\n`);
+        assert.equal(res.body.accepted, 1);
+        const page = await getJson(`${sluice.url}/v1/streams/fulfilment/dead-letters?limit=10000`);
+        assert.equal(page.status, 200);
+        const letter = page.body.dead_letters.find((d) => d.raw.includes(marker));
+        assert.ok(letter, JSON.stringify(page.body).slice(0, 500));
+        assert.equal(letter.raw, bad);
+        assert.equal(letter.index, 1);
+        assert.match(letter.error, /occurred_at/);
+        assert.ok(!Number.isNaN(Date.parse(letter.received_at)));
+        assert.equal(letter.replayed, false);
+        // Paging: from/limit.
+        const one = await getJson(
+            `${sluice.url}/v1/streams/fulfilment/dead-letters?from=${letter.offset}&limit=1`);
+        assert.equal(one.body.dead_letters.length, 1);
+        assert.equal(one.body.dead_letters[0].offset, letter.offset);
+        assert.equal(one.body.next_offset, letter.offset + 1);
+        const badParam = await fetch(`${sluice.url}/v1/streams/fulfilment/dead-letters?limit=x`);
+        assert.equal(badParam.status, 400);
+        const unknown = await fetch(`${sluice.url}/v1/streams/nope/dead-letters`);
+        assert.equal(unknown.status, 404);
+
+        // Replaying records that are still bad keeps them (not duplicated) and reports them;
+        // the cursor moves on, so a second replay has nothing left to do.
+        const replay = await fetch(`${sluice.url}/v1/streams/fulfilment/dead-letters/replay`,
+            { method: 'POST' });
+        assert.equal(replay.status, 200);
+        const answer = await replay.json();
+        assert.ok(answer.replayed >= 1);
+        assert.equal(answer.accepted, 0);
+        assert.ok(answer.rejected.some((r) => r.offset === letter.offset));
+        assert.equal(answer.next_offset, page.body.end_offset);
+        const again = await (await fetch(`${sluice.url}/v1/streams/fulfilment/dead-letters/replay`,
+            { method: 'POST' })).json();
+        assert.equal(again.replayed, 0);
+        const after = await getJson(`${sluice.url}/v1/streams/fulfilment/dead-letters?limit=10000`);
+        assert.equal(after.body.dead_letters.length, page.body.dead_letters.length);
+        assert.equal(after.body.dead_letters.find((d) => d.offset === letter.offset).replayed, true);
+      });
+
   test('many concurrent producers share fsyncs and all get their answer', async () => {
     const requests = [];
     for (let i = 0; i < 50; i++) {

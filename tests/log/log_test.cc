@@ -117,6 +117,25 @@ TEST_F(LogTest, BatchAppendAssignsConsecutiveOffsets) {
   EXPECT_EQ(ReadAll(1, 0).size(), 100u);
 }
 
+TEST_F(LogTest, RecordsKeepTheirTimesAndSchemaIdAcrossReopen) {
+  Open();
+  std::vector<RecordToAppend> records = {{111, "{\"a\":1}", 7}, {222, "{\"b\":2}", 0},
+                                         {333, "{\"c\":3}", 4000000000u}};
+  auto appended = log_->Append(0, records);
+  ASSERT_TRUE(appended.ok());
+  ASSERT_TRUE(syncer_.WaitDurable(appended->sync_ticket).ok());
+  Open();  // the fields come back from disk, through recovery of the active segment
+  auto reader = log_->NewReader(0, 0);
+  auto batch = reader->Read(1 << 20);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*batch)[i].event_time_micros, records[i].event_time_micros);
+    EXPECT_EQ((*batch)[i].schema_id, records[i].schema_id);
+    EXPECT_EQ((*batch)[i].payload, records[i].payload);
+  }
+}
+
 TEST_F(LogTest, SeekByOffsetIntoTheMiddleOfASegment) {
   Open();
   AppendMany(0, 0, 200);
