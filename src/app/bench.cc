@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <latch>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -451,6 +453,46 @@ struct WorkerResult {
   std::string first_error;
 };
 
+std::string_view TargetName(BenchTarget target) {
+  return target == BenchTarget::kClickHouse ? "clickhouse" : "sluice";
+}
+
+// Percent-encodes everything but RFC 3986 unreserved characters, for a URL query value.
+std::string PercentEncode(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += c;
+    else
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+  }
+  return out;
+}
+
+// The request target that ingests one NDJSON batch.
+std::string IngestTarget(const BenchOptions& o, const HttpUrl& url) {
+  if (o.target == BenchTarget::kSluice) return url.path + "/v1/streams/" + o.stream + "/events";
+  // The events carry many fields the peer's table has no column for (nested objects and arrays
+  // included), and occurred_at is RFC 3339 with milliseconds and 'Z', which ClickHouse's default
+  // ("basic") DateTime parser rejects. Settings go in the URL so the peer needs no profile.
+  return url.path + "/?query=" +
+         PercentEncode(fmt::format("INSERT INTO sluice_bench.{} FORMAT JSONEachRow", o.stream)) +
+         "&input_format_skip_unknown_fields=1&date_time_input_format=best_effort";
+}
+
+// Adds the answer to a request that got HTTP 200 to `res`. Sluice says how many events it
+// accepted, deduplicated and rejected; ClickHouse answers 200 (with an empty body) only when the
+// whole INSERT succeeded.
+void CountAnswer(BenchTarget target, const HttpResponse& r, const PoolBatch& b, WorkerResult& res) {
+  if (target == BenchTarget::kClickHouse) {
+    res.accepted += b.events;
+    return;
+  }
+  res.accepted += FindInt(r.body, "\"accepted\":");
+  res.duplicates += FindInt(r.body, "\"duplicates\":");
+  res.rejected += CountOccurrences(r.body, "\"index\":");
+}
+
 std::vector<PoolBatch> MakePool(uint64_t seed, const std::string& tag, size_t batch,
                                 size_t batches) {
   FulfilmentGenerator generator(GeneratorOptions{.seed = seed, .id_tag = tag});
@@ -475,7 +517,7 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
                   int64_t duration_us) {
   const int connections = std::max(1, o.connections);
   const size_t batch = std::max<size_t>(1, o.batch);
-  const std::string target = url.path + "/v1/streams/" + o.stream + "/events";
+  const std::string target = IngestTarget(o, url);
   const uint32_t run = RandomU32();
   // Distinct batches per connection: up to 4, within ~64 MB for all connections together.
   size_t per_batch_bytes = batch * 1800;
@@ -546,9 +588,7 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
         }
         if (!measured) continue;
         ++res.requests;
-        res.accepted += FindInt(r->body, "\"accepted\":");
-        res.duplicates += FindInt(r->body, "\"duplicates\":");
-        res.rejected += CountOccurrences(r->body, "\"index\":");
+        CountAnswer(o.target, *r, b, res);
         res.events_sent += b.events;
         res.bytes += static_cast<int64_t>(b.body.size());
         res.latencies_ms.push_back(Ms(t1 - t0));
@@ -592,6 +632,7 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
   if (o.json) {
     nlohmann::ordered_json j;
     j["mode"] = "throughput";
+    j["target"] = TargetName(o.target);
     j["url"] = o.url;
     j["connections"] = connections;
     j["batch"] = batch;
@@ -611,8 +652,9 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     j["mean_ms"] = Round3(p.mean);
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("sluice bench throughput: {} connections, batches of {} events, {:.1f} s measured\n",
-               connections, batch, secs);
+    fmt::print(
+        "sluice bench throughput ({}): {} connections, batches of {} events, {:.1f} s measured\n",
+        TargetName(o.target), connections, batch, secs);
     fmt::print("  accepted {} events: {} events/s, {:.1f} MB/s of request bodies\n",
                Grouped(total.accepted), Grouped(static_cast<int64_t>(events_per_s)), mb_per_s);
     fmt::print(
@@ -626,11 +668,20 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
 }  // namespace
 
 void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
-  sub->add_option("--url", options.url, "the Sluice server to drive")->capture_default_str();
+  sub->add_option("--url", options.url, "the server to drive")->capture_default_str();
   sub->add_option("--mode", options.mode,
                   "latency: end-to-end latency at --rate; throughput: batches back to back")
       ->check(CLI::IsMember({"latency", "throughput"}))
       ->capture_default_str();
+  sub->add_option("--target", options.target,
+                  "throughput mode: the server at --url is sluice, or a clickhouse peer set up "
+                  "by scripts/clickhouse-peer.sh (INSERT into table sluice_bench.<stream>)")
+      ->transform(CLI::CheckedTransformer(
+                      std::map<std::string, BenchTarget>{{"sluice", BenchTarget::kSluice},
+                                                         {"clickhouse", BenchTarget::kClickHouse}})
+                      .description("{sluice,clickhouse}"))
+      ->type_name("TEXT")
+      ->default_str("sluice");
   sub->add_option("--rate", options.rate, "latency mode: events per second (open loop)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -645,7 +696,9 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
   sub->add_option("--batch", options.batch, "throughput mode: events per request")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  sub->add_option("--stream", options.stream, "stream to POST to")->capture_default_str();
+  sub->add_option("--stream", options.stream,
+                  "stream to POST to (--target clickhouse: table sluice_bench.<stream>)")
+      ->capture_default_str();
   sub->add_option("--view", options.view,
                   "latency mode: view to subscribe to; it must count events per (warehouse_id, "
                   "event_type, window_start) in a column `events`, like the default")
@@ -680,6 +733,11 @@ int RunBench(const BenchOptions& options) {
   Result<HttpUrl> url = ParseHttpUrl(options.url);
   if (!url.ok()) {
     spdlog::error("bench: --url: {}", url.status().message());
+    return 2;
+  }
+  if (options.mode == "latency" && options.target != BenchTarget::kSluice) {
+    spdlog::error("bench: latency mode drives Sluice only (--target {} needs --mode throughput)",
+                  TargetName(options.target));
     return 2;
   }
   if (options.mode == "latency") return RunLatency(options, *url, warmup_us, duration_us, lost_after_us);

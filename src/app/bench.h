@@ -5,6 +5,8 @@
 //   from just before its request is written to the arrival of the view delta that counts it.
 // - throughput: --connections keep-alive connections POST pre-generated batches of --batch
 //   events back to back; reports accepted events/s, MB/s and per-request latency.
+//   With --target clickhouse the same batches go to a ClickHouse peer instead (see
+//   docs/bench-peers.md), so that both engines are measured with the same client and events.
 //
 // See docs/gen-and-bench.md.
 #pragma once
@@ -19,9 +21,17 @@ class App;
 
 namespace sluice::app {
 
+// The server at --url. Only throughput mode can drive a peer: latency mode needs Sluice's
+// WebSocket view subscription.
+enum class BenchTarget {
+  kSluice,
+  kClickHouse,  // POSTs batches as INSERT ... FORMAT JSONEachRow into sluice_bench.<stream>
+};
+
 struct BenchOptions {
   std::string url = "http://127.0.0.1:8080";
   std::string mode = "latency";  // latency | throughput
+  BenchTarget target = BenchTarget::kSluice;
   double rate = 120;             // latency mode: events/s
   std::string duration = "60s";  // measured time, after the warm-up
   int connections = 2;           // throughput mode

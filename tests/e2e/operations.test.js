@@ -29,7 +29,7 @@ test('every subcommand has --help', async () => {
 });
 
 test('sluice gen writes realistic fulfilment events of 0.8-3.2 KB', async () => {
-  const { stdout } = await run(SLUICE_BIN, ['gen', '--count', '400', '--seed', '3'],
+  const { stdout } = await run(SLUICE_BIN, ['gen', '--count', '400', '--seed', '3', '--rate', 'max'],
       { maxBuffer: 64 << 20 });
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 400);
