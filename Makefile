@@ -24,7 +24,9 @@ unit-test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
 e2e-test: build
-	cd tests/e2e && SLUICE_BIN=$(abspath $(SLUICE)) node --test --test-concurrency=1
+	cd tests/e2e && SLUICE_BIN=$(abspath $(SLUICE)) \
+	  SCHEMA_VALIDATE_TOOL=$(abspath $(BUILD_DIR)/tests/schema_validate_tool) \
+	  node --test --test-concurrency=1
 
 test: build
 	@bash scripts/run-tests.sh $(BUILD_DIR)

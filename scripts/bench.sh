@@ -1,65 +1,116 @@
 #!/usr/bin/env bash
-# Reproduces the figures in docs/PERFORMANCE.md: starts a fresh Release server on a free port
-# with durability on (fsync per group commit), runs `sluice bench` in latency mode (120
-# events/s, one event per request, 60 s) and in throughput mode (30 s), then the same
-# throughput run against a private ClickHouse 18.16 (scripts/clickhouse-peer.sh, see
-# docs/bench-peers.md) and prints the ratio, then the micro-benchmarks. Output:
-# human-readable, and JSON lines in build/bench-results.jsonl.
+# Reproduces the figures in docs/PERFORMANCE.md, all with durability on (fsync per group
+# commit) and a Release build:
+#
+#  1. latency: a fresh server, `sluice bench --mode latency` at 120 events/s, one event per
+#     request, for $LATENCY_DURATION (60 s): event sent -> view delta received over WebSocket.
+#  2. throughput: a fresh server, 2 connections x $THROUGHPUT_BATCH-event batches of generated
+#     0.8-3.2 KB events for $THROUGHPUT_DURATION (30 s), schema validation on.
+#  3. comparisons, in the same run: $ROUNDS rounds, each of which measures, one after the
+#     other for $ROUND_DURATION each and on fresh instances, (a) Sluice validating against the
+#     fulfilment schema, (b) Sluice with validation off ([streams.fulfilment] subject = ""),
+#     (c) ClickHouse 18.16 (scripts/clickhouse-peer.sh, docs/bench-peers.md) with the same
+#     client, events and batches. These machines are noisy, so each round's ratios are
+#     computed from neighbouring runs and the median round is reported.
+#  4. the micro-benchmarks (Google Benchmark).
+#
+# Output: human-readable, and JSON lines in build/bench-results.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sluice=${1:-build/src/app/sluice}
 latency_duration=${LATENCY_DURATION:-60s}
 throughput_duration=${THROUGHPUT_DURATION:-30s}
-# The same for both engines. The peer figure we were given used 10,000-event batches, but
-# 10,000 of these events come to ~17 MB and Sluice refuses bodies over 16 MiB.
-throughput_batch=${THROUGHPUT_BATCH:-9000}
-data=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-clickhouse_dir=$(mktemp -d /tmp/sluice-bench-clickhouse.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+round_duration=${ROUND_DURATION:-10s}
+rounds=${ROUNDS:-3}
+# The peer figure we were given used 10,000-event batches, but 10,000 of these events come to
+# ~17 MB and Sluice refuses bodies over 16 MiB: both engines get the same 9,000.
+batch=${THROUGHPUT_BATCH:-9000}
 results=build/bench-results.jsonl
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+server=""
+export CLICKHOUSE_PEER_DIR=$work/clickhouse
 
-"$sluice" serve --data-dir "$data" --http-port "$port" --log-level warn &
-server=$!
 stop_server() {
-  kill "$server" 2>/dev/null || return 0
+  [ -n "$server" ] || return 0
+  kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+  server=""
 }
 cleanup() {
   stop_server
-  CLICKHOUSE_PEER_DIR=$clickhouse_dir scripts/clickhouse-peer.sh stop
-  rm -rf "$data" "$clickhouse_dir"
+  scripts/clickhouse-peer.sh stop 2>/dev/null || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
-echo "== latency: 120 events/s, one event per request, $latency_duration"
-"$sluice" bench --url "http://127.0.0.1:$port" --mode latency --rate 120 \
-  --duration "$latency_duration"
-"$sluice" bench --url "http://127.0.0.1:$port" --mode latency --rate 120 --duration 10s \
-  --json >> "$results"
+# Starts a fresh server over a new data directory; extra arguments go to `sluice serve`.
+# Sets $url.
+start_server() {
+  local data port
+  data=$(mktemp -d "$work/data.XXXXXX")
+  port=$((20000 + RANDOM % 20000))
+  "$sluice" serve --data-dir "$data" --http-port "$port" --log-level warn "$@" >/dev/null &
+  server=$!
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && return; sleep 0.1; done
+  echo "bench: the server did not start" >&2
+  exit 1
+}
 
-throughput() {
-  "$sluice" bench --mode throughput --connections 2 --batch "$throughput_batch" \
-    --duration "$throughput_duration" --json "$@"
+throughput() {  # duration, bench arguments...
+  local duration=$1
+  shift
+  "$sluice" bench --mode throughput --connections 2 --batch "$batch" --duration "$duration" \
+    --json "$@"
 }
 events_per_s() { sed -n 's/.*"events_per_s":\([0-9.]*\).*/\1/p' <<<"$1"; }
 
-echo "== throughput: 0.8-3.2 KB events, batches of $throughput_batch over 2 connections," \
-  "$throughput_duration"
-sluice_result=$(throughput --url "http://127.0.0.1:$port")
-echo "$sluice_result" | tee -a "$results"
-# Sluice's pipeline may still be catching up: it must not take CPU from the peer's run.
+echo "== latency: 120 events/s, one event per request, $latency_duration"
+start_server
+"$sluice" bench --url "$url" --mode latency --rate 120 --duration "$latency_duration" --json |
+  tee -a "$results"
 stop_server
 
-echo "== throughput peer: ClickHouse 18.16, the same client, events and batches"
-clickhouse_url=$(CLICKHOUSE_PEER_DIR=$clickhouse_dir scripts/clickhouse-peer.sh start)
-clickhouse_result=$(throughput --url "$clickhouse_url" --target clickhouse)
-echo "$clickhouse_result" | tee -a "$results"
-CLICKHOUSE_PEER_DIR=$clickhouse_dir scripts/clickhouse-peer.sh stop
-awk -v s="$(events_per_s "$sluice_result")" -v c="$(events_per_s "$clickhouse_result")" 'BEGIN {
-  printf "throughput ratio sluice/clickhouse: %.2f (sluice %.0f ev/s, clickhouse %.0f ev/s)\n",
-    s / c, s, c
-}'
+echo "== throughput: 0.8-3.2 KB events, batches of $batch over 2 connections, $throughput_duration"
+start_server
+throughput "$throughput_duration" --url "$url" | tee -a "$results"
+stop_server
+
+no_validation=$work/no-validation.toml
+printf '[streams.fulfilment]\nsubject = ""\n' >"$no_validation"
+ratios=$work/ratios
+: >"$ratios"
+echo "== comparisons: $rounds rounds of $round_duration per engine, fresh instances each time"
+for round in $(seq "$rounds"); do
+  start_server
+  validated=$(throughput "$round_duration" --url "$url")
+  stop_server
+  start_server --config "$no_validation"
+  unvalidated=$(throughput "$round_duration" --url "$url")
+  stop_server
+  clickhouse_url=$(scripts/clickhouse-peer.sh start)
+  clickhouse=$(throughput "$round_duration" --url "$clickhouse_url" --target clickhouse)
+  scripts/clickhouse-peer.sh stop
+  printf '%s\n%s\n%s\n' "$validated" "$unvalidated" "$clickhouse" >>"$results"
+  v=$(events_per_s "$validated")
+  n=$(events_per_s "$unvalidated")
+  c=$(events_per_s "$clickhouse")
+  awk -v r="$round" -v v="$v" -v n="$n" -v c="$c" 'BEGIN {
+    printf "round %d: sluice validated %.0f ev/s, unvalidated %.0f ev/s, clickhouse %.0f ev/s;", r, v, n, c
+    printf " validated/unvalidated %.3f, sluice/clickhouse %.2f\n", v / n, v / c
+  }'
+  echo "$v $n $c" >>"$ratios"
+done
+awk '{ vn[NR] = $1 / $2; vc[NR] = $1 / $3 }
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  END {
+    printf "median validated/unvalidated: %.3f (validation costs %.1f%% of throughput)\n",
+      median(vn, NR), (1 - median(vn, NR)) * 100
+    printf "median throughput ratio sluice/clickhouse: %.2f\n", median(vc, NR)
+  }' "$ratios"
 
 echo "== micro-benchmarks"
 build/bench/sluice_microbench --benchmark_min_time=0.5

@@ -17,7 +17,7 @@ build() {  # name, sources...
   newest=$(ls -t "$@" src/*/*.h 2>/dev/null | head -1)
   if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
     echo "fuzz: building $name"
-    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt
+    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt -lre2
   fi
 }
 
@@ -31,6 +31,13 @@ run() {  # name
       -print_final_stats=0 "corpus-$name" 2>&1 | tail -n 3)
 }
 
-build ingest_body fuzz/ingest_body_fuzz.cc src/ingest/event_parser.cc "${base_sources[@]}"
+# The JSON Schema compiler and validator: every event goes through them at ingest.
+schema_sources=(src/schema/json_schema.cc src/schema/json_schema_formats.cc
+                src/schema/json_schema_validator.cc)
+
+build ingest_body fuzz/ingest_body_fuzz.cc src/ingest/event_parser.cc "${schema_sources[@]}" \
+  "${base_sources[@]}"
 run ingest_body
+build json_schema fuzz/json_schema_fuzz.cc "${schema_sources[@]}" "${base_sources[@]}"
+run json_schema
 echo "fuzz: all targets ran clean"

@@ -20,7 +20,9 @@ fi
 [ "$unit_rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=$((failed + 1))
 
 echo "== end-to-end tests (node --test)"
-(cd tests/e2e && SLUICE_BIN="$(cd ../.. && pwd)/$build_dir/src/app/sluice" \
+build_path=$(cd "$build_dir" && pwd)
+(cd tests/e2e && SLUICE_BIN="$build_path/src/app/sluice" \
+   SCHEMA_VALIDATE_TOOL="$build_path/tests/schema_validate_tool" \
    node --test --test-concurrency=1 --test-reporter=spec 2>&1) | tee "$logs/e2e"
 e2e_rc=${PIPESTATUS[0]}
 e2e_pass=$(grep -E "^. pass [0-9]+" "$logs/e2e" | tail -1 | grep -oE "[0-9]+$" || echo 0)

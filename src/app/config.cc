@@ -87,6 +87,18 @@ Status LoadConfigFile(const std::string& path, Config& config) {
           return Unknown(path, name);
         }
       }
+    } else if (key == "streams" && node.is_table()) {
+      for (auto& [sk, sn] : *node.as_table()) {
+        const std::string stream = "streams." + std::string(sk.str());
+        if (sk != "fulfilment" || !sn.is_table()) return Unknown(path, stream);
+        for (auto& [fk, fn] : *sn.as_table()) {
+          const std::string name = stream + "." + std::string(fk.str());
+          if (fk != "subject") return Unknown(path, name);
+          auto v = fn.value<std::string>();
+          if (!v) return Status::InvalidArgument(fmt::format("{}: '{}' must be a string", path, name));
+          config.fulfilment_subject = *v;
+        }
+      }
     } else {
       return Unknown(path, key);
     }

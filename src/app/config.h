@@ -19,6 +19,8 @@ struct Config {
   int64_t log_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
   int64_t checkpoint_interval_micros = 1000 * 1000;
   int64_t housekeeping_interval_micros = 60ll * 1000 * 1000;
+  // The registry subject the default `fulfilment` stream validates against; "" = none.
+  std::string fulfilment_subject = "fulfilment-value";
 };
 
 // Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
@@ -27,6 +29,7 @@ struct Config {
 //   [http]     address = "0.0.0.0", port = 8080, threads = 2
 //   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days"
 //   [pipeline] checkpoint_interval = "1s"
+//   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)
 Status LoadConfigFile(const std::string& path, Config& config);
 
 }  // namespace sluice::app

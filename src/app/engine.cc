@@ -2,15 +2,18 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "app/fulfilment_schema.h"
 #include "base/metrics.h"
 #include "ingest/ingestor.h"
 #include "log/log.h"
+#include "schema/registry.h"
 #include "server/http_server.h"
 #include "store/view.h"
 #include "stream/checkpoint_store.h"
@@ -25,6 +28,8 @@ struct Engine::Impl {
   log::Syncer syncer;
   std::unique_ptr<log::Log> fulfilment_log;
   std::unique_ptr<log::Log> dead_letter_log;
+  std::unique_ptr<log::Log> schemas_log;  // the registry's state, like Confluent's _schemas
+  std::unique_ptr<schema::Registry> registry;
   std::unique_ptr<stream::CheckpointStore> checkpoints;
   store::ViewRegistry views;
   std::unique_ptr<ingest::Ingestor> ingestor;
@@ -67,6 +72,37 @@ struct Engine::Impl {
   }
 };
 
+namespace {
+
+// The embedded default's schema, registered the first time the data directory is used. Later
+// versions are the operator's (through /registry): an existing subject is left alone.
+Status RegisterDefaultSchemas(schema::Registry& registry) {
+  if (!registry.Versions(kFulfilmentSubject, /*include_deleted=*/true).ok()) {
+    schema::SchemaInput input;
+    input.type = schema::SchemaType::kJson;
+    input.schema = std::string(FulfilmentSchemaJson());
+    auto registered = registry.Register(kFulfilmentSubject, input);
+    if (!registered.ok())
+      return Status::Internal(fmt::format("registering the default schema {}: {}",
+                                          kFulfilmentSubject, registered.error().message));
+    // The schema's content model is open (producers may send fields it does not list yet).
+    // Under Confluent's STRICT policy, BACKWARD then refuses every added property, even an
+    // optional one, since an old event might carry it with another type; LENIENT allows
+    // adding optional properties, which is how this schema is meant to grow.
+    schema::RegistryConfig config;
+    config.compatibility_policy = schema::CompatibilityPolicy::kLenient;
+    auto updated = registry.UpdateConfig(kFulfilmentSubject, config);
+    if (!updated.ok())
+      return Status::Internal(fmt::format("configuring {}: {}", kFulfilmentSubject,
+                                          updated.error().message));
+    spdlog::info("registered the default schema {} (id {})", kFulfilmentSubject,
+                 registered->schema->id);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { Stop(); }
@@ -93,6 +129,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   SLUICE_ASSIGN_OR_RETURN(impl->dead_letter_log,
                           log::Log::Open((streams / "fulfilment.dead_letters").string(),
                                          dead_letter_options, clock, impl->syncer));
+  // One partition (the registry's mutations are totally ordered) and no retention: the log is
+  // the registry's only copy of its state. Housekeeping never enforces retention on it.
+  log::LogOptions schemas_options;
+  schemas_options.partitions = 1;
+  schemas_options.segment_bytes = 16u << 20;
+  schemas_options.retention_micros = std::numeric_limits<int64_t>::max() / 2;
+  SLUICE_ASSIGN_OR_RETURN(impl->schemas_log,
+                          log::Log::Open((streams / "_schemas").string(), schemas_options, clock,
+                                         impl->syncer));
+  SLUICE_ASSIGN_OR_RETURN(impl->registry,
+                          schema::Registry::Open(*impl->schemas_log, impl->syncer));
   impl->fulfilment_bytes = impl->metrics.GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                                   "stream=\"fulfilment\"");
   impl->dead_letter_bytes = impl->metrics.GetGauge(
@@ -101,10 +148,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   SLUICE_ASSIGN_OR_RETURN(impl->checkpoints,
                           stream::CheckpointStore::Open((fs::path(config.data_dir) / "state").string()));
 
-  impl->ingestor = std::make_unique<ingest::Ingestor>(impl->syncer, clock, impl->metrics);
+  if (config.fulfilment_subject == kFulfilmentSubject)
+    SLUICE_RETURN_IF_ERROR(RegisterDefaultSchemas(*impl->registry));
+  impl->ingestor = std::make_unique<ingest::Ingestor>(impl->syncer, clock, impl->metrics,
+                                                      impl->registry.get());
   ingest::StreamConfig fulfilment;
   fulfilment.name = "fulfilment";
   fulfilment.fields.partition_key = "order_id";  // an order's lifecycle stays in one partition
+  fulfilment.subject = config.fulfilment_subject;
   impl->ingestor->AddStream(fulfilment, impl->fulfilment_log.get(), impl->dead_letter_log.get());
 
   stream::TumblingCountOptions epm;
@@ -127,6 +178,7 @@ Status Engine::Start() {
   context.ingestor = s.ingestor.get();
   context.views = &s.views;
   context.metrics = &s.metrics;
+  context.registry = s.registry.get();
   context.ready = [&s] { return s.ready.load(); };
   server::ServerOptions options;
   options.address = s.config.http_address;

@@ -3,6 +3,7 @@
 // pipeline, the HTTP server) over one data directory:
 //
 //   <data_dir>/streams/<stream>/   the stream's partitioned log
+//   <data_dir>/streams/_schemas/   the schema registry's log (its only state)
 //   <data_dir>/state/              pipeline checkpoints (RocksDB)
 #pragma once
 

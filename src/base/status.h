@@ -23,6 +23,7 @@ enum class StatusCode {
   kIOError,
   kResourceExhausted,
   kUnavailable,
+  kFailedPrecondition,  // the system is not in a state that allows the operation
   kInternal,
 };
 
@@ -51,6 +52,9 @@ class [[nodiscard]] Status {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   // An IOError whose message ends with strerror(err).
   static Status FromErrno(std::string_view what, int err);

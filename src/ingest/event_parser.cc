@@ -95,54 +95,12 @@ Status SplitArray(std::string_view body, size_t open, std::vector<RecordSlice>& 
   return Status::Ok();
 }
 
-constexpr int kMaxDepth = 64;
-
-// Consumes `value` completely so that simdjson validates every byte of it.
-simdjson::error_code ConsumeValue(simdjson::ondemand::value value, int depth) {
-  using simdjson::ondemand::json_type;
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-  json_type type;
-  if (auto err = value.type().get(type)) return err;
-  switch (type) {
-    case json_type::object: {
-      simdjson::ondemand::object obj;
-      if (auto err = value.get_object().get(obj)) return err;
-      for (auto field : obj) {
-        std::string_view key;
-        if (auto err = field.unescaped_key().get(key)) return err;
-        if (auto err = ConsumeValue(field.value(), depth + 1)) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case json_type::array: {
-      simdjson::ondemand::array arr;
-      if (auto err = value.get_array().get(arr)) return err;
-      for (auto element : arr) {
-        simdjson::ondemand::value v;
-        if (auto err = element.get(v)) return err;
-        if (auto err = ConsumeValue(v, depth + 1)) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case json_type::string: {
-      std::string_view s;
-      return value.get_string().get(s);
-    }
-    case json_type::number: {
-      double d;
-      return value.get_double().get(d);
-    }
-    case json_type::boolean: {
-      bool b;
-      return value.get_bool().get(b);
-    }
-    case json_type::null: {
-      bool is_null = false;
-      if (auto err = value.is_null().get(is_null)) return err;
-      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
-    }
-  }
-  return simdjson::INCORRECT_TYPE;
+// The schema of streams without one: accepts every JSON value (the parser still checks that
+// the record is one complete object and reads the engine's fields).
+std::shared_ptr<const schema::CompiledSchema> AcceptAnything() {
+  static const auto* const kTrue =
+      new std::shared_ptr<const schema::CompiledSchema>(schema::CompileJsonSchema("true").value());
+  return *kTrue;
 }
 
 }  // namespace
@@ -165,96 +123,56 @@ uint64_t StableHash(std::string_view s) {
   return h;
 }
 
-EventParser::EventParser(EventFieldNames names) : names_(std::move(names)) {}
+EventParser::EventParser(EventFieldNames names) : EventParser(std::move(names), nullptr, 0) {}
+
+EventParser::EventParser(EventFieldNames names,
+                         std::shared_ptr<const schema::CompiledSchema> compiled,
+                         uint32_t schema_id)
+    : names_(std::move(names)), schema_id_(compiled ? schema_id : 0) {
+  std::vector<std::string> captured = {names_.id, names_.event_time};
+  if (!names_.partition_key.empty() && names_.partition_key != names_.id)
+    captured.push_back(names_.partition_key);
+  validator_ = std::make_unique<schema::JsonSchemaValidator>(
+      compiled ? std::move(compiled) : AcceptAnything(), captured);
+}
+
+EventParser::~EventParser() = default;
 
 Status EventParser::Parse(std::string_view record, EventFields& out) {
-  simdjson::padded_string_view input(record.data(), record.size(),
-                                     record.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::ondemand::document doc;
-  bool iterating = false;  // the document's location is meaningful only once iterate succeeded
-  auto json_error = [&](simdjson::error_code err) {
-    const char* at = nullptr;
-    if (iterating && !doc.current_location().get(at) && at >= record.data() &&
-        at <= record.data() + record.size())
-      return Status::InvalidArgument(fmt::format("invalid JSON at byte {}: {}",
-                                                 static_cast<size_t>(at - record.data()),
-                                                 simdjson::error_message(err)));
-    return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-  };
-  if (auto err = parser_.iterate(input).get(doc)) return json_error(err);
-  iterating = true;
-  simdjson::ondemand::object obj;
-  if (auto err = doc.get_object().get(obj)) {
-    if (err == simdjson::INCORRECT_TYPE)
-      return Status::InvalidArgument("record is not a JSON object");
-    return json_error(err);
-  }
+  // SplitBody trims records, so an object starts with '{'; anything else is not an event. This
+  // check comes first so that "[1,2]" is not reported as a schema or missing-field problem.
+  if (record.empty() || record.front() != '{')
+    return Status::InvalidArgument("record is not a JSON object");
+  SLUICE_RETURN_IF_ERROR(validator_->Validate(record));
 
-  const bool key_is_id = names_.partition_key.empty() || names_.partition_key == names_.id;
-  bool have_id = false, have_time = false, have_key = false;
-  std::string_view time_text;
-  std::string_view key_text;
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return json_error(err);
-    simdjson::ondemand::value value;
-    if (auto err = field.value().get(value)) return json_error(err);
-    if (key == names_.id) {
-      if (have_id) return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
-      simdjson::ondemand::json_type type;
-      if (auto err = value.type().get(type)) return json_error(err);
-      if (type != simdjson::ondemand::json_type::string)
-        return Status::InvalidArgument(fmt::format("field '{}' must be a string", names_.id));
-      if (auto err = value.get_string().get(out.id)) return json_error(err);
-      if (out.id.empty())
-        return Status::InvalidArgument(fmt::format("field '{}' must not be empty", names_.id));
-      // Strings of one document live side by side in the parser's buffer, so `out.id` stays
-      // valid while the rest of the record is parsed.
-      have_id = true;
-      if (key_is_id) {
-        out.partition_hash = StableHash(out.id);
-        have_key = true;
-      }
-    } else if (key == names_.event_time) {
-      if (have_time) return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
-      simdjson::ondemand::json_type type;
-      if (auto err = value.type().get(type)) return json_error(err);
-      if (type != simdjson::ondemand::json_type::string)
-        return Status::InvalidArgument(fmt::format(
-            "field '{}' must be an RFC 3339 date-time string", names_.event_time));
-      if (auto err = value.get_string().get(time_text)) return json_error(err);
-      auto t = ParseRfc3339(time_text);
-      if (!t.ok())
-        return Status::InvalidArgument(
-            fmt::format("field '{}': {}", names_.event_time, t.status().message()));
-      out.event_time_micros = t.value();
-      have_time = true;
-    } else if (!key_is_id && key == names_.partition_key && !have_key) {
-      simdjson::ondemand::json_type type;
-      if (auto err = value.type().get(type)) return json_error(err);
-      if (type == simdjson::ondemand::json_type::string) {
-        if (auto err = value.get_string().get(key_text)) return json_error(err);
-        out.partition_hash = StableHash(key_text);
-        have_key = true;
-      } else if (auto err = ConsumeValue(value, 1)) {
-        return json_error(err);
-      }
-    } else if (auto err = ConsumeValue(value, 1)) {
-      return json_error(err);
-    }
-  }
-  // Once the object is consumed the iterator must be at the end of the record: anything else is
-  // trailing content (`{...} {...}` on one line).
-  const char* trailing = nullptr;
-  if (!doc.current_location().get(trailing))
-    return Status::InvalidArgument(fmt::format(
-        "invalid JSON at byte {}: unexpected content after the event object",
-        static_cast<size_t>(trailing - record.data())));
-  if (!have_id)
+  const schema::CapturedField& id = validator_->captured(0);
+  if (!id.present)
     return Status::InvalidArgument(fmt::format("missing required field '{}'", names_.id));
-  if (!have_time)
+  if (id.type != schema::JsonType::kString)
+    return Status::InvalidArgument(fmt::format("field '{}' must be a string", names_.id));
+  if (id.text.empty())
+    return Status::InvalidArgument(fmt::format("field '{}' must not be empty", names_.id));
+  out.id = id.text;
+
+  const schema::CapturedField& time = validator_->captured(1);
+  if (!time.present)
     return Status::InvalidArgument(fmt::format("missing required field '{}'", names_.event_time));
-  if (!have_key) out.partition_hash = StableHash(out.id);
+  if (time.type != schema::JsonType::kString)
+    return Status::InvalidArgument(
+        fmt::format("field '{}' must be an RFC 3339 date-time string", names_.event_time));
+  auto t = ParseRfc3339(time.text);
+  if (!t.ok())
+    return Status::InvalidArgument(
+        fmt::format("field '{}': {}", names_.event_time, t.status().message()));
+  out.event_time_micros = t.value();
+
+  // Partition by the key when it is a string, else by the id.
+  out.partition_hash = StableHash(out.id);
+  if (validator_->captured_count() > 2) {
+    const schema::CapturedField& key = validator_->captured(2);
+    if (key.present && key.type == schema::JsonType::kString)
+      out.partition_hash = StableHash(key.text);
+  }
   return Status::Ok();
 }
 

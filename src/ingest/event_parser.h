@@ -1,9 +1,11 @@
 // Parsing of request bodies into events, with one pass of simdjson on-demand per record and no
 // DOM: the body is split into records (NDJSON lines or JSON array elements), and each record is
-// validated as complete JSON while the fields the engine needs are picked out.
+// validated as complete JSON, and against the stream's schema, while the fields the engine
+// needs are picked out.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +13,7 @@
 #include <simdjson.h>
 
 #include "base/status.h"
+#include "schema/json_schema.h"
 
 namespace sluice::ingest {
 
@@ -42,20 +45,32 @@ struct EventFields {
   uint64_t partition_hash = 0;     // hash of the partition key (or of the id)
 };
 
-// Parses one record. Not thread-safe: keep one per thread. Reuses its buffers across records,
-// so steady-state parsing does not allocate.
+// Parses one record: checks that it is one complete JSON object (no duplicate keys), validates
+// it against the stream's schema when there is one, and picks out the engine's fields, all in
+// one simdjson on-demand pass (the schema validator's). Not thread-safe: keep one per thread.
+// Reuses its buffers across records, so steady-state parsing does not allocate.
 class EventParser {
  public:
+  // Without a schema: any JSON object with the engine's fields is accepted.
   explicit EventParser(EventFieldNames names);
+  // With the compiled schema of registry id `schema_id`.
+  EventParser(EventFieldNames names, std::shared_ptr<const schema::CompiledSchema> schema,
+              uint32_t schema_id);
+  ~EventParser();
 
   // `record` must be followed by at least simdjson::SIMDJSON_PADDING readable bytes (they need
-  // not be zero). On failure the message says which field is wrong and why, or where the JSON is
-  // invalid ("invalid JSON at byte 17: ...").
+  // not be zero). On failure the message says where and why: "invalid JSON at byte 17: ...",
+  // a schema rule ("/lines/3/quantity: 0 is less than minimum 1"), or an engine field
+  // ("missing required field 'event_id'").
   Status Parse(std::string_view record, EventFields& out);
+
+  // The registry id of the schema events are checked against; 0 when there is none.
+  uint32_t schema_id() const { return schema_id_; }
 
  private:
   EventFieldNames names_;
-  simdjson::ondemand::parser parser_;
+  uint32_t schema_id_ = 0;
+  std::unique_ptr<schema::JsonSchemaValidator> validator_;
 };
 
 // A stable 64-bit hash (FNV-1a) used to pick partitions; never changes across versions.

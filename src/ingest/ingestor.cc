@@ -34,13 +34,6 @@ struct Scratch {
   std::vector<RecordSlice> slices;
   std::vector<std::vector<log::RecordToAppend>> by_partition;
   std::map<std::string, std::unique_ptr<EventParser>, std::less<>> parsers;  // per stream
-
-  EventParser& ParserFor(const StreamConfig& config) {
-    auto it = parsers.find(config.name);
-    if (it == parsers.end())
-      it = parsers.emplace(config.name, std::make_unique<EventParser>(config.fields)).first;
-    return *it->second;
-  }
 };
 
 thread_local Scratch scratch;
@@ -60,8 +53,9 @@ std::string IngestAnswer::ToJson() const {
   return out;
 }
 
-Ingestor::Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics)
-    : syncer_(syncer), clock_(clock), metrics_(metrics) {}
+Ingestor::Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics,
+                   const schema::Registry* registry)
+    : syncer_(syncer), clock_(clock), metrics_(metrics), registry_(registry) {}
 
 Ingestor::~Ingestor() = default;
 
@@ -91,8 +85,58 @@ Ingestor::Stream* Ingestor::FindStream(std::string_view name) const {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+Result<std::shared_ptr<const schema::CompiledSchema>> Ingestor::Compiled(
+    const schema::RegisteredSchema& registered) {
+  std::lock_guard lock(compiled_mu_);
+  auto it = compiled_.find(registered.id);
+  if (it != compiled_.end()) return it->second;
+  // The registry only stores JSON schemas that compile, so this fails only for AVRO ones.
+  if (registered.type != schema::SchemaType::kJson)
+    return Status::FailedPrecondition(fmt::format(
+        "schema id {} is an {} schema: JSON events need a JSON schema", registered.id,
+        schema::SchemaTypeName(registered.type)));
+  SLUICE_ASSIGN_OR_RETURN(auto compiled, schema::CompileJsonSchema(registered.schema));
+  compiled_.emplace(registered.id, compiled);
+  return compiled;
+}
+
+Result<EventParser*> Ingestor::ParserFor(const Stream& stream, const IngestOptions& options) {
+  std::unique_ptr<EventParser>& parser = scratch.parsers[stream.config.name];
+  if (stream.config.subject.empty()) {
+    if (!parser) parser = std::make_unique<EventParser>(stream.config.fields);
+    return parser.get();
+  }
+  if (registry_ == nullptr)
+    return Status::Internal(fmt::format("stream '{}' names subject '{}' but there is no registry",
+                                        stream.config.name, stream.config.subject));
+  std::shared_ptr<const schema::RegisteredSchema> registered;
+  if (options.schema_version) {
+    auto version = registry_->GetVersion(stream.config.subject, *options.schema_version,
+                                         /*include_deleted=*/false);
+    if (!version.ok())
+      return Status::InvalidArgument(fmt::format("schema version {} of subject '{}': {}",
+                                                 *options.schema_version, stream.config.subject,
+                                                 version.error().message));
+    registered = version->schema;
+  } else {
+    auto latest = registry_->Latest(stream.config.subject);
+    if (!latest)
+      return Status::FailedPrecondition(fmt::format(
+          "stream '{}' validates events against subject '{}', which has no schema: register "
+          "one with POST /registry/subjects/{}/versions",
+          stream.config.name, stream.config.subject, stream.config.subject));
+    registered = latest->schema;
+  }
+  const auto id = static_cast<uint32_t>(registered->id);
+  if (!parser || parser->schema_id() != id) {
+    SLUICE_ASSIGN_OR_RETURN(auto compiled, Compiled(*registered));
+    parser = std::make_unique<EventParser>(stream.config.fields, std::move(compiled), id);
+  }
+  return parser.get();
+}
+
 void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::string_view body,
-                      Done done) {
+                      const IngestOptions& options, Done done) {
   Stream* stream = FindStream(stream_name);
   if (stream == nullptr) {
     done(Status::NotFound(fmt::format("unknown stream '{}'", stream_name)));
@@ -104,12 +148,19 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
     done(st);
     return;
   }
-  IngestRecords(*stream, s.slices, /*dead_letter_rejections=*/true, std::move(done));
+  IngestRecords(*stream, s.slices, options, /*dead_letter_rejections=*/true, std::move(done));
 }
 
 void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> records,
-                             bool dead_letter_rejections, Done done) {
+                             const IngestOptions& options, bool dead_letter_rejections,
+                             Done done) {
   Stream* stream = &stream_ref;
+  auto parser_or = ParserFor(*stream, options);
+  if (!parser_or.ok()) {
+    done(parser_or.status());
+    return;
+  }
+  EventParser& parser = *parser_or.value();
   Scratch& s = scratch;
   const uint32_t partitions = stream->log->partitions();
   s.by_partition.resize(partitions);
@@ -117,7 +168,6 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
 
   IngestAnswer answer;
   std::vector<std::string> dead_letters;
-  EventParser& parser = s.ParserFor(stream->config);
   EventFields fields;
   uint64_t accepted_bytes = 0;
   for (const RecordSlice& slice : records) {
@@ -125,12 +175,12 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
     if (!st.ok()) {
       if (dead_letter_rejections)
         dead_letters.push_back(DeadLetterPayload(stream->config.name, slice.index, st.message(),
-                                                 /*schema_id=*/0, slice.bytes));
+                                                 parser.schema_id(), slice.bytes));
       answer.rejected.push_back({slice.index, st.message()});
       continue;
     }
     s.by_partition[fields.partition_hash % partitions].push_back(
-        {fields.event_time_micros, slice.bytes});
+        {fields.event_time_micros, slice.bytes, parser.schema_id()});
     ++answer.accepted;
     accepted_bytes += slice.bytes.size();
   }
@@ -149,7 +199,7 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
     std::vector<log::RecordToAppend> letters;
     letters.reserve(dead_letters.size());
     const int64_t now = clock_.NowMicros();
-    for (const std::string& d : dead_letters) letters.push_back({now, d});
+    for (const std::string& d : dead_letters) letters.push_back({now, d, parser.schema_id()});
     auto appended = stream->dead_letters->Append(0, letters);
     if (!appended.ok()) {
       done(appended.status());
@@ -285,7 +335,7 @@ Result<ReplayAnswer> Ingestor::ReplayDeadLetters(std::string_view stream_name,
   }
   std::promise<Result<IngestAnswer>> promise;
   auto future = promise.get_future();
-  IngestRecords(*stream, slices, /*dead_letter_rejections=*/false,
+  IngestRecords(*stream, slices, IngestOptions{}, /*dead_letter_rejections=*/false,
                 [&promise](Result<IngestAnswer> result) { promise.set_value(std::move(result)); });
   Result<IngestAnswer> ingested = future.get();
   if (!ingested.ok()) return ingested.status();

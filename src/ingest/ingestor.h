@@ -12,11 +12,13 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -25,12 +27,22 @@
 #include "ingest/dead_letters.h"
 #include "ingest/event_parser.h"
 #include "log/log.h"
+#include "schema/registry.h"
 
 namespace sluice::ingest {
 
 struct StreamConfig {
   std::string name;
   EventFieldNames fields;
+  // The registry subject whose JSON schema every event must satisfy ("" = none): the latest
+  // version, or the one a request names. The accepted event's log record carries the id.
+  std::string subject;
+};
+
+struct IngestOptions {
+  // Validate against this version of the stream's subject instead of the latest (the
+  // `Sluice-Schema-Version` request header).
+  std::optional<int> schema_version;
 };
 
 struct Rejection {
@@ -48,7 +60,9 @@ struct IngestAnswer {
 
 class Ingestor {
  public:
-  Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics);
+  // `registry` (may be null when no stream names a subject) must outlive the ingestor.
+  Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics,
+           const schema::Registry* registry = nullptr);
   ~Ingestor();
 
   // Registers a stream. Both logs must outlive the ingestor.
@@ -57,9 +71,11 @@ class Ingestor {
 
   using Done = std::function<void(Result<IngestAnswer>)>;
   // Ingests `body`, which must be followed by simdjson::SIMDJSON_PADDING readable bytes.
-  // Errors: NotFound (unknown stream), InvalidArgument (body cannot be split into records),
-  // ResourceExhausted (disk full), IOError.
-  void Ingest(std::string_view stream, BodyFormat format, std::string_view body, Done done);
+  // Errors: NotFound (unknown stream), InvalidArgument (body cannot be split into records, or
+  // names a schema version the subject does not have), FailedPrecondition (the stream's
+  // subject has no usable JSON schema), ResourceExhausted (disk full), IOError.
+  void Ingest(std::string_view stream, BodyFormat format, std::string_view body,
+              const IngestOptions& options, Done done);
 
   // Up to `limit` dead letters of `stream` from offset `from` (clamped to what is retained).
   Result<DeadLetterPage> ListDeadLetters(std::string_view stream, uint64_t from, size_t limit);
@@ -81,12 +97,21 @@ class Ingestor {
   // Validates and appends `records` (each followed by simdjson padding) to the stream; with
   // `dead_letter_rejections` the rejected ones also go to the dead-letter log.
   void IngestRecords(Stream& stream, std::span<const RecordSlice> records,
-                     bool dead_letter_rejections, Done done);
+                     const IngestOptions& options, bool dead_letter_rejections, Done done);
+  // The calling thread's parser for `stream`, checking events against the schema the options
+  // select (rebuilt only when that schema changes).
+  Result<EventParser*> ParserFor(const Stream& stream, const IngestOptions& options);
+  // The compiled form of a registered schema, compiled once per id.
+  Result<std::shared_ptr<const schema::CompiledSchema>> Compiled(
+      const schema::RegisteredSchema& registered);
 
   log::Syncer& syncer_;
   Clock& clock_;
   MetricsRegistry& metrics_;
+  const schema::Registry* registry_;
   std::map<std::string, std::unique_ptr<Stream>, std::less<>> streams_;
+  std::mutex compiled_mu_;
+  std::unordered_map<int, std::shared_ptr<const schema::CompiledSchema>> compiled_;
 };
 
 }  // namespace sluice::ingest

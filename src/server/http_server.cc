@@ -13,12 +13,17 @@
 
 #include "base/json_writer.h"
 #include "server/assets.h"
+#include "server/registry_api.h"
 #include "server/session.h"
 
 namespace sluice::server {
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr auto kDrainTime = std::chrono::seconds(2);  // lingering close, see CloseAfterDraining
+constexpr size_t kDrainChunk = 64 * 1024;
+// Names the version of the stream's subject to validate a request's events against.
+constexpr std::string_view kSchemaVersionHeader = "Sluice-Schema-Version";
 
 using Response = http::response<http::string_body>;
 
@@ -36,6 +41,7 @@ int HttpStatusFor(const Status& st) {
     case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kResourceExhausted: return 507;
     case StatusCode::kUnavailable: return 503;
+    case StatusCode::kFailedPrecondition: return 409;
     default: return 500;
   }
 }
@@ -53,14 +59,16 @@ int HexValue(char c) {
   return -1;
 }
 
-std::string PercentDecode(std::string_view s) {
+// `plus_is_space`: in query strings (form encoding) '+' stands for a space; in paths it is a
+// plain '+' (a registry subject may contain one).
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
       out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
       i += 2;
-    } else if (s[i] == '+') {
+    } else if (s[i] == '+' && plus_is_space) {
       out += ' ';
     } else {
       out += s[i];
@@ -80,7 +88,8 @@ Target ParseTarget(std::string_view target) {
   while (pos < target.size()) {
     size_t slash = target.find('/', pos);
     if (slash == std::string_view::npos) slash = target.size();
-    if (slash > pos) t.segments.push_back(PercentDecode(target.substr(pos, slash - pos)));
+    if (slash > pos)
+      t.segments.push_back(PercentDecode(target.substr(pos, slash - pos), /*plus_is_space=*/false));
     pos = slash + 1;
   }
   return t;
@@ -94,7 +103,8 @@ std::string QueryParam(const std::string& query, std::string_view name) {
     std::string_view pair(query.data() + pos, amp - pos);
     size_t eq = pair.find('=');
     if (pair.substr(0, eq) == name)
-      return eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      return eq == std::string_view::npos ? ""
+                                          : PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
     pos = amp + 1;
   }
   return "";
@@ -224,6 +234,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return false;
     };
 
+    if (!seg.empty() && seg[0] == "registry") {
+      RegistryHttpResponse res = HandleRegistryRequest(
+          context_.registry, req.method_string(), std::span<const std::string>(seg).subspan(1),
+          t.query, req.body());
+      Send(res.status, std::move(res.content_type), std::move(res.body));
+      return;
+    }
     if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "streams" && seg[3] == "events") {
       if (need(http::verb::post)) HandleIngest(seg[2], std::move(req));
       return;
@@ -344,12 +361,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                 keep_alive_);
       return;
     }
+    ingest::IngestOptions options;
+    if (auto version = req.find(kSchemaVersionHeader); version != req.end()) {
+      int v = 0;
+      const std::string_view text = version->value();
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || v < 1) {
+        SendError(400,
+                  fmt::format("header {}: '{}' is not a schema version (a positive integer)",
+                              kSchemaVersionHeader, text),
+                  keep_alive_);
+        return;
+      }
+      options.schema_version = v;
+    }
     std::string body = std::move(req.body());
     if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)  // chunked bodies
       body.reserve(body.size() + simdjson::SIMDJSON_PADDING);       // simdjson reads past the end
     auto self = shared_from_this();
     context_.ingestor->Ingest(
-        stream, *format, body, [self](Result<ingest::IngestAnswer> answer) {
+        stream, *format, body, options, [self](Result<ingest::IngestAnswer> answer) {
           // Runs on the syncer thread: hop back onto this connection's strand.
           net::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() {
             if (answer.ok()) {
@@ -438,8 +469,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        if (ec || !res->keep_alive()) {
+                        if (ec) {
                           self->Close();
+                          return;
+                        }
+                        if (!res->keep_alive()) {
+                          self->CloseAfterDraining();
                           return;
                         }
                         self->Read();
@@ -452,10 +487,40 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.socket().close(ec);
   }
 
+  // A "lingering close": after the last response, stop sending but read and discard what the
+  // client is still sending (the rest of a refused 16+ MiB body, say) for a short while.
+  // Closing with unread input makes the kernel answer with a reset, which can destroy the
+  // response before the client reads it: the client would see "broken pipe" instead of 413.
+  void CloseAfterDraining() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    drain_deadline_ = std::chrono::steady_clock::now() + kDrainTime;
+    Drain();
+  }
+
+  void Drain() {
+    const auto left = drain_deadline_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      Close();
+      return;
+    }
+    stream_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    if (body_.size() < kDrainChunk) body_.resize(kDrainChunk);
+    stream_.async_read_some(net::buffer(body_.data(), kDrainChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->Close();  // EOF, reset or the deadline
+                                return;
+                              }
+                              self->Drain();
+                            });
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string body_;
+  std::string body_;  // the request body being read; scratch space while draining
+  std::chrono::steady_clock::time_point drain_deadline_;
   const ServerContext& context_;
   const ServerOptions& options_;
   bool keep_alive_ = true;

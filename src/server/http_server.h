@@ -20,6 +20,10 @@
 #include "ingest/ingestor.h"
 #include "store/view.h"
 
+namespace sluice::schema {
+class Registry;
+}
+
 namespace sluice::server {
 
 struct ServerOptions {
@@ -34,6 +38,7 @@ struct ServerContext {
   ingest::Ingestor* ingestor = nullptr;
   store::ViewRegistry* views = nullptr;
   MetricsRegistry* metrics = nullptr;
+  schema::Registry* registry = nullptr;  // /registry/...; nullptr answers 404 there
   std::function<bool()> ready;  // /readyz; nullptr means always ready
 };
 

@@ -19,6 +19,7 @@ TEST(Config, DefaultsWorkWithoutAFile) {
   EXPECT_EQ(c.data_dir, "./sluice-data");
   EXPECT_EQ(c.http_port, 8080);
   EXPECT_EQ(c.log_retention_micros, 7ll * 24 * 3600 * 1000 * 1000);
+  EXPECT_EQ(c.fulfilment_subject, "fulfilment-value");
 }
 
 TEST(Config, FileOverridesDefaults) {
@@ -32,6 +33,8 @@ partitions = 8
 retention = "3 days"
 [pipeline]
 checkpoint_interval = "250ms"
+[streams.fulfilment]
+subject = ""
 )");
   ASSERT_TRUE(LoadConfigFile(path, c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/x");
@@ -39,6 +42,7 @@ checkpoint_interval = "250ms"
   EXPECT_EQ(c.log_partitions, 8u);
   EXPECT_EQ(c.log_retention_micros, 3ll * 24 * 3600 * 1000 * 1000);
   EXPECT_EQ(c.checkpoint_interval_micros, 250000);
+  EXPECT_EQ(c.fulfilment_subject, "");
   std::filesystem::remove(path);
 }
 
@@ -52,6 +56,9 @@ TEST(Config, TyposAndBadValuesAreErrors) {
       {"[log]\nretention = \"7 fortnights\"\n", "unknown duration unit"},
       {"data_dir = 3\n", "'data_dir' must be a string"},
       {"[log\n", ":1:"},
+      {"[streams.orders]\nsubject = \"x\"\n", "unknown setting 'streams.orders'"},
+      {"[streams.fulfilment]\nsubjet = \"x\"\n", "unknown setting 'streams.fulfilment.subjet'"},
+      {"[streams.fulfilment]\nsubject = 1\n", "must be a string"},
   };
   for (const Case& k : cases) {
     Config c;

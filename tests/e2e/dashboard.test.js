@@ -112,19 +112,20 @@ async function exercise(t, page, sluice, dataDir) {
   // 2. Events for a fresh warehouse at a fixed minute land in that row/minute cell, exactly.
   const wh = `E2E-${Math.random().toString(36).slice(2, 8)}`;
   const other = `E2E-${Math.random().toString(36).slice(2, 8)}-B`;
+  const third = `E2E-${Math.random().toString(36).slice(2, 8)}-C`;
   const m0 = minuteLabel(MINUTE);
   const m1 = minuteLabel(MINUTE - MINUTE_MS);
   const rendersBefore = (await dashboard(page)).renders;
   await post(sluice.server.url, [
     ...events(2, { warehouse_id: wh, event_type: 'pick.completed', occurred_at: at(MINUTE, 5) }),
     ...events(1, { warehouse_id: wh, event_type: 'order.received', occurred_at: at(MINUTE, 42) }),
-    // The full minute before: 120 events -> 2.00 events/s; and a null warehouse.
+    // The full minute before: 120 events -> 2.00 events/s; and a third warehouse.
     ...events(120, { warehouse_id: other, event_type: 'order.received', occurred_at: at(MINUTE - MINUTE_MS, 30) }),
-    ...events(1, { warehouse_id: null, event_type: 'pick.completed', occurred_at: at(MINUTE, 1) }),
+    ...events(1, { warehouse_id: third, event_type: 'pick.completed', occurred_at: at(MINUTE, 1) }),
   ]);
   await waitForCell(page, wh, m0, 3);
   await waitForCell(page, other, m1, 120);
-  await waitForCell(page, 'null', m0, 1);
+  await waitForCell(page, third, m0, 1);
   assert.equal(await cellText(page, wh, m1), '0');
   assert.equal(await cellText(page, wh, m0, 'td.total'), '3');
   assert.equal(await cellText(page, other, m0, 'td.total'), '120');
@@ -191,7 +192,7 @@ async function exercise(t, page, sluice, dataDir) {
   phase = 'normal';
   await waitForCell(page, wh, m0, 35);
   await waitForCell(page, other, m1, 120);
-  await waitForCell(page, 'null', m0, 1);
+  await waitForCell(page, third, m0, 1);
   await post(sluice.server.url, events(4, { warehouse_id: wh, event_type: 'pick.completed', occurred_at: at(MINUTE, 58) }));
   await waitForCell(page, wh, m0, 39);
   const after = await dashboard(page);

@@ -32,7 +32,7 @@ describe('views', () => {
       makeEvent({ warehouse_id: wh, occurred_at: '2026-11-25T08:30:05Z' }),
       makeEvent({ warehouse_id: wh, occurred_at: '2026-11-25T08:30:59.999Z' }),
       makeEvent({ warehouse_id: wh, occurred_at: '2026-11-25T08:31:00Z' }),
-      makeEvent({ warehouse_id: wh, occurred_at: '2026-11-25T09:31:00+01:00', event_type: 'x' }),
+      makeEvent({ warehouse_id: wh, occurred_at: '2026-11-25T09:31:00+01:00', event_type: 'pack.completed' }),
     ];
     const res = await postEvents(sluice.url, 'fulfilment', ndjson(events));
     assert.equal(res.body.accepted, 4);
@@ -41,7 +41,7 @@ describe('views', () => {
                                              r.window_start === minute);
     assert.equal(row('pick.completed', '2026-11-25T08:30:00Z').events, 2);
     assert.equal(row('pick.completed', '2026-11-25T08:31:00Z').events, 1);
-    assert.equal(row('x', '2026-11-25T08:31:00Z').events, 1);  // +01:00 normalised to UTC
+    assert.equal(row('pack.completed', '2026-11-25T08:31:00Z').events, 1);  // +01:00 normalised to UTC
 
     // An out-of-order event updates its own (older) window.
     await postEvents(sluice.url, 'fulfilment',

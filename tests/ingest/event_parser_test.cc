@@ -96,7 +96,7 @@ TEST(EventParser, RejectsWithPreciseErrors) {
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z","x":[1,}]})", "invalid JSON"},
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z"} {"b":1})", "invalid JSON"},
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z","x":nul})", "invalid JSON"},
-      {R"({"event_id":"a","event_id":"b","occurred_at":"2026-11-25T08:30:00Z"})", "appears twice"},
+      {R"({"event_id":"a","event_id":"b","occurred_at":"2026-11-25T08:30:00Z"})", "duplicate key 'event_id'"},
       {"{\"event_id\":\"a\xff\",\"occurred_at\":\"2026-11-25T08:30:00Z\"}", "invalid JSON"},
   };
   EventParser parser({});
@@ -131,6 +131,34 @@ TEST(EventParser, DeepNestingIsRejectedNotCrashing) {
   EventParser parser({});
   EventFields f;
   EXPECT_FALSE(ParseOne(parser, deep, f).ok());
+}
+
+TEST(EventParser, ValidatesAgainstTheSchemaInTheSamePass) {
+  auto schema = schema::CompileJsonSchema(R"({
+    "type": "object",
+    "required": ["event_id", "amount_minor"],
+    "properties": {"amount_minor": {"type": "integer"}, "order_id": {"type": "string"}}
+  })");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  EventParser parser({"event_id", "occurred_at", "order_id"}, schema.value(), 42);
+  EXPECT_EQ(parser.schema_id(), 42u);
+  EventFields f;
+  ASSERT_TRUE(ParseOne(parser,
+                       R"({"event_id":"e1","occurred_at":"2026-11-25T08:30:00Z",)"
+                       R"("order_id":"o-7","amount_minor":100})",
+                       f)
+                  .ok());
+  EXPECT_EQ(f.id, "e1");
+  EXPECT_EQ(f.partition_hash, StableHash("o-7"));  // partitioned by the key, not the id
+  Status st = ParseOne(
+      parser, R"({"event_id":"e2","occurred_at":"2026-11-25T08:30:00Z","amount_minor":1.5})", f);
+  EXPECT_EQ(st.message(), "/amount_minor: 1.5 is not of type integer") << st.message();
+  st = ParseOne(parser, R"({"event_id":"e3","occurred_at":"2026-11-25T08:30:00Z"})", f);
+  EXPECT_NE(st.message().find("missing required property 'amount_minor'"), std::string::npos)
+      << st.message();
+  // The engine's own fields are still checked when the schema does not mention them.
+  st = ParseOne(parser, R"({"event_id":"e4","amount_minor":1})", f);
+  EXPECT_EQ(st.message(), "missing required field 'occurred_at'");
 }
 
 }  // namespace

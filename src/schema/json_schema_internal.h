@@ -1,0 +1,282 @@
+// The compiled form of a JSON Schema, shared by the compiler (json_schema.cc) and the validator
+// (json_schema_validator.cc). Not a public header: only src/schema includes it.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <re2/re2.h>
+
+#include "base/status.h"
+#include "schema/json_schema.h"
+
+namespace sluice::schema::internal {
+
+using NodeId = uint32_t;
+inline constexpr NodeId kNoNode = std::numeric_limits<NodeId>::max();
+using KeyId = uint32_t;
+inline constexpr KeyId kUnknownKey = std::numeric_limits<KeyId>::max();
+inline constexpr uint64_t kUnbounded = std::numeric_limits<uint64_t>::max();
+
+// Bits of Node::types and of a value's type. A number with no fractional part has both
+// kNumberBit and kIntegerBit; "type": "integer" asks for kIntegerBit only.
+enum TypeBit : uint8_t {
+  kNullBit = 1,
+  kBooleanBit = 2,
+  kObjectBit = 4,
+  kArrayBit = 8,
+  kNumberBit = 16,
+  kIntegerBit = 32,
+  kStringBit = 64,
+};
+
+enum class Format : uint8_t {
+  kNone,
+  kDateTime,
+  kDate,
+  kTime,
+  kIsoTime,
+  kIsoDateTime,
+  kEmail,
+  kUuid,
+  kIpv4,
+  kHostname,
+  kDuration,
+  kInt32,  // the number formats apply to numbers only
+  kInt64,
+  kAnyNumber,  // "float" and "double": ajv-formats accepts every number
+  kAnyString,  // "password" and "binary": ajv-formats accepts every string
+};
+
+// Returns the Format for an ajv-formats name, or nullopt-like kNone with ok=false.
+bool LookupFormat(std::string_view name, Format& out);
+bool FormatAppliesToNumbers(Format f);
+// Whether the string / number satisfies the format exactly as ajv-formats ("full" mode) decides.
+bool CheckStringFormat(Format f, std::string_view s);
+bool CheckNumberFormat(Format f, double v);
+
+// Translates an ECMAScript regular expression (as compiled by ajv: `new RegExp(p, "u")`) into
+// RE2 syntax with the same meaning: `.` excludes only line terminators, `\s` is JavaScript's
+// whitespace set, `\uXXXX` escapes, `[^]`. Lookaround and backreferences, which RE2 cannot run,
+// are errors.
+Status TranslateJsRegex(std::string_view js, std::string& re2_syntax);
+
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Byte equality, inline for the short strings that object keys are.
+inline bool SameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8 && n <= 32) {
+    const char *x = a.data(), *y = b.data();
+    const size_t mid = n > 16 ? 8 : 0;  // four overlapping words cover up to 32 bytes
+    return Load64(x) == Load64(y) && Load64(x + mid) == Load64(y + mid) &&
+           Load64(x + n - 8 - mid) == Load64(y + n - 8 - mid) &&
+           Load64(x + n - 8) == Load64(y + n - 8);
+  }
+  return std::memcmp(a.data(), b.data(), n) == 0;
+}
+
+// 64-bit hashing for keys and for canonical value hashes (uniqueItems, composite enum values).
+inline uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+// Multiplies into 128 bits and folds: the mixing step of wyhash-style hashes.
+inline uint64_t MulFold(uint64_t a, uint64_t b) {
+  unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+// Hashes every object key of every event, so it reads short strings with a couple of
+// (overlapping) loads instead of a byte loop.
+inline uint64_t HashBytes(std::string_view s, uint64_t seed) {
+  auto load64 = Load64;
+  auto load32 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return static_cast<uint64_t>(v);
+  };
+  const char* p = s.data();
+  const size_t n = s.size();
+  constexpr uint64_t k1 = 0xa0761d6478bd642full, k2 = 0xe7037ed1a0b428dbull;
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    for (size_t i = 0; i + 16 < n; i += 16)
+      seed = MulFold(load64(p + i) ^ k1, load64(p + i + 8) ^ seed);
+    a = n > 8 ? load64(p + (n > 16 ? n - 16 : 0)) : 0;
+    b = load64(p + n - 8);
+  } else if (n >= 4) {
+    a = load32(p);
+    b = load32(p + n - 4);
+  } else if (n > 0) {
+    a = (static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+        (static_cast<uint64_t>(static_cast<unsigned char>(p[n >> 1])) << 8) |
+        static_cast<unsigned char>(p[n - 1]);
+  }
+  return MulFold(a ^ k2 ^ n, b ^ seed ^ k1) ^ seed;
+}
+
+// A canonical 128-bit hash of a JSON value: equal values (objects with keys in any order,
+// numbers by value) hash equally.
+struct ValueHash {
+  uint64_t a = 0, b = 0;
+  bool operator==(const ValueHash&) const = default;
+  bool operator<(const ValueHash& o) const { return a != o.a ? a < o.a : b < o.b; }
+};
+// Random per compiled schema, so that nobody can compute our hashes offline: they decide enum
+// and const equality for objects and arrays, and an attacker who could find collisions could
+// make a wrong value pass (or flood the duplicate-key set).
+struct HashSeeds {
+  uint64_t a = 0x243f6a8885a308d3ull;
+  uint64_t b = 0x13198a2e03707344ull;
+};
+ValueHash HashScalar(const HashSeeds& seeds, JsonType type, bool boolean, double number,
+                     std::string_view string);
+// Objects: the field hashes are summed, so key order does not matter.
+ValueHash HashField(const HashSeeds& seeds, std::string_view key, const ValueHash& value);
+ValueHash FinishObject(const HashSeeds& seeds, const ValueHash& sum, uint64_t count);
+// Arrays: elements are chained in order.
+inline ValueHash StartArray(const HashSeeds& seeds) {
+  return {seeds.a ^ 0xa, seeds.b ^ 0xa};
+}
+ValueHash ChainElement(const ValueHash& array, const ValueHash& element);
+
+// A value of `enum` or `const`.
+struct Constant {
+  JsonType type = JsonType::kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string string;
+  ValueHash hash;    // canonical hash, used for objects and arrays
+  std::string text;  // the JSON text, for messages
+};
+
+// An entry of a node's property table: a key named in `properties` and/or `required`.
+struct PropertySlot {
+  uint64_t hash = 0;
+  KeyId key = kUnknownKey;  // kUnknownKey: an empty slot
+  NodeId child = kNoNode;   // kNoNode: the key is required but not in `properties`
+  bool required = false;
+};
+
+struct PatternProperty {
+  std::unique_ptr<RE2> regex;
+  std::string source;
+  NodeId node = kNoNode;
+};
+
+// One compiled (sub)schema.
+struct Node {
+  std::string location;       // JSON pointer of the subschema in the schema document
+  bool always_false = false;  // the boolean schema false
+  bool trivial = false;       // no assertion and no applicator: every value is valid
+
+  uint8_t types = 0;  // TypeBit mask; 0: any type
+
+  bool has_enum = false;
+  bool enum_is_const = false;
+  bool enum_has_composite = false;  // then the value's canonical hash is needed
+  std::vector<Constant> enum_values;
+
+  // Numbers. NaN = absent.
+  double minimum = std::numeric_limits<double>::quiet_NaN();
+  double maximum = std::numeric_limits<double>::quiet_NaN();
+  double exclusive_minimum = std::numeric_limits<double>::quiet_NaN();
+  double exclusive_maximum = std::numeric_limits<double>::quiet_NaN();
+  double multiple_of = std::numeric_limits<double>::quiet_NaN();
+  std::string minimum_text, maximum_text, exclusive_minimum_text, exclusive_maximum_text,
+      multiple_of_text;  // as written in the schema, for messages
+
+  // Strings.
+  uint64_t min_length = 0;
+  uint64_t max_length = kUnbounded;
+  std::unique_ptr<RE2> pattern;
+  std::string pattern_source;
+  Format format = Format::kNone;
+  std::string format_name;
+
+  // Objects.
+  std::vector<std::pair<KeyId, NodeId>> properties;  // sorted by key id
+  std::vector<PatternProperty> pattern_properties;
+  NodeId additional_properties = kNoNode;
+  NodeId property_names = kNoNode;
+  std::vector<KeyId> required;
+  // `properties` and `required` by key hash (open addressing), for one probe per field.
+  std::vector<PropertySlot> property_table;
+  uint64_t property_table_mask = 0;
+  uint64_t min_properties = 0;
+  uint64_t max_properties = kUnbounded;
+
+  // Arrays.
+  std::vector<NodeId> prefix_items;
+  NodeId items = kNoNode;
+  uint64_t min_items = 0;
+  uint64_t max_items = kUnbounded;
+  bool unique_items = false;
+
+  // In-place applicators: they apply to the same value as this node.
+  std::vector<NodeId> all_of, any_of, one_of;
+  NodeId not_node = kNoNode, if_node = kNoNode, then_node = kNoNode, else_node = kNoNode;
+  NodeId ref = kNoNode;
+  std::string ref_text;
+
+  // Derived by the compiler.
+  bool has_object_keywords = false;
+  bool has_array_keywords = false;
+  bool has_number_keywords = false;  // bounds, multipleOf, a number format
+  bool has_string_keywords = false;  // lengths, pattern, a string format
+  bool only_type_check = false;      // `type` is the only assertion
+  bool has_applicators = false;
+  // This node and every node reachable from it through in-place applicators, each once, in
+  // fold order: a node comes after all nodes its applicators refer to.
+  std::vector<NodeId> closure;
+  uint32_t fold_rank = 0;  // position in a global fold order
+};
+
+struct KeyInfo {
+  std::string name;
+  uint64_t hash = 0;
+};
+
+}  // namespace sluice::schema::internal
+
+namespace sluice::schema {
+
+class CompiledSchema {
+ public:
+  std::vector<internal::Node> nodes;
+  internal::NodeId root = 0;
+  // Every property name the schema mentions (properties, required), with its key id.
+  std::vector<internal::KeyInfo> keys;
+
+  internal::HashSeeds seeds;
+  // Object keys are hashed as HashBytes(key, KeySeed()).
+  uint64_t KeySeed() const { return seeds.a; }
+
+  // The slot of `name` (whose key hash is `hash`) in `node`'s property table.
+  const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,
+                                             std::string_view name) const {
+    if (node.property_table.empty()) return nullptr;
+    for (uint64_t i = hash & node.property_table_mask;; i = (i + 1) & node.property_table_mask) {
+      const internal::PropertySlot& slot = node.property_table[i];
+      if (slot.key == internal::kUnknownKey) return nullptr;
+      if (slot.hash == hash && internal::SameBytes(keys[slot.key].name, name)) return &slot;
+    }
+  }
+};
+
+}  // namespace sluice::schema

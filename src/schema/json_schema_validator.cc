@@ -1,0 +1,1296 @@
+// The single-pass validator. See json_schema.h for the design; in short, Walker reads the event
+// once with simdjson on-demand and, at every value, evaluates the set of schema nodes that
+// apply to it ("instances" of a frame), handing each field or item down to the union of the
+// child subschemas those nodes assign to it.
+//
+// Per-event state lives in vectors used as stacks (a frame pushes on entry and truncates on
+// exit) so that a warm validator does not allocate. Errors are recorded as small structs and
+// turned into a message only when the event is rejected.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "schema/json_schema_internal.h"
+
+namespace sluice::schema {
+
+using namespace internal;
+using simdjson::error_code;
+namespace ondemand = simdjson::ondemand;
+
+namespace {
+
+constexpr uint32_t kNoError = std::numeric_limits<uint32_t>::max();
+
+// kNoCopy: values of fields and items are used in place inside simdjson's result objects.
+// Copying them out (`result.get(value)`) makes GCC reload with one vector load what it just
+// stored field by field, a store-forwarding stall on every value that cost ~30% of the walk.
+
+enum class ErrorKind : uint8_t {
+  kType,
+  kEnum,
+  kMinimum,
+  kMaximum,
+  kExclusiveMinimum,
+  kExclusiveMaximum,
+  kMultipleOf,
+  kMinLength,
+  kMaxLength,
+  kPattern,
+  kFormat,
+  kRequired,
+  kPropertyNotAllowed,
+  kFalseSchema,
+  kMinProperties,
+  kMaxProperties,
+  kPropertyName,
+  kMinItems,
+  kMaxItems,
+  kUniqueItems,
+  kAnyOf,
+  kOneOfNone,
+  kOneOfMany,
+  kNot,
+  kDuplicateKey,
+  kTooDeep,
+};
+
+// A link of the path from the root to the value being read; lives on the C++ stack, and is
+// copied into the error's path only when something fails.
+struct PathLink {
+  const PathLink* parent;
+  std::string_view key;
+  int64_t index;  // array index, or -1 for an object key
+};
+
+struct PathSegment {
+  std::string_view key;
+  int64_t index;
+};
+
+struct Error {
+  ErrorKind kind;
+  NodeId node;
+  uint32_t path_begin;
+  uint32_t path_size;
+  JsonType value_type;
+  std::string_view text;  // the value (string unescaped, other scalars as written) or a key
+  uint64_t count = 0;     // a length, a count or an index
+  uint64_t count2 = 0;
+  uint64_t count3 = 0;
+  uint32_t cause = kNoError;  // a nested error: closest anyOf/oneOf branch, property name
+};
+
+struct Scalar {
+  JsonType type = JsonType::kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string_view text;
+};
+
+struct Instance {
+  NodeId node;
+  uint32_t error;
+  uint32_t required_hits = 0;  // keys of the node's `required` seen in the current object
+};
+
+struct Edge {
+  uint32_t parent;  // instance index in the parent frame
+  NodeId child;
+};
+
+// Reads a scalar only for simdjson to validate the token.
+[[gnu::always_inline]] inline error_code ConsumeScalar(ondemand::value& v, ondemand::json_type t) {
+  switch (t) {
+    case ondemand::json_type::string: {
+      std::string_view unused;
+      return v.get_string().get(unused);
+    }
+    case ondemand::json_type::number: {
+      double unused;
+      return v.get_double().get(unused);
+    }
+    case ondemand::json_type::boolean: {
+      bool unused;
+      return v.get_bool().get(unused);
+    }
+    default: {
+      bool is_null = false;
+      SIMDJSON_TRY(v.is_null().get(is_null));
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+uint64_t CountCodePoints(std::string_view s) {
+  uint64_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Object keys seen in this event, per object, for duplicate detection and `required`. Emptied
+// per event in O(1) by bumping a generation.
+class KeySet {
+ public:
+  KeySet() : entries_(256) {}
+  void Reset() {
+    ++generation_;
+    size_ = 0;
+  }
+  // False when the key is already present in this object.
+  bool Insert(uint64_t object, uint64_t hash, std::string_view key) {
+    if ((size_ + 1) * 2 > entries_.size()) Grow();
+    size_t mask = entries_.size() - 1;
+    for (size_t slot = Slot(object, hash) & mask;; slot = (slot + 1) & mask) {
+      Entry& e = entries_[slot];
+      if (e.generation != generation_) {
+        e = {generation_, object, hash, key};
+        ++size_;
+        return true;
+      }
+      if (e.object == object && e.hash == hash && e.key == key) return false;
+    }
+  }
+  bool Contains(uint64_t object, uint64_t hash, std::string_view key) const {
+    size_t mask = entries_.size() - 1;
+    for (size_t slot = Slot(object, hash) & mask;; slot = (slot + 1) & mask) {
+      const Entry& e = entries_[slot];
+      if (e.generation != generation_) return false;
+      if (e.object == object && e.hash == hash && e.key == key) return true;
+    }
+  }
+
+ private:
+  struct Entry {
+    uint64_t generation = 0;
+    uint64_t object = 0;
+    uint64_t hash = 0;
+    std::string_view key;
+  };
+  static size_t Slot(uint64_t object, uint64_t hash) {
+    return static_cast<size_t>(hash ^ (object * 0x9e3779b97f4a7c15ull));
+  }
+  void Grow() {
+    std::vector<Entry> old(entries_.size() * 2);
+    old.swap(entries_);
+    size_t mask = entries_.size() - 1;
+    for (const Entry& e : old) {
+      if (e.generation != generation_) continue;
+      size_t slot = Slot(e.object, e.hash) & mask;
+      while (entries_[slot].generation == generation_) slot = (slot + 1) & mask;
+      entries_[slot] = e;
+    }
+  }
+  std::vector<Entry> entries_;
+  uint64_t generation_ = 1;
+  size_t size_ = 0;
+};
+
+// The keys of one object being read. Small objects keep their keys in a list (on the walker's
+// stack-like key list) filtered by a 64-bit Bloom mask, which costs a few instructions per key;
+// an object that grows past kSmallObject keys moves them into the KeySet.
+struct ObjectKeys {
+  static constexpr size_t kSmallObject = 32;
+  uint64_t serial;
+  size_t list_begin;
+  uint64_t mask = 0;
+  bool large = false;
+};
+
+}  // namespace
+
+class JsonSchemaValidator::Walker {
+ public:
+  Walker(const CompiledSchema& schema, const std::vector<std::string>& captured_names,
+         std::array<CapturedField, kMaxCapturedFields>& captured)
+      : schema_(schema),
+        nodes_(schema.nodes),
+        seeds_(schema.seeds),
+        key_seed_(schema.KeySeed()),
+        captured_names_(captured_names),
+        captured_(captured),
+        slots_(schema.nodes.size(), 0) {}
+
+  Status Run(ondemand::document& doc, std::string_view record);
+
+ private:
+  // ---- Frames ----
+
+  // Pushes the closure of the nodes in child_roots_[roots_begin, end) as a new frame, in fold
+  // order. Returns the frame's first instance.
+  uint32_t PushFrame(size_t roots_begin) {
+    uint32_t begin = static_cast<uint32_t>(instances_.size());
+    size_t root_count = child_roots_.size() - roots_begin;
+    for (size_t r = roots_begin; r < child_roots_.size(); ++r) {
+      for (NodeId n : nodes_[child_roots_[r]].closure) {
+        if (root_count > 1 &&
+            Lookup(n, begin, static_cast<uint32_t>(instances_.size())) != kNoError)
+          continue;
+        slots_[n] = static_cast<uint32_t>(instances_.size());
+        instances_.push_back({n, kNoError});
+      }
+    }
+    if (root_count > 1) {
+      std::sort(instances_.begin() + begin, instances_.end(),
+                [&](const Instance& a, const Instance& b) {
+                  return nodes_[a.node].fold_rank < nodes_[b.node].fold_rank;
+                });
+    }
+    return begin;
+  }
+
+  // The index of `node`'s instance in the frame [begin, end), or kNoError.
+  uint32_t Lookup(NodeId node, uint32_t begin, uint32_t end) const {
+    uint32_t i = slots_[node];
+    return i >= begin && i < end && instances_[i].node == node ? i : kNoError;
+  }
+
+  bool Live(uint32_t i) const { return instances_[i].error == kNoError; }
+  const Node& NodeOf(uint32_t i) const { return nodes_[instances_[i].node]; }
+
+  // ---- Errors ----
+
+  uint32_t NewError(ErrorKind kind, NodeId node, const PathLink* path, JsonType type = {},
+                    std::string_view text = {}, uint64_t count = 0, uint64_t count2 = 0,
+                    uint64_t count3 = 0, uint32_t cause = kNoError) {
+    uint32_t path_begin = static_cast<uint32_t>(path_arena_.size());
+    for (const PathLink* p = path; p != nullptr; p = p->parent)
+      path_arena_.push_back({p->key, p->index});
+    std::reverse(path_arena_.begin() + path_begin, path_arena_.end());
+    errors_.push_back({kind, node, path_begin,
+                       static_cast<uint32_t>(path_arena_.size() - path_begin), type, text, count,
+                       count2, count3, cause});
+    return static_cast<uint32_t>(errors_.size() - 1);
+  }
+  void Fail(uint32_t instance, uint32_t error) {
+    if (instances_[instance].error == kNoError) instances_[instance].error = error;
+  }
+  void DocumentError(uint32_t error) {
+    if (document_error_ == kNoError) document_error_ = error;
+  }
+  std::string Message(uint32_t error) const;
+  std::string Rule(const Error& e) const;
+
+  // ---- Checks ----
+
+  // Type, false schema and enum checks for an object or array value. Enums with object or
+  // array members are decided at the end of the value, from its hash.
+  void CheckComposite(uint32_t begin, uint32_t end, JsonType type, const PathLink* path) {
+    uint8_t bit = type == JsonType::kObject ? kObjectBit : kArrayBit;
+    for (uint32_t i = begin; i < end; ++i) {
+      const Node& n = NodeOf(i);
+      if (n.trivial || !Live(i)) continue;
+      if (n.always_false) {
+        Fail(i, NewError(ErrorKind::kFalseSchema, instances_[i].node, path, type));
+      } else if (n.types != 0 && (n.types & bit) == 0) {
+        Fail(i, NewError(ErrorKind::kType, instances_[i].node, path, type));
+      } else if (n.has_enum && !n.enum_has_composite) {
+        Fail(i, NewError(ErrorKind::kEnum, instances_[i].node, path, type));
+      }
+    }
+  }
+  void CheckCompositeEnum(uint32_t begin, uint32_t end, JsonType type, const ValueHash& hash,
+                          const PathLink* path) {
+    for (uint32_t i = begin; i < end; ++i) {
+      const Node& n = NodeOf(i);
+      if (!n.enum_has_composite || !Live(i)) continue;
+      bool found = false;
+      for (const Constant& c : n.enum_values) found |= c.type == type && c.hash == hash;
+      if (!found) Fail(i, NewError(ErrorKind::kEnum, instances_[i].node, path, type));
+    }
+  }
+  bool NeedsHash(uint32_t begin, uint32_t end) const {
+    for (uint32_t i = begin; i < end; ++i)
+      if (NodeOf(i).enum_has_composite && Live(i)) return true;
+    return false;
+  }
+  // The error of a scalar against one node's own keywords, or kNoError.
+  uint32_t ScalarError(NodeId node, const Scalar& s, const PathLink* path);
+  void CheckScalar(uint32_t i, const Scalar& s, const PathLink* path) {
+    if (!Live(i)) return;
+    uint32_t error = ScalarError(instances_[i].node, s, path);
+    if (error != kNoError) Fail(i, error);
+  }
+
+  // ---- Walking ----
+
+  error_code ReadScalar(ondemand::value& v, ondemand::json_type t, Scalar& s);
+  void OfferCapture(const Scalar& s) {
+    if (capture_target_ == nullptr) return;
+    capture_target_->text = s.text;
+    capture_target_ = nullptr;
+  }
+
+  // Evaluates `v` against the frame [begin, end), folds the frame, and (when `hash` is set)
+  // computes the value's canonical hash.
+  error_code Evaluate(ondemand::value& v, uint32_t begin, uint32_t end, const PathLink* path,
+                      int depth, ValueHash* hash);
+  void EvaluateScalar(const Scalar& s, uint32_t begin, uint32_t end, const PathLink* path) {
+    for (uint32_t i = begin; i < end; ++i) CheckScalar(i, s, path);
+    Fold(begin, end, path);
+  }
+  error_code EvaluateObject(ondemand::object obj, uint32_t begin, uint32_t end,
+                            const PathLink* path, int depth, ValueHash* hash);
+  error_code EvaluateArray(ondemand::array arr, uint32_t begin, uint32_t end, const PathLink* path,
+                           int depth, ValueHash* hash);
+  // Evaluates a field or item against the child subschemas of the edges in
+  // edges_[edges_begin, ...), then hands each result to the parent instance the edge came from.
+  error_code EvaluateChild(ondemand::value& v, size_t edges_begin, const PathLink* path, int depth,
+                           ValueHash* hash);
+  // Reads a value no schema constrains: still completely, so that simdjson validates it, with
+  // duplicate-key detection and, when asked, its hash.
+  error_code Skip(ondemand::value& v, const PathLink* path, int depth, ValueHash* hash) {
+    return hash != nullptr ? SkipValue<true>(v, path, depth, hash)
+                           : SkipValue<false>(v, path, depth, nullptr);
+  }
+  template <bool kHash>
+  error_code SkipValue(ondemand::value& v, const PathLink* path, int depth, ValueHash* hash);
+  void AddEdge(uint32_t parent, NodeId child, bool additional, std::string_view key,
+               const PathLink* object_path, const PathLink* child_path);
+  void CheckPropertyName(uint32_t parent, NodeId names, std::string_view key, const PathLink* path);
+  // Combines the in-place applicators' results into each instance's result.
+  void Fold(uint32_t begin, uint32_t end, const PathLink* path);
+  error_code TooDeep(const PathLink* path) {
+    DocumentError(NewError(ErrorKind::kTooDeep, 0, path));
+    return simdjson::DEPTH_ERROR;
+  }
+
+  const CompiledSchema& schema_;
+  const std::vector<Node>& nodes_;
+  const HashSeeds& seeds_;
+  const uint64_t key_seed_;
+  const std::vector<std::string>& captured_names_;
+  std::array<CapturedField, kMaxCapturedFields>& captured_;
+  CapturedField* capture_target_ = nullptr;
+
+  std::vector<uint32_t> slots_;  // per node: its instance index in the frame that has it
+  std::vector<Instance> instances_;
+  std::vector<NodeId> child_roots_;
+  std::vector<Edge> edges_;
+  std::vector<std::pair<ValueHash, uint64_t>> item_hashes_;  // uniqueItems: (hash, index)
+  std::vector<Error> errors_;
+  std::vector<PathSegment> path_arena_;
+  // False when `key` is already in the object.
+  [[gnu::always_inline]] bool AddKey(ObjectKeys& o, uint64_t hash, std::string_view key) {
+    const uint64_t bit = uint64_t{1} << (hash >> 58);
+    if (!o.large && (o.mask & bit) == 0 && key_top_ - o.list_begin < ObjectKeys::kSmallObject) {
+      o.mask |= bit;  // certainly new
+      PushKey(hash, key);
+      return true;
+    }
+    return AddKeySlow(o, hash, key, bit);
+  }
+  bool AddKeySlow(ObjectKeys& o, uint64_t hash, std::string_view key, uint64_t bit) {
+    if (o.large) return keys_.Insert(o.serial, hash, key);
+    if ((o.mask & bit) != 0 && HasListedKey(o, hash, key)) return false;
+    o.mask |= bit;
+    PushKey(hash, key);
+    if (key_top_ - o.list_begin > ObjectKeys::kSmallObject) {
+      for (size_t i = o.list_begin; i < key_top_; ++i)
+        keys_.Insert(o.serial, key_list_[i].hash, key_list_[i].Key());
+      key_top_ = o.list_begin;
+      o.large = true;
+    }
+    return true;
+  }
+  bool HasKey(const ObjectKeys& o, uint64_t hash, std::string_view key) const {
+    return o.large ? keys_.Contains(o.serial, hash, key) : HasListedKey(o, hash, key);
+  }
+  bool HasListedKey(const ObjectKeys& o, uint64_t hash, std::string_view key) const {
+    for (size_t i = o.list_begin; i < key_top_; ++i)
+      if (key_list_[i].hash == hash && SameBytes(key_list_[i].Key(), key)) return true;
+    return false;
+  }
+  ObjectKeys OpenObject() { return {++object_serial_, key_top_}; }
+  void CloseObject(const ObjectKeys& o) { key_top_ = o.list_begin; }
+  // Field by field rather than push_back({hash, key}): GCC builds that temporary with scalar
+  // stores and copies it with a vector load, a store-forwarding stall on every key.
+  void PushKey(uint64_t hash, std::string_view key) {
+    if (key_top_ == key_list_.size()) key_list_.resize(key_list_.size() * 2 + 64);
+    ListedKey& e = key_list_[key_top_++];
+    e.hash = hash;
+    e.data = key.data();
+    e.size = key.size();
+  }
+
+  // Evaluates a field or item that exactly one instance hands to one subschema (`child`,
+  // kNoNode for none): the common case, checked without a frame when the child is a leaf.
+  error_code EvaluateSingle(uint32_t parent, NodeId child, bool additional, std::string_view key,
+                            ondemand::value& v, const PathLink* parent_path, const PathLink* path,
+                            int depth);
+
+  KeySet keys_;
+  struct ListedKey {
+    uint64_t hash;
+    const char* data;
+    size_t size;
+    std::string_view Key() const { return {data, size}; }
+  };
+  std::vector<ListedKey> key_list_;  // a stack; key_top_ is its size
+  size_t key_top_ = 0;
+  uint64_t object_serial_ = 0;
+  uint32_t document_error_ = kNoError;  // duplicate key or nesting too deep
+};
+
+uint32_t JsonSchemaValidator::Walker::ScalarError(NodeId id, const Scalar& s,
+                                                  const PathLink* path) {
+  const Node& n = nodes_[id];
+  if (n.trivial) return kNoError;
+  auto fail = [&](ErrorKind kind, uint64_t count = 0) {
+    return NewError(kind, id, path, s.type, s.text, count);
+  };
+  // The common leaf, {"type": ...} alone, in a few instructions.
+  if (n.only_type_check) {
+    uint8_t bits = s.type == JsonType::kString ? kStringBit
+                   : s.type == JsonType::kNumber
+                       ? (std::trunc(s.number) == s.number ? kNumberBit | kIntegerBit : kNumberBit)
+                   : s.type == JsonType::kBoolean ? kBooleanBit
+                                                  : kNullBit;
+    return (n.types & bits) != 0 ? kNoError : fail(ErrorKind::kType);
+  }
+  if (n.always_false) return fail(ErrorKind::kFalseSchema);
+  uint8_t bits = 0;
+  switch (s.type) {
+    case JsonType::kNull:
+      bits = kNullBit;
+      break;
+    case JsonType::kBoolean:
+      bits = kBooleanBit;
+      break;
+    case JsonType::kString:
+      bits = kStringBit;
+      break;
+    case JsonType::kNumber:
+      bits = kNumberBit | (std::trunc(s.number) == s.number ? kIntegerBit : 0);
+      break;
+    default:
+      break;
+  }
+  if (n.types != 0 && (n.types & bits) == 0) return fail(ErrorKind::kType);
+  if (n.has_enum) {
+    bool found = false;
+    for (const Constant& c : n.enum_values) {
+      if (c.type != s.type) continue;
+      switch (s.type) {
+        case JsonType::kNull:
+          found = true;
+          break;
+        case JsonType::kBoolean:
+          found = c.boolean == s.boolean;
+          break;
+        case JsonType::kNumber:
+          found = c.number == s.number;
+          break;
+        case JsonType::kString:
+          found = SameBytes(c.string, s.text);
+          break;
+        default:
+          break;
+      }
+      if (found) break;
+    }
+    if (!found) return fail(ErrorKind::kEnum);
+  }
+  if (s.type == JsonType::kNumber) {
+    if (!n.has_number_keywords) return kNoError;
+    double x = s.number;
+    if (x < n.minimum) return fail(ErrorKind::kMinimum);
+    if (x > n.maximum) return fail(ErrorKind::kMaximum);
+    if (x <= n.exclusive_minimum) return fail(ErrorKind::kExclusiveMinimum);
+    if (x >= n.exclusive_maximum) return fail(ErrorKind::kExclusiveMaximum);
+    if (!std::isnan(n.multiple_of)) {
+      // ajv: `(x / m) !== parseInt(x / m)`: an integral quotient below 1e21 (above, parseInt
+      // reads the exponent notation of the number's string form and disagrees).
+      double q = x / n.multiple_of;
+      if (!(std::isfinite(q) && std::trunc(q) == q && std::fabs(q) < 1e21))
+        return fail(ErrorKind::kMultipleOf);
+    }
+    if (FormatAppliesToNumbers(n.format) && !CheckNumberFormat(n.format, x))
+      return fail(ErrorKind::kFormat);
+  } else if (s.type == JsonType::kString) {
+    if (!n.has_string_keywords) return kNoError;
+    // A code point takes 1 to 4 bytes: count only when the byte length cannot decide.
+    uint64_t bytes = s.text.size();
+    if (bytes > n.max_length || bytes / 4 < n.min_length) {
+      uint64_t length = CountCodePoints(s.text);
+      if (length < n.min_length) return fail(ErrorKind::kMinLength, length);
+      if (length > n.max_length) return fail(ErrorKind::kMaxLength, length);
+    }
+    if (n.pattern && !RE2::PartialMatch(s.text, *n.pattern)) return fail(ErrorKind::kPattern);
+    if (n.format != Format::kNone && !FormatAppliesToNumbers(n.format) &&
+        !CheckStringFormat(n.format, s.text))
+      return fail(ErrorKind::kFormat);
+  }
+  return kNoError;
+}
+
+error_code JsonSchemaValidator::Walker::ReadScalar(ondemand::value& v, ondemand::json_type t,
+                                                   Scalar& s) {
+  switch (t) {
+    case ondemand::json_type::string:
+      s.type = JsonType::kString;
+      SIMDJSON_TRY(v.get_string().get(s.text));
+      break;
+    case ondemand::json_type::number:
+      s.type = JsonType::kNumber;
+      s.text = TrimRight(v.raw_json_token());
+      SIMDJSON_TRY(v.get_double().get(s.number));
+      break;
+    case ondemand::json_type::boolean:
+      s.type = JsonType::kBoolean;
+      SIMDJSON_TRY(v.get_bool().get(s.boolean));
+      s.text = s.boolean ? "true" : "false";
+      break;
+    case ondemand::json_type::null: {
+      bool is_null = false;
+      SIMDJSON_TRY(v.is_null().get(is_null));
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      s.type = JsonType::kNull;
+      s.text = "null";
+      break;
+    }
+    default:
+      return simdjson::INCORRECT_TYPE;
+  }
+  OfferCapture(s);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::Evaluate(ondemand::value& v, uint32_t begin, uint32_t end,
+                                                 const PathLink* path, int depth, ValueHash* hash) {
+  if (depth > kMaxDepth) return TooDeep(path);
+  ondemand::json_type t;
+  SIMDJSON_TRY(v.type().get(t));
+  if (t == ondemand::json_type::object) {
+    ondemand::object obj;
+    SIMDJSON_TRY(v.get_object().get(obj));
+    SIMDJSON_TRY(EvaluateObject(obj, begin, end, path, depth, hash));
+  } else if (t == ondemand::json_type::array) {
+    ondemand::array arr;
+    SIMDJSON_TRY(v.get_array().get(arr));
+    SIMDJSON_TRY(EvaluateArray(arr, begin, end, path, depth, hash));
+  } else {
+    Scalar s;
+    SIMDJSON_TRY(ReadScalar(v, t, s));
+    for (uint32_t i = begin; i < end; ++i) CheckScalar(i, s, path);
+    if (hash != nullptr) *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
+  }
+  Fold(begin, end, path);
+  return simdjson::SUCCESS;
+}
+
+void JsonSchemaValidator::Walker::AddEdge(uint32_t parent, NodeId child, bool additional,
+                                          std::string_view key, const PathLink* object_path,
+                                          const PathLink* child_path) {
+  const Node& c = nodes_[child];
+  if (c.trivial) return;
+  if (c.always_false) {
+    Fail(parent, additional ? NewError(ErrorKind::kPropertyNotAllowed, child, object_path,
+                                       JsonType::kObject, key)
+                            : NewError(ErrorKind::kFalseSchema, child, child_path));
+    return;
+  }
+  edges_.push_back({parent, child});
+}
+
+void JsonSchemaValidator::Walker::CheckPropertyName(uint32_t parent, NodeId names,
+                                                    std::string_view key, const PathLink* path) {
+  if (nodes_[names].trivial) return;
+  size_t roots_begin = child_roots_.size();
+  child_roots_.push_back(names);
+  uint32_t begin = PushFrame(roots_begin);
+  uint32_t end = static_cast<uint32_t>(instances_.size());
+  child_roots_.resize(roots_begin);
+  Scalar s{JsonType::kString, false, 0, key};
+  EvaluateScalar(s, begin, end, path);
+  uint32_t error = instances_[Lookup(names, begin, end)].error;
+  if (error != kNoError)
+    Fail(parent,
+         NewError(ErrorKind::kPropertyName, names, path, JsonType::kString, key, 0, 0, 0, error));
+  instances_.resize(begin);
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateChild(ondemand::value& v, size_t edges_begin,
+                                                      const PathLink* path, int depth,
+                                                      ValueHash* hash) {
+  const size_t edges_end = edges_.size();
+  if (edges_end == edges_begin) {
+    SIMDJSON_TRY(Skip(v, path, depth, hash));
+    return simdjson::SUCCESS;
+  }
+  // The common case, a scalar checked against one subschema without applicators, needs no
+  // frame: most fields of most events take this path.
+  const NodeId first = edges_[edges_begin].child;
+  bool single_leaf = nodes_[first].closure.size() == 1;
+  for (size_t e = edges_begin + 1; single_leaf && e < edges_end; ++e)
+    single_leaf = edges_[e].child == first;
+  ondemand::json_type t;
+  SIMDJSON_TRY(v.type().get(t));
+  if (single_leaf && t != ondemand::json_type::object && t != ondemand::json_type::array) {
+    if (depth > kMaxDepth) return TooDeep(path);
+    Scalar s;
+    SIMDJSON_TRY(ReadScalar(v, t, s));
+    const uint32_t error = ScalarError(first, s, path);
+    if (error != kNoError)
+      for (size_t e = edges_begin; e < edges_end; ++e) Fail(edges_[e].parent, error);
+    if (hash != nullptr) *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
+  } else {
+    const size_t roots_begin = child_roots_.size();
+    for (size_t e = edges_begin; e < edges_end; ++e) {
+      NodeId child = edges_[e].child;
+      if (std::find(child_roots_.begin() + static_cast<ptrdiff_t>(roots_begin), child_roots_.end(),
+                    child) == child_roots_.end())
+        child_roots_.push_back(child);
+    }
+    uint32_t begin = PushFrame(roots_begin);
+    uint32_t end = static_cast<uint32_t>(instances_.size());
+    child_roots_.resize(roots_begin);
+    SIMDJSON_TRY(Evaluate(v, begin, end, path, depth, hash));
+    for (size_t e = edges_begin; e < edges_.size(); ++e) {
+      uint32_t error = instances_[Lookup(edges_[e].child, begin, end)].error;
+      if (error != kNoError) Fail(edges_[e].parent, error);
+    }
+    instances_.resize(begin);
+  }
+  edges_.resize(edges_begin);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateSingle(uint32_t parent, NodeId child,
+                                                       bool additional, std::string_view key,
+                                                       ondemand::value& v,
+                                                       const PathLink* parent_path,
+                                                       const PathLink* path, int depth) {
+  if (child == kNoNode || nodes_[child].trivial) return Skip(v, path, depth, nullptr);
+  const Node& c = nodes_[child];
+  if (!c.always_false && c.closure.size() == 1) {
+    ondemand::json_type t;
+    SIMDJSON_TRY(v.type().get(t));
+    if (t != ondemand::json_type::object && t != ondemand::json_type::array) {
+      if (depth > kMaxDepth) return TooDeep(path);
+      Scalar s;
+      SIMDJSON_TRY(ReadScalar(v, t, s));
+      const uint32_t error = ScalarError(child, s, path);
+      if (error != kNoError) Fail(parent, error);
+      return simdjson::SUCCESS;
+    }
+    // An object or array against a node without applicators: a frame of one instance, with
+    // nothing to fold and nothing to look up afterwards.
+    const uint32_t begin = static_cast<uint32_t>(instances_.size());
+    instances_.push_back({child, kNoError});
+    SIMDJSON_TRY(Evaluate(v, begin, begin + 1, path, depth, nullptr));
+    const uint32_t error = instances_[begin].error;
+    instances_.resize(begin);
+    if (error != kNoError) Fail(parent, error);
+    return simdjson::SUCCESS;
+  }
+  const size_t edges_begin = edges_.size();
+  AddEdge(parent, child, additional, key, parent_path, path);
+  return EvaluateChild(v, edges_begin, path, depth, nullptr);
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uint32_t begin,
+                                                       uint32_t end, const PathLink* path,
+                                                       int depth, ValueHash* hash) {
+  CheckComposite(begin, end, JsonType::kObject, path);
+  const bool need_hash = hash != nullptr || NeedsHash(begin, end);
+  bool any_keywords = false;
+  for (uint32_t i = begin; i < end; ++i) {
+    any_keywords |= NodeOf(i).has_object_keywords;
+    instances_[i].required_hits = 0;
+  }
+  // Most objects are checked against one node that maps each key to at most one subschema.
+  const Node* single = end - begin == 1 && any_keywords && !need_hash &&
+                               NodeOf(begin).pattern_properties.empty() &&
+                               NodeOf(begin).property_names == kNoNode
+                           ? &NodeOf(begin)
+                           : nullptr;
+  ObjectKeys keys = OpenObject();
+  uint64_t field_count = 0;
+  ValueHash sum;
+  for (auto field_result : obj) {
+    SIMDJSON_TRY(field_result.error());
+    ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
+    std::string_view key;
+    SIMDJSON_TRY(field.unescaped_key().get(key));
+    ondemand::value& value = field.value();
+    const uint64_t key_hash = HashBytes(key, key_seed_);
+    if (!AddKey(keys, key_hash, key))
+      DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
+    ++field_count;
+    const PathLink link{path, key, -1};
+
+    if (depth == 0) {
+      for (size_t c = 0; c < captured_names_.size(); ++c) {
+        if (!SameBytes(captured_names_[c], key)) continue;
+        CapturedField& f = captured_[c];
+        if (f.present) {
+          f.duplicated = true;
+          break;
+        }
+        ondemand::json_type t;
+        SIMDJSON_TRY(value.type().get(t));
+        f.present = true;
+        f.type = t == ondemand::json_type::object    ? JsonType::kObject
+                 : t == ondemand::json_type::array   ? JsonType::kArray
+                 : t == ondemand::json_type::string  ? JsonType::kString
+                 : t == ondemand::json_type::number  ? JsonType::kNumber
+                 : t == ondemand::json_type::boolean ? JsonType::kBoolean
+                                                     : JsonType::kNull;
+        if (f.type != JsonType::kObject && f.type != JsonType::kArray) capture_target_ = &f;
+        break;
+      }
+    }
+
+    error_code err;
+    if (single != nullptr) {
+      NodeId child = kNoNode;
+      bool additional = false;
+      if (Live(begin)) {
+        const PropertySlot* slot = schema_.FindProperty(*single, key_hash, key);
+        if (slot != nullptr) {
+          instances_[begin].required_hits += slot->required;
+          child = slot->child;
+        }
+        if (child == kNoNode) {
+          child = single->additional_properties;
+          additional = true;
+        }
+      }
+      err = EvaluateSingle(begin, child, additional, key, value, path, &link, depth + 1);
+    } else {
+      const size_t edges_begin = edges_.size();
+      if (any_keywords) {
+        for (uint32_t i = begin; i < end; ++i) {
+          const Node& n = NodeOf(i);
+          if (!n.has_object_keywords || !Live(i)) continue;
+          bool matched = false;
+          const PropertySlot* slot = schema_.FindProperty(n, key_hash, key);
+          if (slot != nullptr) {
+            instances_[i].required_hits += slot->required;
+            if (slot->child != kNoNode) {
+              AddEdge(i, slot->child, false, key, path, &link);
+              matched = true;
+            }
+          }
+          for (const PatternProperty& p : n.pattern_properties) {
+            if (RE2::PartialMatch(key, *p.regex)) {
+              AddEdge(i, p.node, false, key, path, &link);
+              matched = true;
+            }
+          }
+          if (!matched && n.additional_properties != kNoNode)
+            AddEdge(i, n.additional_properties, true, key, path, &link);
+          if (n.property_names != kNoNode) CheckPropertyName(i, n.property_names, key, path);
+        }
+      }
+      ValueHash value_hash;
+      err = EvaluateChild(value, edges_begin, &link, depth + 1, need_hash ? &value_hash : nullptr);
+      if (need_hash && !err) {
+        ValueHash f = HashField(seeds_, key, value_hash);
+        sum.a += f.a;
+        sum.b += f.b;
+      }
+    }
+    capture_target_ = nullptr;
+    if (err) return err;
+  }
+
+  for (uint32_t i = begin; i < end; ++i) {
+    const Node& n = NodeOf(i);
+    if (!n.has_object_keywords || !Live(i)) continue;
+    NodeId id = instances_[i].node;
+    if (instances_[i].required_hits < n.required.size()) {
+      for (KeyId k : n.required) {
+        const KeyInfo& info = schema_.keys[k];
+        if (!HasKey(keys, info.hash, info.name)) {
+          Fail(i, NewError(ErrorKind::kRequired, id, path, JsonType::kObject, info.name));
+          break;
+        }
+      }
+    }
+    if (field_count < n.min_properties)
+      Fail(i, NewError(ErrorKind::kMinProperties, id, path, JsonType::kObject, {}, field_count));
+    if (field_count > n.max_properties)
+      Fail(i, NewError(ErrorKind::kMaxProperties, id, path, JsonType::kObject, {}, field_count));
+  }
+  CloseObject(keys);
+  if (need_hash) {
+    ValueHash h = FinishObject(seeds_, sum, field_count);
+    CheckCompositeEnum(begin, end, JsonType::kObject, h, path);
+    if (hash != nullptr) *hash = h;
+  }
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateArray(ondemand::array arr, uint32_t begin,
+                                                      uint32_t end, const PathLink* path, int depth,
+                                                      ValueHash* hash) {
+  CheckComposite(begin, end, JsonType::kArray, path);
+  bool any_keywords = false, unique = false;
+  for (uint32_t i = begin; i < end; ++i) {
+    any_keywords |= NodeOf(i).has_array_keywords;
+    unique |= NodeOf(i).unique_items && Live(i);
+  }
+  const bool need_hash = hash != nullptr || NeedsHash(begin, end);
+  const size_t item_hashes_begin = item_hashes_.size();
+  ValueHash array_hash = StartArray(seeds_);
+  uint64_t index = 0;
+  for (auto element : arr) {
+    SIMDJSON_TRY(element.error());
+    ondemand::value&& v = std::move(element).value_unsafe();  // in place: kNoCopy
+    const PathLink link{path, {}, static_cast<int64_t>(index)};
+    const size_t edges_begin = edges_.size();
+    if (any_keywords) {
+      for (uint32_t i = begin; i < end; ++i) {
+        const Node& n = NodeOf(i);
+        if (!n.has_array_keywords || !Live(i)) continue;
+        NodeId child = index < n.prefix_items.size() ? n.prefix_items[index] : n.items;
+        if (child != kNoNode) AddEdge(i, child, false, {}, path, &link);
+      }
+    }
+    ValueHash item_hash;
+    SIMDJSON_TRY(EvaluateChild(v, edges_begin, &link, depth + 1,
+                               need_hash || unique ? &item_hash : nullptr));
+    if (need_hash) array_hash = ChainElement(array_hash, item_hash);
+    if (unique) item_hashes_.emplace_back(item_hash, index);
+    ++index;
+  }
+
+  uint64_t first_duplicate = 0, second_duplicate = 0;
+  bool has_duplicate = false;
+  if (unique && item_hashes_.size() - item_hashes_begin > 1) {
+    std::sort(item_hashes_.begin() + static_cast<ptrdiff_t>(item_hashes_begin), item_hashes_.end());
+    for (size_t k = item_hashes_begin; k + 1 < item_hashes_.size(); ++k) {
+      const auto& [hash_k, index_k] = item_hashes_[k];
+      const auto& [hash_next, index_next] = item_hashes_[k + 1];
+      if (hash_k == hash_next && (!has_duplicate || index_next < second_duplicate)) {
+        has_duplicate = true;
+        first_duplicate = index_k;  // sorted by (hash, index): index_k is the smaller
+        second_duplicate = index_next;
+      }
+    }
+  }
+  item_hashes_.resize(item_hashes_begin);
+  for (uint32_t i = begin; i < end; ++i) {
+    const Node& n = NodeOf(i);
+    if (!n.has_array_keywords || !Live(i)) continue;
+    NodeId id = instances_[i].node;
+    if (index < n.min_items)
+      Fail(i, NewError(ErrorKind::kMinItems, id, path, JsonType::kArray, {}, index));
+    if (index > n.max_items)
+      Fail(i, NewError(ErrorKind::kMaxItems, id, path, JsonType::kArray, {}, index));
+    if (n.unique_items && has_duplicate)
+      Fail(i, NewError(ErrorKind::kUniqueItems, id, path, JsonType::kArray, {}, first_duplicate,
+                       second_duplicate));
+  }
+  if (need_hash) {
+    CheckCompositeEnum(begin, end, JsonType::kArray, array_hash, path);
+    if (hash != nullptr) *hash = array_hash;
+  }
+  return simdjson::SUCCESS;
+}
+
+template <bool kHash>
+error_code JsonSchemaValidator::Walker::SkipValue(ondemand::value& v, const PathLink* path,
+                                                  int depth, ValueHash* hash) {
+  if (depth > kMaxDepth) return TooDeep(path);
+  ondemand::json_type t;
+  SIMDJSON_TRY(v.type().get(t));
+  switch (t) {
+    case ondemand::json_type::object: {
+      ondemand::object obj;
+      SIMDJSON_TRY(v.get_object().get(obj));
+      ObjectKeys keys = OpenObject();
+      uint64_t count = 0;
+      ValueHash sum;
+      for (auto field_result : obj) {
+        SIMDJSON_TRY(field_result.error());
+        ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
+        std::string_view key;
+        SIMDJSON_TRY(field.unescaped_key().get(key));
+        ondemand::value& value = field.value();
+        if (!AddKey(keys, HashBytes(key, key_seed_), key))
+          DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
+        ValueHash value_hash;
+        if constexpr (!kHash) {
+          // Scalars inline: most values are, and a call per value is measurable here.
+          ondemand::json_type ft;
+          SIMDJSON_TRY(value.type().get(ft));
+          if (ft != ondemand::json_type::object && ft != ondemand::json_type::array &&
+              capture_target_ == nullptr && depth < kMaxDepth) {
+            SIMDJSON_TRY(ConsumeScalar(value, ft));
+            continue;
+          }
+        }
+        const PathLink link{path, key, -1};
+        SIMDJSON_TRY(SkipValue<kHash>(value, &link, depth + 1, &value_hash));
+        if constexpr (kHash) {
+          ValueHash f = HashField(seeds_, key, value_hash);
+          sum.a += f.a;
+          sum.b += f.b;
+          ++count;
+        }
+      }
+      CloseObject(keys);
+      if constexpr (kHash) *hash = FinishObject(seeds_, sum, count);
+      return simdjson::SUCCESS;
+    }
+    case ondemand::json_type::array: {
+      ondemand::array arr;
+      SIMDJSON_TRY(v.get_array().get(arr));
+      ValueHash array_hash = StartArray(seeds_);
+      int64_t index = 0;
+      for (auto element : arr) {
+        SIMDJSON_TRY(element.error());
+        ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
+        const PathLink link{path, {}, index++};
+        ValueHash item_hash;
+        SIMDJSON_TRY(SkipValue<kHash>(item, &link, depth + 1, &item_hash));
+        if constexpr (kHash) array_hash = ChainElement(array_hash, item_hash);
+      }
+      if constexpr (kHash) *hash = array_hash;
+      return simdjson::SUCCESS;
+    }
+    default: {
+      if (kHash || capture_target_ != nullptr) {
+        Scalar s;
+        SIMDJSON_TRY(ReadScalar(v, t, s));
+        if constexpr (kHash) *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
+        return simdjson::SUCCESS;
+      }
+      return ConsumeScalar(v, t);
+    }
+  }
+}
+
+void JsonSchemaValidator::Walker::Fold(uint32_t begin, uint32_t end, const PathLink* path) {
+  for (uint32_t i = begin; i < end; ++i) slots_[instances_[i].node] = i;  // see Lookup()
+  for (uint32_t i = begin; i < end; ++i) {
+    const Node& n = NodeOf(i);
+    if (!n.has_applicators || !Live(i)) continue;
+    const NodeId id = instances_[i].node;
+    auto result = [&](NodeId child) { return instances_[Lookup(child, begin, end)].error; };
+    // The earliest error is the first failure found in the document.
+    uint32_t error = kNoError;
+    auto take = [&](uint32_t e) { error = std::min(error, e); };
+    if (n.ref != kNoNode) take(result(n.ref));
+    for (NodeId c : n.all_of) take(result(c));
+    if (!n.any_of.empty()) {
+      uint32_t closest = 0;
+      bool any = false;
+      for (NodeId c : n.any_of) {
+        uint32_t e = result(c);
+        if (e == kNoError) {
+          any = true;
+          break;
+        }
+        closest = std::max(closest, e);  // the branch that got furthest
+      }
+      if (!any) take(NewError(ErrorKind::kAnyOf, id, path, {}, {}, 0, 0, 0, closest));
+    }
+    if (!n.one_of.empty()) {
+      uint64_t matches = 0, first = 0, second = 0;
+      uint32_t closest = 0;
+      for (size_t b = 0; b < n.one_of.size(); ++b) {
+        uint32_t e = result(n.one_of[b]);
+        if (e == kNoError) {
+          if (matches == 0) first = b;
+          if (matches == 1) second = b;
+          ++matches;
+        } else {
+          closest = std::max(closest, e);
+        }
+      }
+      if (matches == 0) take(NewError(ErrorKind::kOneOfNone, id, path, {}, {}, 0, 0, 0, closest));
+      if (matches > 1)
+        take(NewError(ErrorKind::kOneOfMany, id, path, {}, {}, matches, first, second));
+    }
+    if (n.not_node != kNoNode && result(n.not_node) == kNoError)
+      take(NewError(ErrorKind::kNot, id, path));
+    if (n.if_node != kNoNode) {
+      NodeId branch = result(n.if_node) == kNoError ? n.then_node : n.else_node;
+      if (branch != kNoNode) take(result(branch));
+    }
+    instances_[i].error = error;
+  }
+}
+
+Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_view record) {
+  instances_.clear();
+  child_roots_.clear();
+  edges_.clear();
+  item_hashes_.clear();
+  key_top_ = 0;
+  errors_.clear();
+  path_arena_.clear();
+  keys_.Reset();
+  document_error_ = kNoError;
+  capture_target_ = nullptr;
+
+  child_roots_.push_back(schema_.root);
+  const uint32_t begin = PushFrame(0);
+  const uint32_t end = static_cast<uint32_t>(instances_.size());
+  child_roots_.clear();
+
+  auto walk = [&]() -> error_code {
+    ondemand::json_type t;
+    SIMDJSON_TRY(doc.type().get(t));
+    if (t == ondemand::json_type::object || t == ondemand::json_type::array) {
+      ondemand::value v;
+      SIMDJSON_TRY(doc.get_value().get(v));
+      SIMDJSON_TRY(Evaluate(v, begin, end, nullptr, 0, nullptr));
+      // The root value is consumed: anything but whitespace after it is trailing content.
+      const char* trailing = nullptr;
+      if (!doc.current_location().get(trailing)) return simdjson::TRAILING_CONTENT;
+      return simdjson::SUCCESS;
+    }
+    // A scalar document is read through the document (simdjson checks that nothing follows).
+    Scalar s;
+    switch (t) {
+      case ondemand::json_type::string:
+        s.type = JsonType::kString;
+        SIMDJSON_TRY(doc.get_string().get(s.text));
+        break;
+      case ondemand::json_type::number:
+        s.type = JsonType::kNumber;
+        s.text = TrimRight(doc.raw_json_token());
+        SIMDJSON_TRY(doc.get_double().get(s.number));
+        break;
+      case ondemand::json_type::boolean:
+        s.type = JsonType::kBoolean;
+        SIMDJSON_TRY(doc.get_bool().get(s.boolean));
+        s.text = s.boolean ? "true" : "false";
+        break;
+      default: {
+        bool is_null = false;
+        SIMDJSON_TRY(doc.is_null().get(is_null));
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        s.text = "null";
+        break;
+      }
+    }
+    EvaluateScalar(s, begin, end, nullptr);
+    return simdjson::SUCCESS;
+  };
+
+  if (error_code err = walk()) {
+    if (err == simdjson::DEPTH_ERROR && document_error_ != kNoError)
+      return Status::InvalidArgument(Message(document_error_));
+    const char* at = nullptr;
+    if (!doc.current_location().get(at) && at >= record.data() &&
+        at <= record.data() + record.size()) {
+      return Status::InvalidArgument(fmt::format("invalid JSON at byte {}: {}",
+                                                 static_cast<size_t>(at - record.data()),
+                                                 simdjson::error_message(err)));
+    }
+    return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  }
+  if (document_error_ != kNoError) return Status::InvalidArgument(Message(document_error_));
+  uint32_t root_error = instances_[Lookup(schema_.root, begin, end)].error;
+  if (root_error != kNoError) return Status::InvalidArgument(Message(root_error));
+  return Status::Ok();
+}
+
+// ---- Messages ----
+
+namespace {
+
+std::string Quote(std::string_view s) {
+  constexpr size_t kMaxBytes = 48;
+  std::string out = "\"";
+  size_t i = 0;
+  for (; i < s.size() && i < kMaxBytes; ++i) {
+    char c = s[i];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    } else {
+      out += c;
+    }
+  }
+  if (i < s.size()) {
+    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+    out += "...";
+  }
+  out += '"';
+  return out;
+}
+
+std::string TypeList(uint8_t types) {
+  std::vector<std::string_view> names;
+  if (types & kNullBit) names.push_back("null");
+  if (types & kBooleanBit) names.push_back("boolean");
+  if (types & kObjectBit) names.push_back("object");
+  if (types & kArrayBit) names.push_back("array");
+  if (types & kNumberBit) {
+    names.push_back("number");
+  } else if (types & kIntegerBit) {
+    names.push_back("integer");
+  }
+  if (types & kStringBit) names.push_back("string");
+  if (names.size() == 1) return std::string(names[0]);
+  if (names.size() == 2) return fmt::format("{} or {}", names[0], names[1]);
+  return fmt::format("one of {}", fmt::join(names, ", "));
+}
+
+std::string EnumList(const Node& n) {
+  std::string out;
+  for (const Constant& c : n.enum_values) {
+    if (out.size() > 80) {
+      out += ", ...";
+      break;
+    }
+    if (!out.empty()) out += ", ";
+    out += c.text.size() > 40 ? c.text.substr(0, 37) + "..." : c.text;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string JsonSchemaValidator::Walker::Rule(const Error& e) const {
+  const Node& n = nodes_[e.node];
+  std::string value;
+  switch (e.value_type) {
+    case JsonType::kObject:
+      value = "an object";
+      break;
+    case JsonType::kArray:
+      value = "an array";
+      break;
+    case JsonType::kString:
+      value = Quote(e.text);
+      break;
+    default:
+      value = std::string(e.text);
+      break;
+  }
+  switch (e.kind) {
+    case ErrorKind::kType:
+      return fmt::format("{} is not of type {}", value, TypeList(n.types));
+    case ErrorKind::kEnum:
+      if (n.enum_is_const)
+        return fmt::format("{} is not equal to the constant {}", value, EnumList(n));
+      return fmt::format("{} is not one of the allowed values [{}]", value, EnumList(n));
+    case ErrorKind::kMinimum:
+      return fmt::format("{} is less than minimum {}", value, n.minimum_text);
+    case ErrorKind::kMaximum:
+      return fmt::format("{} is greater than maximum {}", value, n.maximum_text);
+    case ErrorKind::kExclusiveMinimum:
+      return fmt::format("{} is not greater than exclusiveMinimum {}", value,
+                         n.exclusive_minimum_text);
+    case ErrorKind::kExclusiveMaximum:
+      return fmt::format("{} is not less than exclusiveMaximum {}", value,
+                         n.exclusive_maximum_text);
+    case ErrorKind::kMultipleOf:
+      return fmt::format("{} is not a multiple of {}", value, n.multiple_of_text);
+    case ErrorKind::kMinLength:
+      return fmt::format("{} has {} characters, fewer than minLength {}", value, e.count,
+                         n.min_length);
+    case ErrorKind::kMaxLength:
+      return fmt::format("{} has {} characters, more than maxLength {}", value, e.count,
+                         n.max_length);
+    case ErrorKind::kPattern:
+      return fmt::format("{} does not match pattern {}", value, n.pattern_source);
+    case ErrorKind::kFormat:
+      return fmt::format("{} is not a valid {}", value, n.format_name);
+    case ErrorKind::kRequired:
+      return fmt::format("missing required property '{}'", e.text);
+    case ErrorKind::kPropertyNotAllowed:
+      return fmt::format("property '{}' is not allowed (additionalProperties)", e.text);
+    case ErrorKind::kFalseSchema:
+      return "no value is allowed here (the schema is false)";
+    case ErrorKind::kMinProperties:
+      return fmt::format("object has {} properties, fewer than minProperties {}", e.count,
+                         n.min_properties);
+    case ErrorKind::kMaxProperties:
+      return fmt::format("object has {} properties, more than maxProperties {}", e.count,
+                         n.max_properties);
+    case ErrorKind::kPropertyName:
+      return fmt::format("property name {} is invalid: {}", Quote(e.text), Rule(errors_[e.cause]));
+    case ErrorKind::kMinItems:
+      return fmt::format("array has {} items, fewer than minItems {}", e.count, n.min_items);
+    case ErrorKind::kMaxItems:
+      return fmt::format("array has {} items, more than maxItems {}", e.count, n.max_items);
+    case ErrorKind::kUniqueItems:
+      return fmt::format("items {} and {} are equal (uniqueItems)", e.count, e.count2);
+    case ErrorKind::kAnyOf:
+      return fmt::format("matches none of the anyOf schemas (closest: {})", Message(e.cause));
+    case ErrorKind::kOneOfNone:
+      return fmt::format("matches none of the oneOf schemas (closest: {})", Message(e.cause));
+    case ErrorKind::kOneOfMany:
+      return fmt::format(
+          "matches {} of the oneOf schemas (expected exactly one; branches {} and {} match)",
+          e.count, e.count2, e.count3);
+    case ErrorKind::kNot:
+      return "matches the schema in 'not'";
+    case ErrorKind::kDuplicateKey:
+      return fmt::format("duplicate key '{}'", e.text);
+    case ErrorKind::kTooDeep:
+      return fmt::format("value nested deeper than {} levels", kMaxDepth);
+  }
+  return "invalid";
+}
+
+std::string JsonSchemaValidator::Walker::Message(uint32_t error) const {
+  const Error& e = errors_[error];
+  std::string pointer;
+  for (uint32_t i = e.path_begin; i < e.path_begin + e.path_size; ++i) {
+    pointer += '/';
+    const PathSegment& s = path_arena_[i];
+    if (s.index >= 0) {
+      pointer += std::to_string(s.index);
+      continue;
+    }
+    for (char c : s.key) {
+      if (c == '~') {
+        pointer += "~0";
+      } else if (c == '/') {
+        pointer += "~1";
+      } else {
+        pointer += c;
+      }
+    }
+  }
+  if (pointer.empty()) pointer = "/";
+  return pointer + ": " + Rule(e);
+}
+
+// ---- JsonSchemaValidator ----
+
+JsonSchemaValidator::JsonSchemaValidator(std::shared_ptr<const CompiledSchema> schema,
+                                         std::span<const std::string> captured_fields)
+    : schema_(std::move(schema)) {
+  for (const std::string& name : captured_fields) {
+    if (captured_names_.size() == kMaxCapturedFields) break;
+    captured_names_.push_back(name);
+  }
+  walker_ = std::make_unique<Walker>(*schema_, captured_names_, captured_);
+}
+
+JsonSchemaValidator::~JsonSchemaValidator() = default;
+
+Status JsonSchemaValidator::Validate(std::string_view record) {
+  captured_.fill(CapturedField{});
+  simdjson::padded_string_view input(record.data(), record.size(),
+                                     record.size() + simdjson::SIMDJSON_PADDING);
+  ondemand::document doc;
+  if (auto err = parser_.iterate(input).get(doc))
+    return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  return walker_->Run(doc, record);
+}
+
+}  // namespace sluice::schema
