@@ -19,11 +19,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "app/generator.h"
 #include "app/http_client.h"
@@ -36,7 +36,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Ms(SteadyClock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 struct Percentiles {
   size_t count = 0;
@@ -63,7 +65,9 @@ Percentiles Summarize(std::vector<double> values) {
   return p;
 }
 
-double Round3(double v) { return std::round(v * 1000) / 1000; }
+double Round3(double v) {
+  return std::round(v * 1000) / 1000;
+}
 
 // Reads the integer after `"key":` in a small JSON answer; 0 when absent.
 int64_t FindInt(std::string_view body, std::string_view quoted_key_colon) {
@@ -296,8 +300,7 @@ int RunLatency(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us, int
   LatencyTracker tracker;
   ReaderState state;
   std::atomic<bool> stopping{false};
-  std::thread reader(
-      [&] { ReadSubscription(ws, warehouse, tracker, state, stopping); });
+  std::thread reader([&] { ReadSubscription(ws, warehouse, tracker, state, stopping); });
   auto stop_reader = [&] {
     stopping.store(true);
     ws.Shutdown();
@@ -330,8 +333,10 @@ int RunLatency(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us, int
                static_cast<double>(duration_us) / 1e6, static_cast<double>(warmup_us) / 1e6);
   }
 
-  FulfilmentGenerator generator(GeneratorOptions{
-      .seed = o.seed, .id_tag = fmt::format("bench-{}", warehouse.substr(6)), .warehouse_id = warehouse});
+  FulfilmentGenerator generator(
+      GeneratorOptions{.seed = o.seed,
+                       .id_tag = fmt::format("bench-{}", warehouse.substr(6)),
+                       .warehouse_id = warehouse});
   const auto start = SteadyClock::now();
   const auto warm_end = start + std::chrono::microseconds(warmup_us);
   const auto end = warm_end + std::chrono::microseconds(duration_us);
@@ -364,8 +369,8 @@ int RunLatency(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us, int
     if (!ok) {
       if (measured) ++http_errors;
       if (first_error.empty()) {
-        first_error = r.ok() ? fmt::format("HTTP {}: {}", r->status, Trim(r->body))
-                             : r.status().message();
+        first_error =
+            r.ok() ? fmt::format("HTTP {}: {}", r->status, Trim(r->body)) : r.status().message();
         spdlog::warn("bench: request failed: {}", first_error);
       }
       // A transport error leaves it open whether the server counted the event; assume not.
@@ -522,14 +527,13 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
   // Distinct batches per connection: up to 4, within ~64 MB for all connections together.
   size_t per_batch_bytes = batch * 1800;
   size_t batches = std::clamp<size_t>(
-      (64u << 20) / std::max<size_t>(1, per_batch_bytes * static_cast<size_t>(connections)), 1,
-      4);
+      (64u << 20) / std::max<size_t>(1, per_batch_bytes * static_cast<size_t>(connections)), 1, 4);
 
   auto gen_start = SteadyClock::now();
   std::vector<std::vector<PoolBatch>> pools;
   for (int c = 0; c < connections; ++c)
-    pools.push_back(MakePool(o.seed + static_cast<uint64_t>(c),
-                             fmt::format("tp{:08x}c{}", run, c), batch, batches));
+    pools.push_back(MakePool(o.seed + static_cast<uint64_t>(c), fmt::format("tp{:08x}c{}", run, c),
+                             batch, batches));
   size_t pool_bytes = 0;
   for (const auto& pool : pools)
     for (const PoolBatch& b : pool) pool_bytes += b.body.size();
@@ -621,9 +625,11 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     spdlog::error("bench: {}", total.first_error);
     return 1;
   }
-  if (!total.first_error.empty()) spdlog::warn("bench: first failed request: {}", total.first_error);
-  double secs = total.requests > 0 ? std::chrono::duration<double>(total.last_done - warm_end).count()
-                                   : static_cast<double>(duration_us) / 1e6;
+  if (!total.first_error.empty())
+    spdlog::warn("bench: first failed request: {}", total.first_error);
+  double secs = total.requests > 0
+                    ? std::chrono::duration<double>(total.last_done - warm_end).count()
+                    : static_cast<double>(duration_us) / 1e6;
   if (secs <= 0) secs = static_cast<double>(duration_us) / 1e6;
   Percentiles p = Summarize(std::move(total.latencies_ms));
   double events_per_s = static_cast<double>(total.accepted) / secs;
@@ -740,7 +746,8 @@ int RunBench(const BenchOptions& options) {
                   TargetName(options.target));
     return 2;
   }
-  if (options.mode == "latency") return RunLatency(options, *url, warmup_us, duration_us, lost_after_us);
+  if (options.mode == "latency")
+    return RunLatency(options, *url, warmup_us, duration_us, lost_after_us);
   if (options.mode == "throughput") return RunThroughput(options, *url, warmup_us, duration_us);
   spdlog::error("bench: unknown --mode '{}' (expected latency or throughput)", options.mode);
   return 2;

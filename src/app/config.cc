@@ -26,9 +26,12 @@ Status ReadInt(const std::string& path, const std::string& key, const toml::node
 Status ReadDuration(const std::string& path, const std::string& key, const toml::node& node,
                     int64_t& out) {
   auto v = node.value<std::string>();
-  if (!v) return Status::InvalidArgument(fmt::format("{}: '{}' must be a string like \"7 days\"", path, key));
+  if (!v)
+    return Status::InvalidArgument(
+        fmt::format("{}: '{}' must be a string like \"7 days\"", path, key));
   auto d = ParseDuration(*v);
-  if (!d.ok()) return Status::InvalidArgument(fmt::format("{}: '{}': {}", path, key, d.status().message()));
+  if (!d.ok())
+    return Status::InvalidArgument(fmt::format("{}: '{}': {}", path, key, d.status().message()));
   out = d.value();
   return Status::Ok();
 }
@@ -95,7 +98,8 @@ Status LoadConfigFile(const std::string& path, Config& config) {
           const std::string name = stream + "." + std::string(fk.str());
           if (fk != "subject") return Unknown(path, name);
           auto v = fn.value<std::string>();
-          if (!v) return Status::InvalidArgument(fmt::format("{}: '{}' must be a string", path, name));
+          if (!v)
+            return Status::InvalidArgument(fmt::format("{}: '{}' must be a string", path, name));
           config.fulfilment_subject = *v;
         }
       }

@@ -65,8 +65,7 @@ struct Engine::Impl {
       lock.unlock();
       Housekeep();
       lock.lock();
-      housekeeping_cv.wait_for(lock,
-                               std::chrono::microseconds(config.housekeeping_interval_micros),
+      housekeeping_cv.wait_for(lock, std::chrono::microseconds(config.housekeeping_interval_micros),
                                [this] { return stopping; });
     }
   }
@@ -93,8 +92,8 @@ Status RegisterDefaultSchemas(schema::Registry& registry) {
     config.compatibility_policy = schema::CompatibilityPolicy::kLenient;
     auto updated = registry.UpdateConfig(kFulfilmentSubject, config);
     if (!updated.ok())
-      return Status::Internal(fmt::format("configuring {}: {}", kFulfilmentSubject,
-                                          updated.error().message));
+      return Status::Internal(
+          fmt::format("configuring {}: {}", kFulfilmentSubject, updated.error().message));
     spdlog::info("registered the default schema {} (id {})", kFulfilmentSubject,
                  registered->schema->id);
   }
@@ -105,7 +104,9 @@ Status RegisterDefaultSchemas(schema::Registry& registry) {
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Engine::~Engine() { Stop(); }
+Engine::~Engine() {
+  Stop();
+}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock) {
   namespace fs = std::filesystem;
@@ -121,9 +122,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   log_options.segment_bytes = config.log_segment_bytes;
   log_options.retention_micros = config.log_retention_micros;
   const fs::path streams = fs::path(config.data_dir) / "streams";
-  SLUICE_ASSIGN_OR_RETURN(impl->fulfilment_log,
-                          log::Log::Open((streams / "fulfilment").string(), log_options, clock,
-                                         impl->syncer));
+  SLUICE_ASSIGN_OR_RETURN(impl->fulfilment_log, log::Log::Open((streams / "fulfilment").string(),
+                                                               log_options, clock, impl->syncer));
   log::LogOptions dead_letter_options = log_options;
   dead_letter_options.partitions = 1;
   SLUICE_ASSIGN_OR_RETURN(impl->dead_letter_log,
@@ -135,23 +135,21 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   schemas_options.partitions = 1;
   schemas_options.segment_bytes = 16u << 20;
   schemas_options.retention_micros = std::numeric_limits<int64_t>::max() / 2;
-  SLUICE_ASSIGN_OR_RETURN(impl->schemas_log,
-                          log::Log::Open((streams / "_schemas").string(), schemas_options, clock,
-                                         impl->syncer));
-  SLUICE_ASSIGN_OR_RETURN(impl->registry,
-                          schema::Registry::Open(*impl->schemas_log, impl->syncer));
-  impl->fulfilment_bytes = impl->metrics.GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
-                                                  "stream=\"fulfilment\"");
+  SLUICE_ASSIGN_OR_RETURN(impl->schemas_log, log::Log::Open((streams / "_schemas").string(),
+                                                            schemas_options, clock, impl->syncer));
+  SLUICE_ASSIGN_OR_RETURN(impl->registry, schema::Registry::Open(*impl->schemas_log, impl->syncer));
+  impl->fulfilment_bytes = impl->metrics.GetGauge(
+      "sluice_log_bytes", "Bytes on disk per stream log", "stream=\"fulfilment\"");
   impl->dead_letter_bytes = impl->metrics.GetGauge(
       "sluice_log_bytes", "Bytes on disk per stream log", "stream=\"fulfilment.dead_letters\"");
 
-  SLUICE_ASSIGN_OR_RETURN(impl->checkpoints,
-                          stream::CheckpointStore::Open((fs::path(config.data_dir) / "state").string()));
+  SLUICE_ASSIGN_OR_RETURN(impl->checkpoints, stream::CheckpointStore::Open(
+                                                 (fs::path(config.data_dir) / "state").string()));
 
   if (config.fulfilment_subject == kFulfilmentSubject)
     SLUICE_RETURN_IF_ERROR(RegisterDefaultSchemas(*impl->registry));
-  impl->ingestor = std::make_unique<ingest::Ingestor>(impl->syncer, clock, impl->metrics,
-                                                      impl->registry.get());
+  impl->ingestor =
+      std::make_unique<ingest::Ingestor>(impl->syncer, clock, impl->metrics, impl->registry.get());
   ingest::StreamConfig fulfilment;
   fulfilment.name = "fulfilment";
   fulfilment.fields.partition_key = "order_id";  // an order's lifecycle stays in one partition
@@ -162,10 +160,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   epm.name = "events_per_minute";
   epm.checkpoint_interval_micros = config.checkpoint_interval_micros;
   store::View* view = impl->views.Add(stream::TumblingCountViewDefinition(epm, "fulfilment"));
-  SLUICE_ASSIGN_OR_RETURN(impl->events_per_minute,
-                          stream::TumblingCountPipeline::Create(epm, *impl->fulfilment_log, *view,
-                                                                *impl->checkpoints, clock,
-                                                                impl->metrics));
+  SLUICE_ASSIGN_OR_RETURN(impl->events_per_minute, stream::TumblingCountPipeline::Create(
+                                                       epm, *impl->fulfilment_log, *view,
+                                                       *impl->checkpoints, clock, impl->metrics));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -190,7 +187,9 @@ Status Engine::Start() {
   return Status::Ok();
 }
 
-uint16_t Engine::http_port() const { return impl_->server ? impl_->server->port() : 0; }
+uint16_t Engine::http_port() const {
+  return impl_->server ? impl_->server->port() : 0;
+}
 
 void Engine::Stop() {
   Impl& s = *impl_;

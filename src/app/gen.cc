@@ -12,10 +12,10 @@
 #include <random>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "app/generator.h"
 #include "app/http_client.h"
@@ -92,12 +92,11 @@ class Poster {
         return;
       }
       ++totals_.failed_attempts;
-      std::string why = r.ok() ? fmt::format("HTTP {}: {}", r->status, Trim(r->body))
-                               : r.status().message();
+      std::string why =
+          r.ok() ? fmt::format("HTTP {}: {}", r->status, Trim(r->body)) : r.status().message();
       auto now = SteadyClock::now();
       if (totals_.failed_attempts == 1 || now - last_warning_ > std::chrono::seconds(10)) {
-        spdlog::warn("gen: POST {} failed ({}); retrying in {} ms", target_, why,
-                     backoff.count());
+        spdlog::warn("gen: POST {} failed ({}); retrying in {} ms", target_, why, backoff.count());
         last_warning_ = now;
       }
       if (!SleepUnlessStopped(backoff)) {
@@ -119,8 +118,8 @@ class Poster {
     auto until = SteadyClock::now() + d;
     while (SteadyClock::now() < until) {
       if (stop_.load(std::memory_order_relaxed)) return false;
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(
-          std::chrono::milliseconds(50), until - SteadyClock::now()));
+      std::this_thread::sleep_for(std::min<SteadyClock::duration>(std::chrono::milliseconds(50),
+                                                                  until - SteadyClock::now()));
     }
     return !stop_.load(std::memory_order_relaxed);
   }
@@ -259,10 +258,10 @@ int RunGen(const GenOptions& options, const std::atomic<bool>& stop) {
   std::optional<Poster> poster;
   if (url) {
     poster.emplace(*url, options.stream, stop);
-    std::string pacing = max_rate     ? std::string("as fast as possible")
-                         : fixed_rate ? fmt::format("{} events/s", options.rate)
-                                      : fmt::format("schedule '{}' (speedup {})",
-                                                    options.schedule, options.speedup);
+    std::string pacing =
+        max_rate     ? std::string("as fast as possible")
+        : fixed_rate ? fmt::format("{} events/s", options.rate)
+                     : fmt::format("schedule '{}' (speedup {})", options.schedule, options.speedup);
     spdlog::info("gen: posting to http://{}:{}{}, {}, batch {}", url->host, url->port,
                  poster->target(), pacing, batch);
   }
@@ -299,8 +298,7 @@ int RunGen(const GenOptions& options, const std::atomic<bool>& stop) {
     in_buffer = 0;
   };
 
-  while (!stop.load(std::memory_order_relaxed) && !output_failed &&
-         !(poster && poster->fatal())) {
+  while (!stop.load(std::memory_order_relaxed) && !output_failed && !(poster && poster->fatal())) {
     if (options.count > 0 && generated >= options.count) break;
     auto now = SteadyClock::now();
     if (now >= end) break;
@@ -337,10 +335,10 @@ int RunGen(const GenOptions& options, const std::atomic<bool>& stop) {
       next_due += std::chrono::nanoseconds(static_cast<int64_t>(std::min(gap, 60.0) * 1e9));
     }
 
-    bool full = to_stdout ? (max_rate ? buffer.size() >= kStdoutChunk
-                                      : in_buffer >= static_cast<int64_t>(batch))
-                          : (in_buffer >= static_cast<int64_t>(batch) ||
-                             buffer.size() >= kMaxBodyBytes);
+    bool full =
+        to_stdout
+            ? (max_rate ? buffer.size() >= kStdoutChunk : in_buffer >= static_cast<int64_t>(batch))
+            : (in_buffer >= static_cast<int64_t>(batch) || buffer.size() >= kMaxBodyBytes);
     if (full) flush();
 
     if (poster && now - last_progress >= std::chrono::seconds(30)) {

@@ -17,16 +17,16 @@ namespace sluice::app {
 struct GenOptions {
   std::string url;  // "" = NDJSON to stdout; else "http://host:port"
   std::string stream = "fulfilment";
-  double rate = 0;      // events/s; 0 = the schedule; < 0 = as fast as possible ("--rate max")
-  int64_t count = 0;    // 0 = unlimited
-  std::string duration; // "" = unlimited, else e.g. "60s"
+  double rate = 0;       // events/s; 0 = the schedule; < 0 = as fast as possible ("--rate max")
+  int64_t count = 0;     // 0 = unlimited
+  std::string duration;  // "" = unlimited, else e.g. "60s"
   uint64_t seed = 1;
-  size_t batch = 1;     // events per POST
-  double speedup = 1;   // the schedule's clock runs this much faster than the wall clock
+  size_t batch = 1;                // events per POST
+  double speedup = 1;              // the schedule's clock runs this much faster than the wall clock
   std::string schedule = "shift";  // shift | flat | peak
   std::string schedule_start;      // "" = now; "HH:MM" (UTC) = where the schedule clock starts
-  std::string run_id;  // "" = random; part of every event_id so that runs don't collide
-  std::string linger = "200ms";  // max time an event waits in a partly filled batch
+  std::string run_id;              // "" = random; part of every event_id so that runs don't collide
+  std::string linger = "200ms";    // max time an event waits in a partly filled batch
 };
 
 // Registers the flags of `sluice gen` on `sub`, bound to `options`.

@@ -33,30 +33,126 @@ struct Warehouse {
 
 // Carrier indexes refer to kCarriers.
 constexpr Warehouse kWarehousesTable[FulfilmentGenerator::kWarehouses] = {
-    {"WH-01", "Rotterdam Waalhaven", "NL", "EUR", 100, "eu-west-1", "Europe/Amsterdam", "nl-NL",
-     {"Rotterdam", "Utrecht", "Den Haag", "Eindhoven"}, {2, 0, 1}},
-    {"WH-02", "Duisburg Logport", "DE", "EUR", 100, "eu-central-1", "Europe/Berlin", "de-DE",
-     {"Koeln", "Duesseldorf", "Essen", "Dortmund"}, {0, 1, 9}},
-    {"WH-03", "Daventry DIRFT", "GB", "GBP", 86, "eu-west-2", "Europe/London", "en-GB",
-     {"Northampton", "Coventry", "Birmingham", "Leicester"}, {3, 4, 1}},
-    {"WH-04", "Leeds Stourton", "GB", "GBP", 86, "eu-west-2", "Europe/London", "en-GB",
-     {"Leeds", "Manchester", "Sheffield", "York"}, {3, 4, 5}},
-    {"WH-05", "Memphis Airways", "US", "USD", 108, "us-east-1", "America/Chicago", "en-US",
-     {"Memphis", "Nashville", "Little Rock", "Jackson"}, {6, 5, 7}},
-    {"WH-06", "Reno Tahoe Industrial", "US", "USD", 108, "us-west-2", "America/Los_Angeles",
-     "en-US", {"Reno", "Sacramento", "San Jose", "Fresno"}, {5, 7, 6}},
-    {"WH-07", "Jonkoping Torsvik", "SE", "SEK", 1150, "eu-north-1", "Europe/Stockholm", "sv-SE",
-     {"Jonkoping", "Goteborg", "Stockholm", "Malmo"}, {8, 0, 9}},
-    {"WH-08", "Madrid Coslada", "ES", "EUR", 100, "eu-south-2", "Europe/Madrid", "es-ES",
-     {"Madrid", "Valencia", "Zaragoza", "Toledo"}, {11, 9, 5}},
-    {"WH-09", "Milano Castel San Giovanni", "IT", "EUR", 100, "eu-south-1", "Europe/Rome", "it-IT",
-     {"Milano", "Torino", "Bologna", "Verona"}, {12, 9, 0}},
-    {"WH-10", "Poznan Sady", "PL", "PLN", 430, "eu-central-1", "Europe/Warsaw", "pl-PL",
-     {"Poznan", "Wroclaw", "Lodz", "Warszawa"}, {10, 1, 9}},
-    {"WH-11", "Columbus Rickenbacker", "US", "USD", 108, "us-east-2", "America/New_York", "en-US",
-     {"Columbus", "Cincinnati", "Pittsburgh", "Indianapolis"}, {5, 6, 7}},
-    {"WH-12", "Lyon Saint-Quentin-Fallavier", "FR", "EUR", 100, "eu-west-3", "Europe/Paris", "fr-FR",
-     {"Lyon", "Grenoble", "Saint-Etienne", "Dijon"}, {13, 14, 9}},
+    {"WH-01",
+     "Rotterdam Waalhaven",
+     "NL",
+     "EUR",
+     100,
+     "eu-west-1",
+     "Europe/Amsterdam",
+     "nl-NL",
+     {"Rotterdam", "Utrecht", "Den Haag", "Eindhoven"},
+     {2, 0, 1}},
+    {"WH-02",
+     "Duisburg Logport",
+     "DE",
+     "EUR",
+     100,
+     "eu-central-1",
+     "Europe/Berlin",
+     "de-DE",
+     {"Koeln", "Duesseldorf", "Essen", "Dortmund"},
+     {0, 1, 9}},
+    {"WH-03",
+     "Daventry DIRFT",
+     "GB",
+     "GBP",
+     86,
+     "eu-west-2",
+     "Europe/London",
+     "en-GB",
+     {"Northampton", "Coventry", "Birmingham", "Leicester"},
+     {3, 4, 1}},
+    {"WH-04",
+     "Leeds Stourton",
+     "GB",
+     "GBP",
+     86,
+     "eu-west-2",
+     "Europe/London",
+     "en-GB",
+     {"Leeds", "Manchester", "Sheffield", "York"},
+     {3, 4, 5}},
+    {"WH-05",
+     "Memphis Airways",
+     "US",
+     "USD",
+     108,
+     "us-east-1",
+     "America/Chicago",
+     "en-US",
+     {"Memphis", "Nashville", "Little Rock", "Jackson"},
+     {6, 5, 7}},
+    {"WH-06",
+     "Reno Tahoe Industrial",
+     "US",
+     "USD",
+     108,
+     "us-west-2",
+     "America/Los_Angeles",
+     "en-US",
+     {"Reno", "Sacramento", "San Jose", "Fresno"},
+     {5, 7, 6}},
+    {"WH-07",
+     "Jonkoping Torsvik",
+     "SE",
+     "SEK",
+     1150,
+     "eu-north-1",
+     "Europe/Stockholm",
+     "sv-SE",
+     {"Jonkoping", "Goteborg", "Stockholm", "Malmo"},
+     {8, 0, 9}},
+    {"WH-08",
+     "Madrid Coslada",
+     "ES",
+     "EUR",
+     100,
+     "eu-south-2",
+     "Europe/Madrid",
+     "es-ES",
+     {"Madrid", "Valencia", "Zaragoza", "Toledo"},
+     {11, 9, 5}},
+    {"WH-09",
+     "Milano Castel San Giovanni",
+     "IT",
+     "EUR",
+     100,
+     "eu-south-1",
+     "Europe/Rome",
+     "it-IT",
+     {"Milano", "Torino", "Bologna", "Verona"},
+     {12, 9, 0}},
+    {"WH-10",
+     "Poznan Sady",
+     "PL",
+     "PLN",
+     430,
+     "eu-central-1",
+     "Europe/Warsaw",
+     "pl-PL",
+     {"Poznan", "Wroclaw", "Lodz", "Warszawa"},
+     {10, 1, 9}},
+    {"WH-11",
+     "Columbus Rickenbacker",
+     "US",
+     "USD",
+     108,
+     "us-east-2",
+     "America/New_York",
+     "en-US",
+     {"Columbus", "Cincinnati", "Pittsburgh", "Indianapolis"},
+     {5, 6, 7}},
+    {"WH-12",
+     "Lyon Saint-Quentin-Fallavier",
+     "FR",
+     "EUR",
+     100,
+     "eu-west-3",
+     "Europe/Paris",
+     "fr-FR",
+     {"Lyon", "Grenoble", "Saint-Etienne", "Dijon"},
+     {13, 14, 9}},
 };
 
 struct Carrier {
@@ -65,11 +161,11 @@ struct Carrier {
   int64_t base_eur_minor;
 };
 constexpr Carrier kCarriers[] = {
-    {"DHL Parcel", "JJD", 495}, {"DPD", "DPD", 455},       {"PostNL", "3S", 425},
-    {"Royal Mail", "RM", 395},  {"Evri", "H01", 325},      {"UPS", "1Z", 745},
-    {"FedEx", "FX", 795},       {"USPS", "9400", 415},     {"PostNord", "PN", 465},
-    {"GLS", "GLS", 435},        {"InPost", "IP", 299},     {"SEUR", "SE", 445},
-    {"BRT", "BRT", 455},        {"Colissimo", "6A", 489},  {"Chronopost", "XY", 899},
+    {"DHL Parcel", "JJD", 495}, {"DPD", "DPD", 455},      {"PostNL", "3S", 425},
+    {"Royal Mail", "RM", 395},  {"Evri", "H01", 325},     {"UPS", "1Z", 745},
+    {"FedEx", "FX", 795},       {"USPS", "9400", 415},    {"PostNord", "PN", 465},
+    {"GLS", "GLS", 435},        {"InPost", "IP", 299},    {"SEUR", "SE", 445},
+    {"BRT", "BRT", 455},        {"Colissimo", "6A", 489}, {"Chronopost", "XY", 899},
 };
 
 struct Product {
@@ -122,39 +218,39 @@ constexpr Product kProducts[] = {
 };
 constexpr int kProductCount = static_cast<int>(sizeof(kProducts) / sizeof(kProducts[0]));
 
-constexpr const char* kFirstNames[] = {
-    "Anna",  "Lucas", "Sophie", "Noah",  "Emma",   "Liam",  "Olivia", "Mateo",
-    "Julia", "Jonas", "Chloe",  "Leon",  "Maja",   "Hugo",  "Sara",   "Oscar",
-    "Zofia", "Marco", "Isabel", "James", "Fatima", "Arjun", "Mei",    "Tomasz"};
+constexpr const char* kFirstNames[] = {"Anna",   "Lucas", "Sophie", "Noah",  "Emma",  "Liam",
+                                       "Olivia", "Mateo", "Julia",  "Jonas", "Chloe", "Leon",
+                                       "Maja",   "Hugo",  "Sara",   "Oscar", "Zofia", "Marco",
+                                       "Isabel", "James", "Fatima", "Arjun", "Mei",   "Tomasz"};
 constexpr const char* kLastNames[] = {
-    "de Vries", "Mueller", "Smith",    "Johnson", "Andersson", "Garcia", "Rossi",  "Kowalski",
+    "de Vries", "Mueller", "Smith",    "Johnson", "Andersson", "Garcia", "Rossi",   "Kowalski",
     "Martin",   "Jansen",  "Schmidt",  "Brown",   "Nilsson",   "Lopez",  "Bianchi", "Nowak",
     "Bernard",  "Bakker",  "Williams", "Taylor",  "Lindqvist", "Romero", "Ferrari", "Wojcik"};
 constexpr const char* kStreets[] = {
-    "Market Street",   "Station Road",     "Church Lane",    "Harbour Way",
-    "Mill Road",       "Park Avenue",      "Oak Crescent",   "High Street",
-    "Canal Side",      "Linden Allee",     "Riverside Drive", "Kings Road",
-    "Orchard Close",   "Meadow View",      "North Parade",   "Victoria Terrace",
-    "Birch Grove",     "Chestnut Walk",    "Harbour Square", "Old Post Road"};
-constexpr const char* kApartments[] = {"Apt 2B", "Flat 4", "Unit 12", "Floor 3", "Suite 210",
-                                       "c/o reception"};
+    "Market Street",    "Station Road", "Church Lane",   "Harbour Way",    "Mill Road",
+    "Park Avenue",      "Oak Crescent", "High Street",   "Canal Side",     "Linden Allee",
+    "Riverside Drive",  "Kings Road",   "Orchard Close", "Meadow View",    "North Parade",
+    "Victoria Terrace", "Birch Grove",  "Chestnut Walk", "Harbour Square", "Old Post Road"};
+constexpr const char* kApartments[] = {"Apt 2B",  "Flat 4",    "Unit 12",
+                                       "Floor 3", "Suite 210", "c/o reception"};
 constexpr const char* kChannels[] = {"web", "ios_app", "android_app", "marketplace", "b2b_edi"};
 constexpr const char* kServices[] = {"economy", "standard", "express", "next_day"};
 constexpr const char* kTiers[] = {"standard", "standard", "standard", "plus", "plus", "business"};
-constexpr const char* kPaymentMethods[] = {"card", "card", "card", "paypal", "klarna",
-                                           "apple_pay", "google_pay", "bank_transfer"};
+constexpr const char* kPaymentMethods[] = {"card",   "card",      "card",       "paypal",
+                                           "klarna", "apple_pay", "google_pay", "bank_transfer"};
 constexpr const char* kPsps[] = {"adyen", "stripe", "checkout_com"};
 constexpr const char* kCardBrands[] = {"visa", "mastercard", "amex", "maestro"};
 constexpr const char* kStrategies[] = {"nearest_pick_face", "fifo", "wave_batch", "zone_split"};
 constexpr const char* kBoxTypes[] = {"mailer_bag_s", "box_s", "box_m", "box_l", "box_xl"};
-constexpr const char* kMaterials[] = {"paper_void_fill", "air_pillows", "corrugated_insert",
-                                      "tissue_wrap", "fragile_tape", "bubble_wrap"};
-constexpr const char* kDeliveredTo[] = {"front_door", "neighbour", "parcel_locker", "reception",
-                                        "safe_place", "customer_in_person"};
+constexpr const char* kMaterials[] = {"paper_void_fill", "air_pillows",  "corrugated_insert",
+                                      "tissue_wrap",     "fragile_tape", "bubble_wrap"};
+constexpr const char* kDeliveredTo[] = {"front_door", "neighbour",  "parcel_locker",
+                                        "reception",  "safe_place", "customer_in_person"};
 constexpr const char* kPodMethods[] = {"signature", "photo", "pin_code", "none"};
-constexpr const char* kTags[] = {"gift_wrap", "priority", "fragile", "oversize", "hazmat_none",
-                                 "first_order", "subscription", "promo_spring", "loyalty_gold",
-                                 "carbon_neutral", "eco_packaging", "b2b", "repeat_customer"};
+constexpr const char* kTags[] = {
+    "gift_wrap",     "priority",     "fragile",        "oversize",     "hazmat_none",
+    "first_order",   "subscription", "promo_spring",   "loyalty_gold", "carbon_neutral",
+    "eco_packaging", "b2b",          "repeat_customer"};
 constexpr const char* kNotes[] = {
     "Customer asked for the parcel to be left with a neighbour if nobody is home.",
     "Fragile contents: glassware, pack with extra void fill and mark the box fragile.",
@@ -177,9 +273,9 @@ constexpr const char* kNotes[] = {
 };
 
 constexpr const char* kActions[] = {
-    "status_changed",     "sla_recalculated",  "inventory_reserved", "address_checked",
-    "customer_notified",  "label_reprinted",   "priority_updated",   "note_added",
-    "carrier_rate_quoted", "fraud_check_passed", "slot_booked",       "task_reassigned"};
+    "status_changed",      "sla_recalculated",   "inventory_reserved", "address_checked",
+    "customer_notified",   "label_reprinted",    "priority_updated",   "note_added",
+    "carrier_rate_quoted", "fraud_check_passed", "slot_booked",        "task_reassigned"};
 
 struct ExceptionKind {
   const char* code;
@@ -190,31 +286,66 @@ struct ExceptionKind {
 };
 // Indexed by the lifecycle step at which the exception occurs (see ExceptionFor()).
 constexpr ExceptionKind kExceptions[] = {
-    {"STOCKOUT", "allocation", "No sellable stock at the allocated location; cycle count requested",
-     {"high", "critical"}, true},
-    {"ADDRESS_INVALID", "allocation",
+    {"STOCKOUT",
+     "allocation",
+     "No sellable stock at the allocated location; cycle count requested",
+     {"high", "critical"},
+     true},
+    {"ADDRESS_INVALID",
+     "allocation",
      "Shipping address failed postal validation; customer contact required",
-     {"high", "medium"}, false},
-    {"STOCKOUT", "picking", "Pick face empty at scan; replenishment task created",
-     {"high", "medium"}, true},
-    {"DAMAGED_ITEM", "picking", "Item damaged at pick face; quarantined for inspection",
-     {"medium", "low"}, true},
-    {"SCANNER_OFFLINE", "picking", "Handheld lost connection to WMS; picks queued offline",
-     {"low", "medium"}, false},
-    {"DAMAGED_ITEM", "packing", "Item found damaged during packing; replacement requested",
-     {"medium", "high"}, true},
-    {"WEIGHT_MISMATCH", "packing", "Parcel weight outside tolerance of expected weight",
-     {"medium", "low"}, false},
-    {"LABEL_PRINT_FAILED", "packing", "Carrier label printer out of stock or jammed at station",
-     {"low", "medium"}, false},
-    {"ADDRESS_INVALID", "dispatch", "Carrier rejected the address at manifest",
-     {"high", "critical"}, false},
-    {"CARRIER_DELAY", "dispatch", "Carrier collection missed its slot; trailer waiting at dock",
-     {"medium", "high"}, false},
-    {"CARRIER_DELAY", "in_transit", "Parcel delayed at carrier hub; new ETA pending",
-     {"medium", "low"}, false},
-    {"CUSTOMS_HOLD", "in_transit", "Parcel held for customs documentation",
-     {"high", "medium"}, false},
+     {"high", "medium"},
+     false},
+    {"STOCKOUT",
+     "picking",
+     "Pick face empty at scan; replenishment task created",
+     {"high", "medium"},
+     true},
+    {"DAMAGED_ITEM",
+     "picking",
+     "Item damaged at pick face; quarantined for inspection",
+     {"medium", "low"},
+     true},
+    {"SCANNER_OFFLINE",
+     "picking",
+     "Handheld lost connection to WMS; picks queued offline",
+     {"low", "medium"},
+     false},
+    {"DAMAGED_ITEM",
+     "packing",
+     "Item found damaged during packing; replacement requested",
+     {"medium", "high"},
+     true},
+    {"WEIGHT_MISMATCH",
+     "packing",
+     "Parcel weight outside tolerance of expected weight",
+     {"medium", "low"},
+     false},
+    {"LABEL_PRINT_FAILED",
+     "packing",
+     "Carrier label printer out of stock or jammed at station",
+     {"low", "medium"},
+     false},
+    {"ADDRESS_INVALID",
+     "dispatch",
+     "Carrier rejected the address at manifest",
+     {"high", "critical"},
+     false},
+    {"CARRIER_DELAY",
+     "dispatch",
+     "Carrier collection missed its slot; trailer waiting at dock",
+     {"medium", "high"},
+     false},
+    {"CARRIER_DELAY",
+     "in_transit",
+     "Parcel delayed at carrier hub; new ETA pending",
+     {"medium", "low"},
+     false},
+    {"CUSTOMS_HOLD",
+     "in_transit",
+     "Parcel held for customs documentation",
+     {"high", "medium"},
+     false},
 };
 
 struct Source {
@@ -222,17 +353,17 @@ struct Source {
   const char* version;
 };
 constexpr Source kSources[kEventTypeCount] = {
-    {"oms-intake", "7.4.1"},          {"billing-gateway", "3.18.0"},
-    {"wms-allocator", "5.2.7"},       {"wms-picking", "5.2.7"},
-    {"wms-picking", "5.2.7"},         {"wms-packing", "5.3.0"},
-    {"tms-dispatch", "2.9.4"},        {"billing-carrier-invoicing", "1.12.2"},
-    {"tms-tracking", "2.9.4"},        {"ops-exceptions", "1.6.3"},
+    {"oms-intake", "7.4.1"},       {"billing-gateway", "3.18.0"},
+    {"wms-allocator", "5.2.7"},    {"wms-picking", "5.2.7"},
+    {"wms-picking", "5.2.7"},      {"wms-packing", "5.3.0"},
+    {"tms-dispatch", "2.9.4"},     {"billing-carrier-invoicing", "1.12.2"},
+    {"tms-tracking", "2.9.4"},     {"ops-exceptions", "1.6.3"},
     {"billing-refunds", "3.18.0"},
 };
 
 constexpr std::string_view kTypeNames[kEventTypeCount] = {
-    "order.received",   "payment.captured",    "order.allocated",      "pick.started",
-    "pick.completed",   "pack.completed",      "shipment.dispatched",  "carrier.charge",
+    "order.received",     "payment.captured",     "order.allocated",     "pick.started",
+    "pick.completed",     "pack.completed",       "shipment.dispatched", "carrier.charge",
     "shipment.delivered", "fulfilment.exception", "refund.issued",
 };
 
@@ -404,7 +535,9 @@ class J {
 
 constexpr uint8_t kStepCount = 9;  // order.received .. shipment.delivered
 
-EventType StepType(uint8_t step) { return static_cast<EventType>(step); }
+EventType StepType(uint8_t step) {
+  return static_cast<EventType>(step);
+}
 
 // An exception that fits the step the order is about to take.
 int ExceptionFor(uint8_t step, uint32_t r) {
@@ -425,7 +558,9 @@ int ExceptionFor(uint8_t step, uint32_t r) {
 
 }  // namespace
 
-std::string_view EventTypeName(EventType type) { return kTypeNames[static_cast<int>(type)]; }
+std::string_view EventTypeName(EventType type) {
+  return kTypeNames[static_cast<int>(type)];
+}
 
 bool IsFinancial(EventType type) {
   return type == EventType::kPaymentCaptured || type == EventType::kRefundIssued ||
@@ -583,9 +718,8 @@ GeneratedEvent FulfilmentGenerator::Append(std::string& out, int64_t now) {
     o.refund = 0;
   } else if (type == EventType::kFulfilmentException) {
     ++o.exceptions;
-    if (kExceptions[exception].item_related && std::strcmp(kExceptions[exception].code,
-                                                           "STOCKOUT") == 0 &&
-        Chance(0.5)) {
+    if (kExceptions[exception].item_related &&
+        std::strcmp(kExceptions[exception].code, "STOCKOUT") == 0 && Chance(0.5)) {
       o.refund = 1;
     }
   } else {
@@ -757,8 +891,8 @@ void FulfilmentGenerator::WriteBody(std::string& out, size_t begin, EventType ty
       j.Bool("marketing_opt_in", o.customer % 3 == 0);
       j.Close('}');
       j.Str("service_level", kServices[o.service]);
-      j.Time("promised_by", now + int64_t{86400} * (4 - std::min<int64_t>(o.service, 3)) *
-                                      kMicrosPerSecond);
+      j.Time("promised_by",
+             now + int64_t{86400} * (4 - std::min<int64_t>(o.service, 3)) * kMicrosPerSecond);
       WriteAddress(out, "shipping_address", o);
       if (o.customer % 4 == 0) {
         WriteAddress(out, "billing_address", o);
@@ -837,8 +971,8 @@ void FulfilmentGenerator::WriteBody(std::string& out, size_t begin, EventType ty
       j.Int("total_weight_g", weight + 180 * o.parcels);
       j.Open("parcels", '[');
       for (int p = 0; p < o.parcels; ++p) {
-        uint32_t box = std::min<uint32_t>(
-            CountOf(kBoxTypes) - 1, static_cast<uint32_t>(weight / o.parcels / 1500 + p % 2));
+        uint32_t box = std::min<uint32_t>(CountOf(kBoxTypes) - 1,
+                                          static_cast<uint32_t>(weight / o.parcels / 1500 + p % 2));
         j.OpenElem('{');
         j.Key("parcel_id");
         out += "\"PCL-";
@@ -868,8 +1002,7 @@ void FulfilmentGenerator::WriteBody(std::string& out, size_t begin, EventType ty
       j.Id("trailer_id", "TRL-", o.wave * 13 % 10000, 4);
       j.Id("seal_number", "SEAL-", Mix(o.wave, 3) % 10000000, 7);
       j.Time("estimated_delivery",
-             now + int64_t{3600} * (96 - 24 * std::min<int64_t>(o.service, 3)) *
-                       kMicrosPerSecond);
+             now + int64_t{3600} * (96 - 24 * std::min<int64_t>(o.service, 3)) * kMicrosPerSecond);
       WriteAddress(out, "ship_to", o);
       break;
     }
@@ -965,8 +1098,7 @@ void FulfilmentGenerator::WriteBody(std::string& out, size_t begin, EventType ty
       for (int i = 0; i < o.line_count; ++i) {
         if (!full && i != o.refund_line) continue;
         j.OpenElem('{');
-        j.Id("sku", "SKU-", 100000 + static_cast<uint64_t>(o.lines[i].product) * 7919 % 900000,
-             6);
+        j.Id("sku", "SKU-", 100000 + static_cast<uint64_t>(o.lines[i].product) * 7919 % 900000, 6);
         j.Int("quantity", o.lines[i].quantity);
         j.Int("refund_minor", LineAmount(o, i));
         j.Close('}');
@@ -994,8 +1126,7 @@ void FulfilmentGenerator::WriteBody(std::string& out, size_t begin, EventType ty
   out += '}';
 }
 
-void FulfilmentGenerator::WritePadding(std::string& out, size_t begin, size_t target,
-                                       int64_t now) {
+void FulfilmentGenerator::WritePadding(std::string& out, size_t begin, size_t target, int64_t now) {
   // A few free-text notes, then an audit trail of earlier actions on the order, until the
   // event is within ~60 bytes of `target`.
   auto size = [&] { return out.size() - begin + 1; };  // + the closing brace
@@ -1047,15 +1178,15 @@ Result<Schedule> ParseSchedule(std::string_view name) {
 
 namespace {
 constexpr double kShiftHours[] = {6, 14, 22};
-constexpr double kSpikeBefore = 5 * 60;   // seconds before the shift change
-constexpr double kSpikeAfter = 15 * 60;   // seconds after
-constexpr double kSpikeRamp = 2 * 60;     // linear ramp at each edge
+constexpr double kSpikeBefore = 5 * 60;  // seconds before the shift change
+constexpr double kSpikeAfter = 15 * 60;  // seconds after
+constexpr double kSpikeRamp = 2 * 60;    // linear ramp at each edge
 // Effective full-rate seconds per spike: plateau + half of both ramps.
 constexpr double kSpikeEffective = kSpikeBefore + kSpikeAfter - kSpikeRamp;
 // The base rate outside spikes that makes the 24-hour average kAverageRate. The day/night
 // modulation sums to zero at the three (equally spaced) shift changes, so it cancels out.
-constexpr double kBaseRate = (kAverageRate * 86400 - kPeakRate * 3 * kSpikeEffective) /
-                             (86400 - 3 * kSpikeEffective);
+constexpr double kBaseRate =
+    (kAverageRate * 86400 - kPeakRate * 3 * kSpikeEffective) / (86400 - 3 * kSpikeEffective);
 }  // namespace
 
 double ScheduledRate(Schedule schedule, int64_t schedule_micros) {
@@ -1067,8 +1198,8 @@ double ScheduledRate(Schedule schedule, int64_t schedule_micros) {
     case Schedule::kShift:
       break;
   }
-  double sod = static_cast<double>(schedule_micros - FloorDiv(schedule_micros, kMicrosPerDay) *
-                                                         kMicrosPerDay) /
+  double sod = static_cast<double>(schedule_micros -
+                                   FloorDiv(schedule_micros, kMicrosPerDay) * kMicrosPerDay) /
                kMicrosPerSecond;
   double spike = 0;
   for (double hour : kShiftHours) {

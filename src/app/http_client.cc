@@ -5,6 +5,7 @@
 #include <charconv>
 #include <optional>
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <fmt/format.h>
 
 namespace sluice::app {
 
@@ -114,9 +114,13 @@ HttpClient::HttpClient(std::string host, uint16_t port, std::chrono::millisecond
   impl_->timeout = timeout;
 }
 
-HttpClient::~HttpClient() { Close(); }
+HttpClient::~HttpClient() {
+  Close();
+}
 
-bool HttpClient::connected() const { return impl_->open; }
+bool HttpClient::connected() const {
+  return impl_->open;
+}
 
 void HttpClient::Close() {
   if (!impl_->open) return;
@@ -249,9 +253,8 @@ Status WebSocketClient::Connect(const std::string& host, uint16_t port, const st
   opt.handshake_timeout = timeout;
   im.ws.set_option(opt);
   im.ws.read_message_max(1ull << 30);
-  std::string host_header = host.find(':') != std::string::npos
-                                ? fmt::format("[{}]:{}", host, port)
-                                : fmt::format("{}:{}", host, port);
+  std::string host_header = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                                                : fmt::format("{}:{}", host, port);
   websocket::response_type res;
   im.ws.async_handshake(res, host_header, target, [&](const error_code& e) { ec = e; });
   RunOne(im.ioc);

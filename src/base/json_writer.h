@@ -12,6 +12,8 @@ namespace sluice {
 // valid UTF-8 are replaced by U+FFFD so the output is always valid JSON.
 void AppendJsonString(std::string& out, std::string_view s);
 
-inline void AppendJsonInt(std::string& out, int64_t v) { out += std::to_string(v); }
+inline void AppendJsonInt(std::string& out, int64_t v) {
+  out += std::to_string(v);
+}
 
 }  // namespace sluice

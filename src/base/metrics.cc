@@ -13,8 +13,8 @@ Histogram::Histogram(std::vector<int64_t> upper_bounds_micros)
 }
 
 std::vector<int64_t> Histogram::LatencyBuckets() {
-  return {100,    250,    500,     1000,    2000,    5000,    10000,
-          25000,  50000,  100000,  250000,  500000,  1000000, 10000000};
+  return {100,   250,   500,    1000,   2000,   5000,    10000,
+          25000, 50000, 100000, 250000, 500000, 1000000, 10000000};
 }
 
 void Histogram::ObserveMicros(int64_t micros) {
@@ -62,7 +62,9 @@ Histogram* MetricsRegistry::GetHistogram(const std::string& name, const std::str
 }
 
 namespace {
-std::string Braced(const std::string& labels) { return labels.empty() ? "" : "{" + labels + "}"; }
+std::string Braced(const std::string& labels) {
+  return labels.empty() ? "" : "{" + labels + "}";
+}
 std::string WithLabel(const std::string& labels, const std::string& extra) {
   return "{" + (labels.empty() ? extra : labels + "," + extra) + "}";
 }

@@ -62,8 +62,7 @@ class MetricsRegistry {
   // registry.
   Counter* GetCounter(const std::string& name, const std::string& help,
                       const std::string& labels = "");
-  Gauge* GetGauge(const std::string& name, const std::string& help,
-                  const std::string& labels = "");
+  Gauge* GetGauge(const std::string& name, const std::string& help, const std::string& labels = "");
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const std::string& labels = "",
                           std::vector<int64_t> bounds = Histogram::LatencyBuckets());

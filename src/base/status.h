@@ -32,7 +32,8 @@ class [[nodiscard]] Status {
   Status() = default;
   Status(StatusCode code, std::string message)
       : state_(code == StatusCode::kOk ? nullptr
-                                       : std::make_unique<State>(State{code, std::move(message)})) {}
+                                       : std::make_unique<State>(State{code, std::move(message)})) {
+  }
   Status(const Status& other)
       : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
   Status& operator=(const Status& other) {
@@ -43,7 +44,9 @@ class [[nodiscard]] Status {
   Status& operator=(Status&&) noexcept = default;
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -78,7 +81,7 @@ std::string_view StatusCodeName(StatusCode code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK Status");
   }
@@ -105,15 +108,14 @@ class [[nodiscard]] Result {
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define SLUICE_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::sluice::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 // `SLUICE_ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the Status.
-#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                       \
-  auto SLUICE_CONCAT(_result_, __LINE__) = (expr);               \
-  if (!SLUICE_CONCAT(_result_, __LINE__).ok())                   \
-    return SLUICE_CONCAT(_result_, __LINE__).status();           \
+#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                                                        \
+  auto SLUICE_CONCAT(_result_, __LINE__) = (expr);                                                \
+  if (!SLUICE_CONCAT(_result_, __LINE__).ok()) return SLUICE_CONCAT(_result_, __LINE__).status(); \
   lhs = std::move(SLUICE_CONCAT(_result_, __LINE__)).value()

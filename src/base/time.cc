@@ -31,7 +31,9 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   y += m <= 2;
 }
 
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool IsLeap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned DaysInMonth(int64_t y, unsigned m) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -118,9 +120,9 @@ void AppendRfc3339(std::string& out, int64_t micros) {
   char buf[48];
   int n;
   if (frac == 0) {
-    n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(y),
-                      m, d, static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                      static_cast<int>(sod % 60));
+    n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                      static_cast<long long>(y), m, d, static_cast<int>(sod / 3600),
+                      static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
   } else if (frac % 1000 == 0) {
     n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
                       static_cast<long long>(y), m, d, static_cast<int>(sod / 3600),
@@ -183,9 +185,9 @@ Result<int64_t> ParseDuration(std::string_view text) {
       if (name != nullptr && unit == name) return amount * u.micros;
     }
   }
-  return Status::InvalidArgument(fmt::format(
-      "'{}': unknown duration unit '{}' (use ms, seconds, minutes, hours, days, years)", text,
-      unit));
+  return Status::InvalidArgument(
+      fmt::format("'{}': unknown duration unit '{}' (use ms, seconds, minutes, hours, days, years)",
+                  text, unit));
 }
 
 }  // namespace sluice

@@ -69,8 +69,9 @@ std::string DeadLetterPage::ToJson(std::string_view stream) const {
 }
 
 std::string ReplayAnswer::ToJson() const {
-  std::string out = fmt::format("{{\"replayed\":{},\"accepted\":{},\"duplicates\":{},\"rejected\":[",
-                                replayed, accepted, duplicates);
+  std::string out =
+      fmt::format("{{\"replayed\":{},\"accepted\":{},\"duplicates\":{},\"rejected\":[", replayed,
+                  accepted, duplicates);
   for (size_t i = 0; i < rejected.size(); ++i) {
     if (i) out += ',';
     out += fmt::format("{{\"offset\":{},\"error\":", rejected[i].offset);

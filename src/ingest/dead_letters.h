@@ -24,8 +24,8 @@ struct DeadLetter {
   int64_t received_at_micros = 0;  // log time of the dead letter
   size_t index = 0;                // position of the record in the request that sent it
   std::string error;
-  uint32_t schema_id = 0;          // the schema it failed against; 0 = none
-  std::string raw;                 // the record's bytes as received
+  uint32_t schema_id = 0;  // the schema it failed against; 0 = none
+  std::string raw;         // the record's bytes as received
 };
 
 // The payload described above.

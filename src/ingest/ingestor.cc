@@ -41,8 +41,8 @@ thread_local Scratch scratch;
 }  // namespace
 
 std::string IngestAnswer::ToJson() const {
-  std::string out = fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":[", accepted,
-                                duplicates);
+  std::string out =
+      fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":[", accepted, duplicates);
   for (size_t i = 0; i < rejected.size(); ++i) {
     if (i) out += ',';
     out += fmt::format("{{\"index\":{},\"error\":", rejected[i].index);
@@ -78,7 +78,9 @@ void Ingestor::AddStream(StreamConfig config, log::Log* log, log::Log* dead_lett
   streams_.insert_or_assign(std::move(name), std::move(s));
 }
 
-bool Ingestor::HasStream(std::string_view name) const { return FindStream(name) != nullptr; }
+bool Ingestor::HasStream(std::string_view name) const {
+  return FindStream(name) != nullptr;
+}
 
 Ingestor::Stream* Ingestor::FindStream(std::string_view name) const {
   auto it = streams_.find(name);
@@ -92,9 +94,9 @@ Result<std::shared_ptr<const schema::CompiledSchema>> Ingestor::Compiled(
   if (it != compiled_.end()) return it->second;
   // The registry only stores JSON schemas that compile, so this fails only for AVRO ones.
   if (registered.type != schema::SchemaType::kJson)
-    return Status::FailedPrecondition(fmt::format(
-        "schema id {} is an {} schema: JSON events need a JSON schema", registered.id,
-        schema::SchemaTypeName(registered.type)));
+    return Status::FailedPrecondition(
+        fmt::format("schema id {} is an {} schema: JSON events need a JSON schema", registered.id,
+                    schema::SchemaTypeName(registered.type)));
   SLUICE_ASSIGN_OR_RETURN(auto compiled, schema::CompileJsonSchema(registered.schema));
   compiled_.emplace(registered.id, compiled);
   return compiled;
@@ -152,8 +154,7 @@ void Ingestor::Ingest(std::string_view stream_name, BodyFormat format, std::stri
 }
 
 void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> records,
-                             const IngestOptions& options, bool dead_letter_rejections,
-                             Done done) {
+                             const IngestOptions& options, bool dead_letter_rejections, Done done) {
   Stream* stream = &stream_ref;
   auto parser_or = ParserFor(*stream, options);
   if (!parser_or.ok()) {
@@ -257,8 +258,8 @@ Status StoreCursor(const std::string& path, uint64_t cursor) {
 }
 
 // Reads up to `limit` dead letters from `from` on (only durable ones).
-Result<std::vector<DeadLetter>> ReadDeadLetters(const log::Log& log, uint64_t from,
-                                                size_t limit, uint64_t& next_offset) {
+Result<std::vector<DeadLetter>> ReadDeadLetters(const log::Log& log, uint64_t from, size_t limit,
+                                                uint64_t& next_offset) {
   std::vector<DeadLetter> out;
   auto reader = log.NewReader(0, std::max(from, log.StartOffset(0)));
   while (out.size() < limit) {
@@ -279,8 +280,7 @@ Result<std::vector<DeadLetter>> ReadDeadLetters(const log::Log& log, uint64_t fr
 Result<DeadLetterPage> Ingestor::ListDeadLetters(std::string_view stream_name, uint64_t from,
                                                  size_t limit) {
   Stream* stream = FindStream(stream_name);
-  if (stream == nullptr)
-    return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
+  if (stream == nullptr) return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
   DeadLetterPage page;
   SLUICE_ASSIGN_OR_RETURN(page.items,
                           ReadDeadLetters(*stream->dead_letters, from, limit, page.next_offset));
@@ -294,8 +294,7 @@ Result<DeadLetterPage> Ingestor::ListDeadLetters(std::string_view stream_name, u
 Result<ReplayAnswer> Ingestor::ReplayDeadLetters(std::string_view stream_name,
                                                  std::optional<uint64_t> from, size_t limit) {
   Stream* stream = FindStream(stream_name);
-  if (stream == nullptr)
-    return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
+  if (stream == nullptr) return Status::NotFound(fmt::format("unknown stream '{}'", stream_name));
   {
     std::lock_guard lock(stream->replay_mu);
     if (stream->replaying)
@@ -314,9 +313,8 @@ Result<ReplayAnswer> Ingestor::ReplayDeadLetters(std::string_view stream_name,
 
   const uint64_t start = from.value_or(LoadCursor(stream->cursor_path));
   ReplayAnswer answer;
-  SLUICE_ASSIGN_OR_RETURN(
-      std::vector<DeadLetter> letters,
-      ReadDeadLetters(*stream->dead_letters, start, limit, answer.next_offset));
+  SLUICE_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters,
+                          ReadDeadLetters(*stream->dead_letters, start, limit, answer.next_offset));
   if (letters.empty()) return answer;
 
   // The raw records side by side in one buffer: each is followed by the next one (or by the

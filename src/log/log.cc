@@ -30,8 +30,12 @@ constexpr uint32_t kIndexMagic = 0x534C4958;  // "SLIX"
 constexpr size_t kIndexHeaderSize = 4 + 4 + 8 + 8 + 8 + 8 + 8;
 constexpr size_t kIndexEntrySize = 8 + 8 + 8;
 
-void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+void PutU32(char* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+void PutU64(char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);
+}
 uint32_t GetU32(const char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -236,7 +240,7 @@ class Partition {
 
   struct Location {
     std::shared_ptr<Segment> segment;
-    uint64_t scan_offset = 0;    // offset of the record at scan_position
+    uint64_t scan_offset = 0;  // offset of the record at scan_position
     uint64_t scan_position = 0;
   };
   // The segment holding `offset` (or the first one after it when it was deleted), and a point
@@ -282,8 +286,8 @@ class Partition {
   const uint32_t id_;
   const std::string dir_;
   mutable std::mutex mu_;
-  std::vector<std::shared_ptr<Segment>> segments_;   // ascending; the last is active
-  std::vector<std::shared_ptr<Segment>> unsynced_;   // rolled segments awaiting fdatasync
+  std::vector<std::shared_ptr<Segment>> segments_;  // ascending; the last is active
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // rolled segments awaiting fdatasync
   uint64_t end_offset_ = 0;
   int64_t last_log_time_ = INT64_MIN;
   std::string frame_buffer_;
@@ -382,8 +386,8 @@ Status Partition::Recover(Segment& seg) {
       break;
     }
     buf.resize(kRecordHeaderSize + length);
-    SLUICE_ASSIGN_OR_RETURN(n, ReadAt(seg.fd, buf.data(), buf.size(),
-                                      static_cast<off_t>(position), seg.path));
+    SLUICE_ASSIGN_OR_RETURN(
+        n, ReadAt(seg.fd, buf.data(), buf.size(), static_cast<off_t>(position), seg.path));
     if (n < buf.size()) {
       problem = "torn record";
       break;
@@ -428,9 +432,8 @@ Result<Log::Appended> Partition::Append(std::span<const RecordToAppend> records)
   {
     std::lock_guard lock(mu_);
     Segment* active = segments_.back().get();
-    if (!active->empty() &&
-        (active->size >= options.segment_bytes ||
-         now - active->first_log_time >= options.segment_max_age_micros)) {
+    if (!active->empty() && (active->size >= options.segment_bytes ||
+                             now - active->first_log_time >= options.segment_max_age_micros)) {
       SLUICE_RETURN_IF_ERROR(RollLocked());
       active = segments_.back().get();
     }
@@ -503,8 +506,7 @@ Status Partition::Sync() {
 Result<size_t> Partition::EnforceRetention(int64_t cutoff) {
   std::lock_guard lock(mu_);
   const std::shared_ptr<Segment>& active = segments_.back();
-  if (!active->empty() && active->max_log_time < cutoff &&
-      durable_end_.load() == end_offset_) {
+  if (!active->empty() && active->max_log_time < cutoff && durable_end_.load() == end_offset_) {
     SLUICE_RETURN_IF_ERROR(RollLocked());
   }
   size_t deleted = 0;
@@ -605,9 +607,9 @@ class PartitionReaderImpl final : public PartitionReader {
         if (pos + kRecordHeaderSize + length > n) break;  // continues past the buffer
         const uint64_t offset = GetU64(rec + 8);
         if (offset != position_offset_ || RecordCrc(rec, length) != GetU32(rec + 4))
-          return Status::Corruption(fmt::format(
-              "log {}: record at offset {} (byte {} of {}) is corrupt", partition_->dir(),
-              position_offset_, position_ + pos, segment_->path));
+          return Status::Corruption(
+              fmt::format("log {}: record at offset {} (byte {} of {}) is corrupt",
+                          partition_->dir(), position_offset_, position_ + pos, segment_->path));
         if (offset >= next_offset_) {  // earlier ones are skipped after a seek
           RecordView view;
           view.offset = offset;
@@ -643,7 +645,7 @@ class PartitionReaderImpl final : public PartitionReader {
   const Partition* partition_;
   uint64_t next_offset_;
   std::shared_ptr<Segment> segment_;
-  uint64_t position_ = 0;         // file position of the record numbered position_offset_
+  uint64_t position_ = 0;  // file position of the record numbered position_offset_
   uint64_t position_offset_ = 0;
   std::string buffer_;
   std::vector<RecordView> records_;
@@ -674,7 +676,8 @@ Result<std::unique_ptr<Log>> Log::Open(std::string dir, LogOptions options, Cloc
     std::string line;
     uint32_t existing = 0;
     while (std::getline(in, line))
-      if (line.starts_with("partitions=")) existing = static_cast<uint32_t>(std::stoul(line.substr(11)));
+      if (line.starts_with("partitions="))
+        existing = static_cast<uint32_t>(std::stoul(line.substr(11)));
     if (existing == 0) return Status::Corruption(meta + " does not name the partition count");
     if (existing != options.partitions)
       spdlog::warn("log {} has {} partitions; keeping them (configured: {})", dir, existing,
@@ -704,9 +707,8 @@ Result<Log::Appended> Log::Append(uint32_t partition, std::span<const RecordToAp
   if (records.empty()) return Status::InvalidArgument("nothing to append");
   for (const RecordToAppend& r : records)
     if (r.payload.size() > kMaxPayloadBytes)
-      return Status::InvalidArgument(
-          fmt::format("record of {} bytes exceeds the {} byte limit", r.payload.size(),
-                      kMaxPayloadBytes));
+      return Status::InvalidArgument(fmt::format("record of {} bytes exceeds the {} byte limit",
+                                                 r.payload.size(), kMaxPayloadBytes));
   return impl_->partitions[partition]->Append(records);
 }
 
@@ -714,9 +716,15 @@ std::unique_ptr<PartitionReader> Log::NewReader(uint32_t partition, uint64_t off
   return std::make_unique<PartitionReaderImpl>(impl_->partitions.at(partition).get(), offset);
 }
 
-uint64_t Log::StartOffset(uint32_t p) const { return impl_->partitions.at(p)->start_offset(); }
-uint64_t Log::EndOffset(uint32_t p) const { return impl_->partitions.at(p)->end_offset(); }
-uint64_t Log::DurableEndOffset(uint32_t p) const { return impl_->partitions.at(p)->durable_end(); }
+uint64_t Log::StartOffset(uint32_t p) const {
+  return impl_->partitions.at(p)->start_offset();
+}
+uint64_t Log::EndOffset(uint32_t p) const {
+  return impl_->partitions.at(p)->end_offset();
+}
+uint64_t Log::DurableEndOffset(uint32_t p) const {
+  return impl_->partitions.at(p)->durable_end();
+}
 
 Result<uint64_t> Log::OffsetForTime(uint32_t p, int64_t log_time_micros) const {
   return impl_->partitions.at(p)->OffsetForTime(log_time_micros);
@@ -728,9 +736,8 @@ uint64_t Log::durable_generation() const {
 
 bool Log::WaitForDurable(uint64_t seen, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->generation_mu);
-  return impl_->generation_cv.wait_for(lock, timeout, [&] {
-    return impl_->generation.load(std::memory_order_acquire) != seen;
-  });
+  return impl_->generation_cv.wait_for(
+      lock, timeout, [&] { return impl_->generation.load(std::memory_order_acquire) != seen; });
 }
 
 Result<size_t> Log::EnforceRetention() {
@@ -743,7 +750,9 @@ Result<size_t> Log::EnforceRetention() {
   return deleted;
 }
 
-uint32_t Log::partitions() const { return static_cast<uint32_t>(impl_->partitions.size()); }
+uint32_t Log::partitions() const {
+  return static_cast<uint32_t>(impl_->partitions.size());
+}
 
 uint64_t Log::SizeBytes() const {
   uint64_t total = 0;
@@ -751,7 +760,9 @@ uint64_t Log::SizeBytes() const {
   return total;
 }
 
-const std::string& Log::dir() const { return impl_->dir; }
+const std::string& Log::dir() const {
+  return impl_->dir;
+}
 
 // ---- Syncer ----------------------------------------------------------------------------
 

@@ -49,11 +49,11 @@ inline constexpr size_t kReadPadding = 64;
 inline constexpr size_t kMaxPayloadBytes = 64u << 20;
 
 struct LogOptions {
-  uint32_t partitions = 4;                        // fixed when the log is first created
-  uint64_t segment_bytes = 128ull << 20;          // roll the active segment past this size
+  uint32_t partitions = 4;                                // fixed when the log is first created
+  uint64_t segment_bytes = 128ull << 20;                  // roll the active segment past this size
   int64_t segment_max_age_micros = 3600ll * 1000 * 1000;  // or when its first record is older
   int64_t retention_micros = 7ll * 24 * 3600 * 1000 * 1000;  // 7 days
-  uint32_t index_interval_bytes = 4096;           // one index entry per this many bytes
+  uint32_t index_interval_bytes = 4096;                      // one index entry per this many bytes
 };
 
 struct RecordToAppend {

@@ -7,7 +7,7 @@
 namespace sluice::server {
 
 struct Asset {
-  std::string_view name;          // file name, e.g. "index.html", "app.js"
+  std::string_view name;  // file name, e.g. "index.html", "app.js"
   std::string_view content_type;
   std::string_view data;
 };

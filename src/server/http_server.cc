@@ -36,13 +36,20 @@ std::string ErrorJson(std::string_view message) {
 
 int HttpStatusFor(const Status& st) {
   switch (st.code()) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kResourceExhausted: return 507;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kFailedPrecondition: return 409;
-    default: return 500;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 507;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    default:
+      return 500;
   }
 }
 
@@ -103,8 +110,9 @@ std::string QueryParam(const std::string& query, std::string_view name) {
     std::string_view pair(query.data() + pos, amp - pos);
     size_t eq = pair.find('=');
     if (pair.substr(0, eq) == name)
-      return eq == std::string_view::npos ? ""
-                                          : PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
+      return eq == std::string_view::npos
+                 ? ""
+                 : PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
     pos = amp + 1;
   }
   return "";
@@ -227,17 +235,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto& seg = t.segments;
     auto need = [&](http::verb verb) {
       if (method == verb || (verb == http::verb::get && method == http::verb::head)) return true;
-      SendError(405, fmt::format("method {} not allowed on {}; use {}",
-                                 std::string(req.method_string()), std::string(req.target()),
-                                 std::string(http::to_string(verb))),
+      SendError(405,
+                fmt::format("method {} not allowed on {}; use {}", std::string(req.method_string()),
+                            std::string(req.target()), std::string(http::to_string(verb))),
                 keep_alive_, std::string(http::to_string(verb)));
       return false;
     };
 
     if (!seg.empty() && seg[0] == "registry") {
-      RegistryHttpResponse res = HandleRegistryRequest(
-          context_.registry, req.method_string(), std::span<const std::string>(seg).subspan(1),
-          t.query, req.body());
+      RegistryHttpResponse res =
+          HandleRegistryRequest(context_.registry, req.method_string(),
+                                std::span<const std::string>(seg).subspan(1), t.query, req.body());
       Send(res.status, std::move(res.content_type), std::move(res.body));
       return;
     }
@@ -259,8 +267,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       std::string view_name = QueryParam(t.query, "view");
       store::View* view = context_.views->Find(view_name);
       if (view == nullptr) {
-        SendError(404, view_name.empty() ? "missing query parameter 'view'"
-                                         : fmt::format("unknown view '{}'", view_name),
+        SendError(404,
+                  view_name.empty() ? "missing query parameter 'view'"
+                                    : fmt::format("unknown view '{}'", view_name),
                   keep_alive_);
         return;
       }
@@ -299,8 +308,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     if (seg.size() == 1 && seg[0] == "metrics") {
       if (need(http::verb::get))
-        Send(200, "text/plain; version=0.0.4; charset=utf-8",
-             context_.metrics->RenderPrometheus());
+        Send(200, "text/plain; version=0.0.4; charset=utf-8", context_.metrics->RenderPrometheus());
       return;
     }
     if (seg.empty() || (seg.size() == 1 && seg[0] == "index.html") ||
@@ -314,8 +322,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       Send(200, std::string(asset->content_type), std::string(asset->data));
       return;
     }
-    SendError(404, fmt::format("no such endpoint: {} (see docs/http-api.md)",
-                               std::string(req.target())),
+    SendError(404,
+              fmt::format("no such endpoint: {} (see docs/http-api.md)", std::string(req.target())),
               keep_alive_);
   }
 
@@ -377,7 +385,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     std::string body = std::move(req.body());
     if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)  // chunked bodies
-      body.reserve(body.size() + simdjson::SIMDJSON_PADDING);       // simdjson reads past the end
+      body.reserve(body.size() + simdjson::SIMDJSON_PADDING);        // simdjson reads past the end
     auto self = shared_from_this();
     context_.ingestor->Ingest(
         stream, *format, body, options, [self](Result<ingest::IngestAnswer> answer) {
@@ -394,15 +402,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   // Parses an optional unsigned query parameter; false (after answering 400) when malformed.
-  bool UnsignedParam(const std::string& query, std::string_view name, std::optional<uint64_t>& out) {
+  bool UnsignedParam(const std::string& query, std::string_view name,
+                     std::optional<uint64_t>& out) {
     const std::string text = QueryParam(query, name);
     if (text.empty()) return true;
     uint64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size()) {
-      SendError(400, fmt::format("query parameter '{}' must be a non-negative integer, not '{}'",
-                                 name, text),
-                keep_alive_);
+      SendError(
+          400,
+          fmt::format("query parameter '{}' must be a non-negative integer, not '{}'", name, text),
+          keep_alive_);
       return false;
     }
     out = value;
@@ -436,15 +446,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     SendJson(200, answer->ToJson());
   }
 
-  void SendJson(int status, std::string body) {
-    Send(status, "application/json", std::move(body));
-  }
+  void SendJson(int status, std::string body) { Send(status, "application/json", std::move(body)); }
 
-  void SendError(int status, std::string_view message, bool keep_alive,
-                 std::string allow = {}) {
+  void SendError(int status, std::string_view message, bool keep_alive, std::string allow = {}) {
     keep_alive_ = keep_alive;
     if (status == 413 || status == 400) keep_alive_ = false;
-    auto res = std::make_shared<Response>(static_cast<http::status>(status), version_ ? version_ : 11);
+    auto res =
+        std::make_shared<Response>(static_cast<http::status>(status), version_ ? version_ : 11);
     if (!allow.empty()) res->set(http::field::allow, allow);
     Prepare(*res, "application/json", ErrorJson(message));
     Write(std::move(res));
@@ -564,7 +572,9 @@ HttpServer::HttpServer(ServerContext context, ServerOptions options)
   impl_->options = std::move(options);
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 Status HttpServer::Start() {
   const int n = std::max(1, impl_->options.threads);
@@ -594,7 +604,9 @@ Status HttpServer::Start() {
   return Status::Ok();
 }
 
-uint16_t HttpServer::port() const { return impl_->port; }
+uint16_t HttpServer::port() const {
+  return impl_->port;
+}
 
 void HttpServer::Stop() {
   if (impl_->threads.empty()) return;

@@ -39,7 +39,7 @@ struct ServerContext {
   store::ViewRegistry* views = nullptr;
   MetricsRegistry* metrics = nullptr;
   schema::Registry* registry = nullptr;  // /registry/...; nullptr answers 404 there
-  std::function<bool()> ready;  // /readyz; nullptr means always ready
+  std::function<bool()> ready;           // /readyz; nullptr means always ready
 };
 
 class HttpServer {

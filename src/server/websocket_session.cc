@@ -22,8 +22,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   WebSocketSession(tcp::socket socket, store::View* view, const ServerOptions& options,
                    MetricsRegistry* metrics)
       : ws_(std::move(socket)), view_(view), max_queued_(options.max_queued_messages) {
-    subscribers_ = metrics->GetGauge("sluice_websocket_subscribers",
-                                     "Open WebSocket subscriptions");
+    subscribers_ =
+        metrics->GetGauge("sluice_websocket_subscribers", "Open WebSocket subscriptions");
     dropped_ = metrics->GetCounter("sluice_websocket_slow_client_closes_total",
                                    "Subscribers closed because they fell too far behind");
   }
@@ -40,8 +40,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "sluice"); }));
     ws_.text(true);
-    ws_.async_accept(request, beast::bind_front_handler(&WebSocketSession::OnAccept,
-                                                        shared_from_this()));
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&WebSocketSession::OnAccept, shared_from_this()));
   }
 
  private:

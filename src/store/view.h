@@ -47,8 +47,8 @@ struct ViewDefinition {
 
 class View {
  public:
-  using Listener = std::function<void(uint64_t version, const std::shared_ptr<const std::string>&
-                                                           delta_json)>;
+  using Listener =
+      std::function<void(uint64_t version, const std::shared_ptr<const std::string>& delta_json)>;
 
   explicit View(ViewDefinition definition);
 
@@ -67,14 +67,15 @@ class View {
 
   // The snapshot document described above; `filter` (optional) keeps only rows for which it
   // returns true.
-  std::string SnapshotJson(const std::function<bool(const std::string& row_json)>& filter = {}) const;
+  std::string SnapshotJson(
+      const std::function<bool(const std::string& row_json)>& filter = {}) const;
 
   // Registers `listener`; `on_registered` runs under the same lock with the snapshot text and
   // its version, so the subscriber gets a snapshot and then every later delta, with no gap
   // and no overlap. Returns an id for Unsubscribe.
-  uint64_t Subscribe(Listener listener,
-                     const std::function<void(uint64_t version, std::string snapshot_json)>&
-                         on_registered);
+  uint64_t Subscribe(
+      Listener listener,
+      const std::function<void(uint64_t version, std::string snapshot_json)>& on_registered);
   void Unsubscribe(uint64_t id);
   size_t subscriber_count() const;
 
@@ -92,7 +93,7 @@ class View {
 // The views of a process, by name.
 class ViewRegistry {
  public:
-  View* Add(ViewDefinition definition);  // throws std::logic_error on a duplicate name
+  View* Add(ViewDefinition definition);       // throws std::logic_error on a duplicate name
   View* Find(const std::string& name) const;  // nullptr when absent
   std::vector<View*> All() const;
 

@@ -21,8 +21,8 @@ class DB;
 namespace sluice::stream {
 
 struct CheckpointData {
-  std::vector<uint64_t> offsets;   // next offset to read, per partition of the input log
-  uint64_t version = 0;            // output view version at the checkpoint
+  std::vector<uint64_t> offsets;             // next offset to read, per partition of the input log
+  uint64_t version = 0;                      // output view version at the checkpoint
   std::map<std::string, std::string> state;  // keyed state
 };
 

@@ -93,8 +93,9 @@ struct TumblingCountPipeline::Impl {
        MetricsRegistry& m)
       : options(std::move(o)), input(in), view(v), checkpoints(c), clock(cl) {
     std::string labels = fmt::format("pipeline=\"{}\"", options.name);
-    e2e_latency = m.GetHistogram("sluice_e2e_latency_seconds",
-                                 "From an event's append to the log until the delta counting it is applied");
+    e2e_latency =
+        m.GetHistogram("sluice_e2e_latency_seconds",
+                       "From an event's append to the log until the delta counting it is applied");
     processed = m.GetCounter("sluice_pipeline_records_total", "Records processed", labels);
     late = m.GetCounter("sluice_late_events_total",
                         "Events behind the watermark when processed (still counted)", labels);
@@ -159,8 +160,8 @@ struct TumblingCountPipeline::Impl {
                    type != simdjson::ondemand::json_type::object &&
                    type != simdjson::ondemand::json_type::array) {
           std::string_view raw = value.raw_json_token();
-          while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' ||
-                                  raw.back() == '\r' || raw.back() == '\t'))
+          while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                                  raw.back() == '\t'))
             raw.remove_suffix(1);
           field_values[i].assign(raw);
           field_kinds[i] = 'r';
@@ -254,20 +255,19 @@ struct TumblingCountPipeline::Impl {
   }
 };
 
-TumblingCountPipeline::TumblingCountPipeline(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+TumblingCountPipeline::TumblingCountPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TumblingCountPipeline::~TumblingCountPipeline() {
   if (thread_.joinable()) {
     Status st = Stop();
-    if (!st.ok()) spdlog::error("pipeline {}: final checkpoint failed: {}", impl_->options.name,
-                                st.ToString());
+    if (!st.ok())
+      spdlog::error("pipeline {}: final checkpoint failed: {}", impl_->options.name, st.ToString());
   }
 }
 
 Result<std::unique_ptr<TumblingCountPipeline>> TumblingCountPipeline::Create(
-    TumblingCountOptions options, log::Log& input, store::View& view,
-    CheckpointStore& checkpoints, Clock& clock, MetricsRegistry& metrics) {
+    TumblingCountOptions options, log::Log& input, store::View& view, CheckpointStore& checkpoints,
+    Clock& clock, MetricsRegistry& metrics) {
   auto impl = std::make_unique<Impl>(std::move(options), input, view, checkpoints, clock, metrics);
   SLUICE_ASSIGN_OR_RETURN(CheckpointData data, checkpoints.Load(impl->options.name));
   std::map<std::string, std::string> rows;
@@ -312,8 +312,8 @@ void TumblingCountPipeline::Run() {
       s.last_error = n.status();
       return;
     }
-    if (!s.dirty.empty() &&
-        s.clock.MonotonicMicros() - s.last_checkpoint_micros >= s.options.checkpoint_interval_micros) {
+    if (!s.dirty.empty() && s.clock.MonotonicMicros() - s.last_checkpoint_micros >=
+                                s.options.checkpoint_interval_micros) {
       if (Status st = s.Checkpoint(); !st.ok())
         spdlog::error("pipeline {}: checkpoint failed (will retry): {}", s.options.name,
                       st.ToString());
@@ -328,8 +328,12 @@ Status TumblingCountPipeline::Stop() {
   return impl_->Checkpoint();
 }
 
-Result<size_t> TumblingCountPipeline::ProcessAvailable() { return impl_->ProcessAvailable(); }
-Status TumblingCountPipeline::Checkpoint() { return impl_->Checkpoint(); }
+Result<size_t> TumblingCountPipeline::ProcessAvailable() {
+  return impl_->ProcessAvailable();
+}
+Status TumblingCountPipeline::Checkpoint() {
+  return impl_->Checkpoint();
+}
 
 Status TumblingCountPipeline::status() const {
   std::lock_guard lock(impl_->status_mu);

@@ -30,8 +30,12 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace sluice::app {
 namespace {
@@ -39,16 +43,16 @@ namespace {
 constexpr int64_t kT0 = 1767225600123456;  // 2026-01-01T00:00:00.123456Z
 
 const std::set<std::string> kOperational = {
-    "order.received",  "order.allocated",     "pick.started",       "pick.completed",
-    "pack.completed",  "shipment.dispatched", "shipment.delivered", "fulfilment.exception"};
+    "order.received", "order.allocated",     "pick.started",       "pick.completed",
+    "pack.completed", "shipment.dispatched", "shipment.delivered", "fulfilment.exception"};
 const std::set<std::string> kFinancial = {"payment.captured", "refund.issued", "carrier.charge"};
 
 // Lifecycle steps in order; exceptions and refunds are not steps.
 int Step(const std::string& type) {
   static const std::map<std::string, int> kSteps = {
-      {"order.received", 0},  {"payment.captured", 1},    {"order.allocated", 2},
-      {"pick.started", 3},    {"pick.completed", 4},      {"pack.completed", 5},
-      {"shipment.dispatched", 6}, {"carrier.charge", 7}, {"shipment.delivered", 8}};
+      {"order.received", 0},      {"payment.captured", 1}, {"order.allocated", 2},
+      {"pick.started", 3},        {"pick.completed", 4},   {"pack.completed", 5},
+      {"shipment.dispatched", 6}, {"carrier.charge", 7},   {"shipment.delivered", 8}};
   auto it = kSteps.find(type);
   return it == kSteps.end() ? -1 : it->second;
 }
@@ -225,8 +229,8 @@ TEST(FulfilmentGenerator, FinancialEventsCarryIntegerAmountsInTheWarehouseCurren
     std::string_view currency;
     ASSERT_EQ(doc["currency"].get_string().get(currency), simdjson::SUCCESS);
     ASSERT_EQ(currency.size(), 3u);
-    EXPECT_TRUE(std::all_of(currency.begin(), currency.end(),
-                            [](char c) { return c >= 'A' && c <= 'Z'; }));
+    EXPECT_TRUE(
+        std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
     std::string wh(doc["warehouse_id"].get_string().value());
     auto [it, inserted] = currency_of.emplace(wh, std::string(currency));
     EXPECT_EQ(it->second, currency) << wh << " uses one currency";
@@ -247,9 +251,9 @@ TEST(FulfilmentGenerator, FinancialEventsCarryIntegerAmountsInTheWarehouseCurren
 TEST(FulfilmentGenerator, ExceptionsHaveARealisticCodeAndSeverity) {
   FulfilmentGenerator gen(9);
   simdjson::dom::parser parser;
-  const std::set<std::string> codes = {"STOCKOUT",          "DAMAGED_ITEM",  "ADDRESS_INVALID",
-                                       "CARRIER_DELAY",     "LABEL_PRINT_FAILED",
-                                       "WEIGHT_MISMATCH",   "SCANNER_OFFLINE", "CUSTOMS_HOLD"};
+  const std::set<std::string> codes = {"STOCKOUT",        "DAMAGED_ITEM",       "ADDRESS_INVALID",
+                                       "CARRIER_DELAY",   "LABEL_PRINT_FAILED", "WEIGHT_MISMATCH",
+                                       "SCANNER_OFFLINE", "CUSTOMS_HOLD"};
   const std::set<std::string> severities = {"low", "medium", "high", "critical"};
   std::set<std::string> seen;
   for (const Event& e : Generate(gen, 20000)) {

@@ -31,8 +31,7 @@ TEST(DeadLetters, PayloadRoundTripsWithRawBytesUntouched) {
 
 TEST(DeadLetters, MalformedHeaderIsCorruption) {
   EXPECT_EQ(DecodeDeadLetter(View("no newline")).status().code(), StatusCode::kCorruption);
-  EXPECT_EQ(DecodeDeadLetter(View("{\"index\":1}\nraw")).status().code(),
-            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeDeadLetter(View("{\"index\":1}\nraw")).status().code(), StatusCode::kCorruption);
 }
 
 TEST(DeadLetters, PageJsonMarksReplayedLetters) {

@@ -54,10 +54,12 @@ TEST(SplitBody, JsonContentTypeAcceptsSingleObjectAndNdjson) {
 TEST(EventParser, ExtractsFieldsAndValidatesEverything) {
   EventParser parser({});
   EventFields f;
-  ASSERT_TRUE(ParseOne(parser,
-                       R"({"event_id":"e-1","event_type":"pick.completed","lines":[{"sku":"A","qty":2}],"occurred_at":"2026-11-25T08:30:00Z","amount":1e3,"ok":true,"n":null})",
-                       f)
-                  .ok());
+  ASSERT_TRUE(
+      ParseOne(
+          parser,
+          R"({"event_id":"e-1","event_type":"pick.completed","lines":[{"sku":"A","qty":2}],"occurred_at":"2026-11-25T08:30:00Z","amount":1e3,"ok":true,"n":null})",
+          f)
+          .ok());
   EXPECT_EQ(f.id, "e-1");
   EXPECT_EQ(f.event_time_micros, ParseRfc3339("2026-11-25T08:30:00Z").value());
   EXPECT_EQ(f.partition_hash, StableHash("e-1"));
@@ -66,10 +68,10 @@ TEST(EventParser, ExtractsFieldsAndValidatesEverything) {
 TEST(EventParser, PartitionKeyFieldWhenPresent) {
   EventParser parser({"event_id", "occurred_at", "order_id"});
   EventFields f;
-  ASSERT_TRUE(ParseOne(parser,
-                       R"({"order_id":"ORD-9","event_id":"e-1","occurred_at":"2026-11-25T08:30:00Z"})",
-                       f)
-                  .ok());
+  ASSERT_TRUE(
+      ParseOne(parser,
+               R"({"order_id":"ORD-9","event_id":"e-1","occurred_at":"2026-11-25T08:30:00Z"})", f)
+          .ok());
   EXPECT_EQ(f.partition_hash, StableHash("ORD-9"));
   ASSERT_TRUE(
       ParseOne(parser, R"({"event_id":"e-2","occurred_at":"2026-11-25T08:30:00Z"})", f).ok());
@@ -96,7 +98,8 @@ TEST(EventParser, RejectsWithPreciseErrors) {
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z","x":[1,}]})", "invalid JSON"},
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z"} {"b":1})", "invalid JSON"},
       {R"({"event_id":"a","occurred_at":"2026-11-25T08:30:00Z","x":nul})", "invalid JSON"},
-      {R"({"event_id":"a","event_id":"b","occurred_at":"2026-11-25T08:30:00Z"})", "duplicate key 'event_id'"},
+      {R"({"event_id":"a","event_id":"b","occurred_at":"2026-11-25T08:30:00Z"})",
+       "duplicate key 'event_id'"},
       {"{\"event_id\":\"a\xff\",\"occurred_at\":\"2026-11-25T08:30:00Z\"}", "invalid JSON"},
   };
   EventParser parser({});
@@ -118,7 +121,8 @@ TEST(EventParser, RejectsWithPreciseErrors) {
 TEST(EventParser, ErrorBeforeIterationHasNoLocation) {
   EventParser parser({});
   EventFields f;
-  Status st = ParseOne(parser, std::string("{\"event_id\":\"a\",\"occur\0\0red_at\":\"2026-1", 30), f);
+  Status st =
+      ParseOne(parser, std::string("{\"event_id\":\"a\",\"occur\0\0red_at\":\"2026-1", 30), f);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("invalid JSON"), std::string::npos) << st.message();
 }

@@ -119,8 +119,8 @@ TEST_F(LogTest, BatchAppendAssignsConsecutiveOffsets) {
 
 TEST_F(LogTest, RecordsKeepTheirTimesAndSchemaIdAcrossReopen) {
   Open();
-  std::vector<RecordToAppend> records = {{111, "{\"a\":1}", 7}, {222, "{\"b\":2}", 0},
-                                         {333, "{\"c\":3}", 4000000000u}};
+  std::vector<RecordToAppend> records = {
+      {111, "{\"a\":1}", 7}, {222, "{\"b\":2}", 0}, {333, "{\"c\":3}", 4000000000u}};
   auto appended = log_->Append(0, records);
   ASSERT_TRUE(appended.ok());
   ASSERT_TRUE(syncer_.WaitDurable(appended->sync_ticket).ok());

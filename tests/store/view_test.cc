@@ -5,20 +5,23 @@
 namespace sluice::store {
 namespace {
 
-ViewDefinition Def() { return {"v", {"k", "n"}, {"k"}, "SELECT …"}; }
+ViewDefinition Def() {
+  return {"v", {"k", "n"}, {"k"}, "SELECT …"};
+}
 
 TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
   View view(Def());
   std::vector<std::pair<uint64_t, std::string>> seen;
   std::string snapshot;
-  view.Subscribe([&](uint64_t v, const std::shared_ptr<const std::string>& d) {
-    seen.emplace_back(v, *d);
-  }, [&](uint64_t v, std::string s) {
-    EXPECT_EQ(v, 0u);
-    snapshot = std::move(s);
-  });
-  EXPECT_EQ(snapshot,
-            R"({"type":"snapshot","view":"v","version":0,"columns":["k","n"],"key":["k"],"rows":[]})");
+  view.Subscribe(
+      [&](uint64_t v, const std::shared_ptr<const std::string>& d) { seen.emplace_back(v, *d); },
+      [&](uint64_t v, std::string s) {
+        EXPECT_EQ(v, 0u);
+        snapshot = std::move(s);
+      });
+  EXPECT_EQ(
+      snapshot,
+      R"({"type":"snapshot","view":"v","version":0,"columns":["k","n"],"key":["k"],"rows":[]})");
   EXPECT_EQ(view.Apply({{"a", R"({"k":"a","n":1})"}}, 10), 1u);
   EXPECT_EQ(view.Apply({{"a", R"({"k":"a","n":2})"}, {"b", R"({"k":"b","n":1})"}}, 12), 2u);
   EXPECT_EQ(view.Apply({{"b", ""}}, 13), 3u);
@@ -27,8 +30,9 @@ TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
   EXPECT_EQ(seen[0].second,
             R"({"type":"delta","view":"v","version":1,"position":10,"rows":[{"k":"a","n":1}]})");
   EXPECT_EQ(seen[1].first, 2u);
-  EXPECT_EQ(seen[2].second,
-            R"({"type":"delta","view":"v","version":3,"position":13,"rows":[],"deleted":[{"k":"b","n":1}]})");
+  EXPECT_EQ(
+      seen[2].second,
+      R"({"type":"delta","view":"v","version":3,"position":13,"rows":[],"deleted":[{"k":"b","n":1}]})");
   EXPECT_EQ(view.row_count(), 1u);
   EXPECT_NE(view.SnapshotJson().find(R"("version":3)"), std::string::npos);
 }

@@ -35,9 +35,9 @@ class TumblingCountTest : public ::testing::Test {
     checkpoints_ = CheckpointStore::Open((dir_ / "state").string()).value();
     options_.name = "events_per_minute";
     view_ = std::make_unique<store::View>(TumblingCountViewDefinition(options_, "fulfilment"));
-    pipeline_ = TumblingCountPipeline::Create(options_, *log_, *view_, *checkpoints_, clock_,
-                                              metrics_)
-                    .value();
+    pipeline_ =
+        TumblingCountPipeline::Create(options_, *log_, *view_, *checkpoints_, clock_, metrics_)
+            .value();
   }
   // Simulates a crash: drops everything without a final checkpoint.
   void CrashAll() {
@@ -62,8 +62,8 @@ class TumblingCountTest : public ::testing::Test {
   std::string Row(const std::string& warehouse, const std::string& type, int64_t window_start,
                   int count) {
     return R"({"warehouse_id":")" + warehouse + R"(","event_type":")" + type +
-           R"(","window_start":")" + FormatRfc3339(window_start) +
-           R"(","events":)" + std::to_string(count) + "}";
+           R"(","window_start":")" + FormatRfc3339(window_start) + R"(","events":)" +
+           std::to_string(count) + "}";
   }
 
   bool SnapshotHas(const std::string& row) {
@@ -85,11 +85,11 @@ class TumblingCountTest : public ::testing::Test {
 
 TEST_F(TumblingCountTest, CountsOutOfOrderEventsIntoTheirEventTimeWindows) {
   // Arrival order differs from event time order, across minutes and partitions.
-  Append(0, "WH-01", "pick.completed", t0_ + 90 * kMicrosPerSecond);   // 08:01
-  Append(1, "WH-01", "pick.completed", t0_ + 10 * kMicrosPerSecond);   // 08:00, late
-  Append(0, "WH-01", "pick.completed", t0_ + 59 * kMicrosPerSecond);   // 08:00
-  Append(1, "WH-02", "order.received", t0_ + 61 * kMicrosPerSecond);   // 08:01
-  Append(0, "WH-01", "pick.completed", t0_ - 1);                        // 07:59
+  Append(0, "WH-01", "pick.completed", t0_ + 90 * kMicrosPerSecond);  // 08:01
+  Append(1, "WH-01", "pick.completed", t0_ + 10 * kMicrosPerSecond);  // 08:00, late
+  Append(0, "WH-01", "pick.completed", t0_ + 59 * kMicrosPerSecond);  // 08:00
+  Append(1, "WH-02", "order.received", t0_ + 61 * kMicrosPerSecond);  // 08:01
+  Append(0, "WH-01", "pick.completed", t0_ - 1);                      // 07:59
   ASSERT_EQ(pipeline_->ProcessAvailable().value(), 5u);
   EXPECT_TRUE(SnapshotHas(Row("WH-01", "pick.completed", t0_, 2)));
   EXPECT_TRUE(SnapshotHas(Row("WH-01", "pick.completed", t0_ + kMicrosPerMinute, 1)));
