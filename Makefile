@@ -38,7 +38,7 @@ bench: build
 	@bash scripts/bench.sh $(SLUICE)
 
 format:
-	@find src tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR)

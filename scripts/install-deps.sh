@@ -9,7 +9,7 @@ apt_packages=(
   libsimdjson-dev librocksdb-dev libboost-dev libcli11-dev libfmt-dev libspdlog-dev
   libtomlplusplus-dev nlohmann-json3-dev libzstd-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev chromium
+  clang clang-format libclang-rt-14-dev chromium
   curl
 )
 missing=()

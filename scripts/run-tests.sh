@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the GoogleTest unit tests (CTest), the end-to-end tests against the real
-# binary (node:test with real clients), and a short fuzzing run of the untrusted-input parsers.
+# Runs every test: the format check, the GoogleTest unit tests (CTest), the end-to-end tests
+# against the real binary (node:test with real clients), and a short fuzzing run of the
+# untrusted-input parsers.
 # Ends with one summary line, "N passed, N failed", and a non-zero exit if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,15 @@ build_dir=${1:-build}
 logs=$(mktemp -d)
 passed=0
 failed=0
+
+echo "== format (clang-format, .clang-format)"
+if git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror 2>"$logs/format"; then
+  passed=$((passed + 1))
+else
+  head -n 20 "$logs/format"
+  echo "format: run 'make format' and commit"
+  failed=$((failed + 1))
+fi
 
 echo "== unit tests (ctest)"
 ctest --test-dir "$build_dir" --output-on-failure -j 2 2>&1 | tee "$logs/unit"
