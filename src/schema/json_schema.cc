@@ -509,7 +509,7 @@ class Compiler {
     auto it = key_ids_.find(name);
     if (it != key_ids_.end()) return it->second;
     KeyId id = static_cast<KeyId>(schema_->keys.size());
-    schema_->keys.push_back({name, HashBytes(name, schema_->KeySeed())});
+    schema_->keys.push_back({name, KeyFingerprint(name)});
     key_ids_.emplace(name, id);
     return id;
   }

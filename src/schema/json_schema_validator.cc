@@ -7,7 +7,12 @@
 // exit) so that a warm validator does not allocate. Errors are recorded as small structs and
 // turned into a message only when the event is rejected.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -124,6 +129,48 @@ struct Edge {
   }
 }
 
+// Bit i set when byte i of the 16 at `p` is a quote or a backslash (bits above the first such
+// byte may be spurious without SSE2: borrows propagate upwards). `p` + 16 must be readable.
+inline uint32_t QuotesOrBackslashes(const char* p) {
+#if defined(__SSE2__)
+  const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(
+      _mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')), _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\')))));
+#else
+  auto equal = [](uint64_t word, uint64_t c) {  // the high bit of each byte equal to c
+    const uint64_t x = word ^ (0x0101010101010101ull * c);
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+  };
+  uint32_t bits = 0;
+  for (int half = 0; half < 2; ++half) {
+    uint64_t m = equal(Load64(p + 8 * half), '"') | equal(Load64(p + 8 * half), '\\');
+    for (; m != 0; m &= m - 1) bits |= 1u << (8 * half + std::countr_zero(m) / 8);
+  }
+  return bits;
+#endif
+}
+
+// The key of `field`. simdjson's unescaped_key() copies every key into its string buffer, with
+// a call through the implementation's vtable; a key without escapes reads the same in the input,
+// so it is used in place, its end found a word at a time. Safe: the key is a complete string
+// (stage 1 checked that every string is closed and holds no raw control character, so unescaping
+// could not fail on it either), and the record is followed by SIMDJSON_PADDING bytes, so no
+// word load leaves the buffer. The view lives as long as the record, like simdjson's.
+static_assert(std::endian::native == std::endian::little, "Load64 reads the first byte lowest");
+[[gnu::always_inline]] inline error_code ReadKey(ondemand::field& field, std::string_view& key) {
+  const char* p = field.key().raw();
+  for (size_t n = 0;; n += 16) {
+    const uint32_t stops = QuotesOrBackslashes(p + n);
+    if (stops != 0) {
+      const size_t end = n + static_cast<size_t>(std::countr_zero(stops));
+      if (p[end] == '\\') break;
+      key = {p, end};
+      return simdjson::SUCCESS;
+    }
+  }
+  return field.unescaped_key().get(key);
+}
+
 std::string_view TrimRight(std::string_view s) {
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
@@ -195,14 +242,21 @@ class KeySet {
   size_t size_ = 0;
 };
 
-// The keys of one object being read. Small objects keep their keys in a list (on the walker's
-// stack-like key list) filtered by a 64-bit Bloom mask, which costs a few instructions per key;
-// an object that grows past kSmallObject keys moves them into the KeySet.
+// The keys of one object being read, for duplicate detection and `required`. Small objects keep
+// their keys in a list (on the walker's stack-like key list) filtered by a 64-bit Bloom mask of
+// KeyFingerprint bits: a key whose bit is clear is certainly new, and is pushed in a few
+// instructions. Only a key whose bit is set compares with the list, so the list is scanned at
+// most once per key and holds at most kSmallObject + 1 keys; an object that grows past that
+// moves its keys into the KeySet (seeded hashes), and sets every Bloom bit so that each further
+// key takes the slow path to it.
+inline uint64_t KeyBit(uint64_t fingerprint) {
+  return uint64_t{1} << (fingerprint >> 58);
+}
 struct ObjectKeys {
   static constexpr size_t kSmallObject = 32;
   uint64_t serial;
   size_t list_begin;
-  uint64_t mask = 0;
+  uint64_t bloom = 0;
   bool large = false;
 };
 
@@ -218,7 +272,9 @@ class JsonSchemaValidator::Walker {
         key_seed_(schema.KeySeed()),
         captured_names_(captured_names),
         captured_(captured),
-        slots_(schema.nodes.size(), 0) {}
+        slots_(schema.nodes.size(), 0) {
+    for (const std::string& name : captured_names) capture_bloom_ |= KeyBit(KeyFingerprint(name));
+  }
 
   Status Run(ondemand::document& doc, std::string_view record);
 
@@ -329,6 +385,15 @@ class JsonSchemaValidator::Walker {
     capture_target_->text = s.text;
     capture_target_ = nullptr;
   }
+  // Called for every field of the root object: when `key` is a captured name, records the
+  // field and, for a scalar, points capture_target_ at it so that ReadScalar() keeps its text.
+  // The captured names' Bloom bits (see ObjectKeys) turn most keys away with one test.
+  [[gnu::always_inline]] error_code MatchCapture(std::string_view key, uint64_t fingerprint,
+                                                 ondemand::value& value) {
+    if ((capture_bloom_ & KeyBit(fingerprint)) == 0) return simdjson::SUCCESS;
+    return CaptureField(key, value);
+  }
+  error_code CaptureField(std::string_view key, ondemand::value& value);
 
   // Evaluates `v` against the frame [begin, end), folds the frame, and (when `hash` is set)
   // computes the value's canonical hash.
@@ -346,14 +411,46 @@ class JsonSchemaValidator::Walker {
   // edges_[edges_begin, ...), then hands each result to the parent instance the edge came from.
   error_code EvaluateChild(ondemand::value& v, size_t edges_begin, const PathLink* path, int depth,
                            ValueHash* hash);
-  // Reads a value no schema constrains: still completely, so that simdjson validates it, with
-  // duplicate-key detection and, when asked, its hash.
+  // ---- Values no schema constrains ----
+  // They are still read completely, so that simdjson validates them, with duplicate-key
+  // detection and the depth limit. This is all the work for a stream without a schema, so it
+  // has its own loops: scalars inline (most values are, and a call per value is measurable),
+  // and the captures checked only in the root object's loop.
+
+  // With `hash` set, also computes the value's canonical hash.
   error_code Skip(ondemand::value& v, const PathLink* path, int depth, ValueHash* hash) {
-    return hash != nullptr ? SkipValue<true>(v, path, depth, hash)
-                           : SkipValue<false>(v, path, depth, nullptr);
+    return hash != nullptr ? HashValue(v, path, depth, hash) : Consume(v, path, depth);
   }
-  template <bool kHash>
-  error_code SkipValue(ondemand::value& v, const PathLink* path, int depth, ValueHash* hash);
+  error_code Consume(ondemand::value& v, const PathLink* path, int depth) {
+    if (depth > kMaxDepth) return TooDeep(path);
+    ondemand::json_type t;
+    SIMDJSON_TRY(v.type().get(t));
+    if (capture_target_ != nullptr) {  // a field of the root object that a schema path skips
+      Scalar s;
+      return ReadScalar(v, t, s);
+    }
+    return ConsumeTyped(v, t, path, depth);
+  }
+  // `v` is of type `t`, at `depth` <= kMaxDepth.
+  [[gnu::always_inline]] error_code ConsumeTyped(ondemand::value& v, ondemand::json_type t,
+                                                 const PathLink* path, int depth) {
+    if (t == ondemand::json_type::object) {
+      ondemand::object obj;
+      SIMDJSON_TRY(v.get_object().get(obj));
+      return ConsumeObject<false>(obj, path, depth);
+    }
+    if (t == ondemand::json_type::array) {
+      ondemand::array arr;
+      SIMDJSON_TRY(v.get_array().get(arr));
+      return ConsumeArray(arr, path, depth);
+    }
+    return ConsumeScalar(v, t);
+  }
+  // kRoot: the root object, whose fields feed the captures.
+  template <bool kRoot>
+  error_code ConsumeObject(ondemand::object obj, const PathLink* path, int depth);
+  error_code ConsumeArray(ondemand::array arr, const PathLink* path, int depth);
+  error_code HashValue(ondemand::value& v, const PathLink* path, int depth, ValueHash* hash);
   void AddEdge(uint32_t parent, NodeId child, bool additional, std::string_view key,
                const PathLink* object_path, const PathLink* child_path);
   void CheckPropertyName(uint32_t parent, NodeId names, std::string_view key, const PathLink* path);
@@ -371,6 +468,7 @@ class JsonSchemaValidator::Walker {
   const std::vector<std::string>& captured_names_;
   std::array<CapturedField, kMaxCapturedFields>& captured_;
   CapturedField* capture_target_ = nullptr;
+  uint64_t capture_bloom_ = 0;  // the Bloom bits of the captured names
 
   std::vector<uint32_t> slots_;  // per node: its instance index in the frame that has it
   std::vector<Instance> instances_;
@@ -379,43 +477,45 @@ class JsonSchemaValidator::Walker {
   std::vector<std::pair<ValueHash, uint64_t>> item_hashes_;  // uniqueItems: (hash, index)
   std::vector<Error> errors_;
   std::vector<PathSegment> path_arena_;
-  // False when `key` is already in the object.
-  [[gnu::always_inline]] bool AddKey(ObjectKeys& o, uint64_t hash, std::string_view key) {
-    const uint64_t bit = uint64_t{1} << (hash >> 58);
-    if (!o.large && (o.mask & bit) == 0 && key_top_ - o.list_begin < ObjectKeys::kSmallObject) {
-      o.mask |= bit;  // certainly new
-      PushKey(hash, key);
+  // False when `key` (whose KeyFingerprint is `fingerprint`) is already in the object.
+  [[gnu::always_inline]] bool AddKey(ObjectKeys& o, uint64_t fingerprint, std::string_view key) {
+    const uint64_t bit = KeyBit(fingerprint);
+    if ((o.bloom & bit) == 0) [[likely]] {
+      o.bloom |= bit;  // certainly new
+      PushKey(fingerprint, key);
       return true;
     }
-    return AddKeySlow(o, hash, key, bit);
+    return AddKeySlow(o, fingerprint, key);
   }
-  bool AddKeySlow(ObjectKeys& o, uint64_t hash, std::string_view key, uint64_t bit) {
-    if (o.large) return keys_.Insert(o.serial, hash, key);
-    if ((o.mask & bit) != 0 && HasListedKey(o, hash, key)) return false;
-    o.mask |= bit;
-    PushKey(hash, key);
+  [[gnu::noinline]] bool AddKeySlow(ObjectKeys& o, uint64_t fingerprint, std::string_view key) {
+    if (o.large) return keys_.Insert(o.serial, HashBytes(key, key_seed_), key);
+    if (HasListedKey(o, fingerprint, key)) return false;
+    PushKey(fingerprint, key);
     if (key_top_ - o.list_begin > ObjectKeys::kSmallObject) {
       for (size_t i = o.list_begin; i < key_top_; ++i)
-        keys_.Insert(o.serial, key_list_[i].hash, key_list_[i].Key());
+        keys_.Insert(o.serial, HashBytes(key_list_[i].Key(), key_seed_), key_list_[i].Key());
       key_top_ = o.list_begin;
       o.large = true;
+      o.bloom = ~uint64_t{0};
     }
     return true;
   }
-  bool HasKey(const ObjectKeys& o, uint64_t hash, std::string_view key) const {
-    return o.large ? keys_.Contains(o.serial, hash, key) : HasListedKey(o, hash, key);
+  bool HasKey(const ObjectKeys& o, const KeyInfo& key) const {
+    return o.large ? keys_.Contains(o.serial, HashBytes(key.name, key_seed_), key.name)
+                   : HasListedKey(o, key.hash, key.name);
   }
-  bool HasListedKey(const ObjectKeys& o, uint64_t hash, std::string_view key) const {
+  bool HasListedKey(const ObjectKeys& o, uint64_t fingerprint, std::string_view key) const {
     for (size_t i = o.list_begin; i < key_top_; ++i)
-      if (key_list_[i].hash == hash && SameBytes(key_list_[i].Key(), key)) return true;
+      if (key_list_[i].hash == fingerprint && SameBytes(key_list_[i].Key(), key)) return true;
     return false;
   }
   ObjectKeys OpenObject() { return {++object_serial_, key_top_}; }
   void CloseObject(const ObjectKeys& o) { key_top_ = o.list_begin; }
   // Field by field rather than push_back({hash, key}): GCC builds that temporary with scalar
   // stores and copies it with a vector load, a store-forwarding stall on every key.
-  void PushKey(uint64_t hash, std::string_view key) {
-    if (key_top_ == key_list_.size()) key_list_.resize(key_list_.size() * 2 + 64);
+  [[gnu::always_inline]] void PushKey(uint64_t hash, std::string_view key) {
+    if (key_top_ == key_capacity_) [[unlikely]]
+      GrowKeyList();
     ListedKey& e = key_list_[key_top_++];
     e.hash = hash;
     e.data = key.data();
@@ -428,15 +528,21 @@ class JsonSchemaValidator::Walker {
                             ondemand::value& v, const PathLink* parent_path, const PathLink* path,
                             int depth);
 
+  [[gnu::noinline]] void GrowKeyList() {
+    key_list_.resize(key_list_.size() * 2 + 64);
+    key_capacity_ = key_list_.size();
+  }
+
   KeySet keys_;
   struct ListedKey {
-    uint64_t hash;
+    uint64_t hash;  // KeyFingerprint
     const char* data;
     size_t size;
     std::string_view Key() const { return {data, size}; }
   };
   std::vector<ListedKey> key_list_;  // a stack; key_top_ is its size
   size_t key_top_ = 0;
+  size_t key_capacity_ = 0;  // key_list_.size(), kept apart so that a push needs no division
   uint64_t object_serial_ = 0;
   uint32_t document_error_ = kNoError;  // duplicate key or nesting too deep
 };
@@ -531,6 +637,29 @@ uint32_t JsonSchemaValidator::Walker::ScalarError(NodeId id, const Scalar& s,
       return fail(ErrorKind::kFormat);
   }
   return kNoError;
+}
+
+error_code JsonSchemaValidator::Walker::CaptureField(std::string_view key, ondemand::value& value) {
+  for (size_t c = 0; c < captured_names_.size(); ++c) {
+    if (!SameBytes(captured_names_[c], key)) continue;
+    CapturedField& f = captured_[c];
+    if (f.present) {
+      f.duplicated = true;
+      break;
+    }
+    ondemand::json_type t;
+    SIMDJSON_TRY(value.type().get(t));
+    f.present = true;
+    f.type = t == ondemand::json_type::object    ? JsonType::kObject
+             : t == ondemand::json_type::array   ? JsonType::kArray
+             : t == ondemand::json_type::string  ? JsonType::kString
+             : t == ondemand::json_type::number  ? JsonType::kNumber
+             : t == ondemand::json_type::boolean ? JsonType::kBoolean
+                                                 : JsonType::kNull;
+    if (f.type != JsonType::kObject && f.type != JsonType::kArray) capture_target_ = &f;
+    break;
+  }
+  return simdjson::SUCCESS;
 }
 
 error_code JsonSchemaValidator::Walker::ReadScalar(ondemand::value& v, ondemand::json_type t,
@@ -721,35 +850,15 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     SIMDJSON_TRY(field_result.error());
     ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
     std::string_view key;
-    SIMDJSON_TRY(field.unescaped_key().get(key));
+    SIMDJSON_TRY(ReadKey(field, key));
     ondemand::value& value = field.value();
-    const uint64_t key_hash = HashBytes(key, key_seed_);
+    const uint64_t key_hash = KeyFingerprintPadded(key);
     if (!AddKey(keys, key_hash, key))
       DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
     ++field_count;
     const PathLink link{path, key, -1};
 
-    if (depth == 0) {
-      for (size_t c = 0; c < captured_names_.size(); ++c) {
-        if (!SameBytes(captured_names_[c], key)) continue;
-        CapturedField& f = captured_[c];
-        if (f.present) {
-          f.duplicated = true;
-          break;
-        }
-        ondemand::json_type t;
-        SIMDJSON_TRY(value.type().get(t));
-        f.present = true;
-        f.type = t == ondemand::json_type::object    ? JsonType::kObject
-                 : t == ondemand::json_type::array   ? JsonType::kArray
-                 : t == ondemand::json_type::string  ? JsonType::kString
-                 : t == ondemand::json_type::number  ? JsonType::kNumber
-                 : t == ondemand::json_type::boolean ? JsonType::kBoolean
-                                                     : JsonType::kNull;
-        if (f.type != JsonType::kObject && f.type != JsonType::kArray) capture_target_ = &f;
-        break;
-      }
-    }
+    if (depth == 0) SIMDJSON_TRY(MatchCapture(key, key_hash, value));
 
     error_code err;
     if (single != nullptr) {
@@ -812,7 +921,7 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     if (instances_[i].required_hits < n.required.size()) {
       for (KeyId k : n.required) {
         const KeyInfo& info = schema_.keys[k];
-        if (!HasKey(keys, info.hash, info.name)) {
+        if (!HasKey(keys, info)) {
           Fail(i, NewError(ErrorKind::kRequired, id, path, JsonType::kObject, info.name));
           break;
         }
@@ -900,8 +1009,55 @@ error_code JsonSchemaValidator::Walker::EvaluateArray(ondemand::array arr, uint3
   return simdjson::SUCCESS;
 }
 
-template <bool kHash>
-error_code JsonSchemaValidator::Walker::SkipValue(ondemand::value& v, const PathLink* path,
+template <bool kRoot>
+error_code JsonSchemaValidator::Walker::ConsumeObject(ondemand::object obj, const PathLink* path,
+                                                      int depth) {
+  ObjectKeys keys = OpenObject();
+  for (auto field_result : obj) {
+    SIMDJSON_TRY(field_result.error());
+    ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
+    std::string_view key;
+    SIMDJSON_TRY(ReadKey(field, key));
+    ondemand::value& value = field.value();
+    const uint64_t fingerprint = KeyFingerprintPadded(key);
+    if (!AddKey(keys, fingerprint, key))
+      DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
+    const PathLink link{path, key, -1};
+    if (depth >= kMaxDepth) [[unlikely]]
+      return TooDeep(&link);
+    ondemand::json_type t;
+    SIMDJSON_TRY(value.type().get(t));
+    if constexpr (kRoot) {
+      SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
+      if (capture_target_ != nullptr) {
+        Scalar s;
+        SIMDJSON_TRY(ReadScalar(value, t, s));
+        continue;
+      }
+    }
+    SIMDJSON_TRY(ConsumeTyped(value, t, &link, depth + 1));
+  }
+  CloseObject(keys);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::ConsumeArray(ondemand::array arr, const PathLink* path,
+                                                     int depth) {
+  int64_t index = 0;
+  for (auto element : arr) {
+    SIMDJSON_TRY(element.error());
+    ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
+    const PathLink link{path, {}, index++};
+    if (depth >= kMaxDepth) [[unlikely]]
+      return TooDeep(&link);
+    ondemand::json_type t;
+    SIMDJSON_TRY(item.type().get(t));
+    SIMDJSON_TRY(ConsumeTyped(item, t, &link, depth + 1));
+  }
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::HashValue(ondemand::value& v, const PathLink* path,
                                                   int depth, ValueHash* hash) {
   if (depth > kMaxDepth) return TooDeep(path);
   ondemand::json_type t;
@@ -917,32 +1073,22 @@ error_code JsonSchemaValidator::Walker::SkipValue(ondemand::value& v, const Path
         SIMDJSON_TRY(field_result.error());
         ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
         std::string_view key;
-        SIMDJSON_TRY(field.unescaped_key().get(key));
+        SIMDJSON_TRY(ReadKey(field, key));
         ondemand::value& value = field.value();
-        if (!AddKey(keys, HashBytes(key, key_seed_), key))
+        const uint64_t fingerprint = KeyFingerprintPadded(key);
+        if (!AddKey(keys, fingerprint, key))
           DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
-        ValueHash value_hash;
-        if constexpr (!kHash) {
-          // Scalars inline: most values are, and a call per value is measurable here.
-          ondemand::json_type ft;
-          SIMDJSON_TRY(value.type().get(ft));
-          if (ft != ondemand::json_type::object && ft != ondemand::json_type::array &&
-              capture_target_ == nullptr && depth < kMaxDepth) {
-            SIMDJSON_TRY(ConsumeScalar(value, ft));
-            continue;
-          }
-        }
+        if (depth == 0) SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
         const PathLink link{path, key, -1};
-        SIMDJSON_TRY(SkipValue<kHash>(value, &link, depth + 1, &value_hash));
-        if constexpr (kHash) {
-          ValueHash f = HashField(seeds_, key, value_hash);
-          sum.a += f.a;
-          sum.b += f.b;
-          ++count;
-        }
+        ValueHash value_hash;
+        SIMDJSON_TRY(HashValue(value, &link, depth + 1, &value_hash));
+        ValueHash f = HashField(seeds_, key, value_hash);
+        sum.a += f.a;
+        sum.b += f.b;
+        ++count;
       }
       CloseObject(keys);
-      if constexpr (kHash) *hash = FinishObject(seeds_, sum, count);
+      *hash = FinishObject(seeds_, sum, count);
       return simdjson::SUCCESS;
     }
     case ondemand::json_type::array: {
@@ -955,20 +1101,17 @@ error_code JsonSchemaValidator::Walker::SkipValue(ondemand::value& v, const Path
         ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
         const PathLink link{path, {}, index++};
         ValueHash item_hash;
-        SIMDJSON_TRY(SkipValue<kHash>(item, &link, depth + 1, &item_hash));
-        if constexpr (kHash) array_hash = ChainElement(array_hash, item_hash);
+        SIMDJSON_TRY(HashValue(item, &link, depth + 1, &item_hash));
+        array_hash = ChainElement(array_hash, item_hash);
       }
-      if constexpr (kHash) *hash = array_hash;
+      *hash = array_hash;
       return simdjson::SUCCESS;
     }
     default: {
-      if (kHash || capture_target_ != nullptr) {
-        Scalar s;
-        SIMDJSON_TRY(ReadScalar(v, t, s));
-        if constexpr (kHash) *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
-        return simdjson::SUCCESS;
-      }
-      return ConsumeScalar(v, t);
+      Scalar s;
+      SIMDJSON_TRY(ReadScalar(v, t, s));
+      *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
+      return simdjson::SUCCESS;
     }
   }
 }
@@ -1048,7 +1191,16 @@ Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_vie
     if (t == ondemand::json_type::object || t == ondemand::json_type::array) {
       ondemand::value v;
       SIMDJSON_TRY(doc.get_value().get(v));
-      SIMDJSON_TRY(Evaluate(v, begin, end, nullptr, 0, nullptr));
+      // A stream without a schema (`true`): only JSON validity, duplicate keys and captures.
+      if (nodes_[schema_.root].trivial && t == ondemand::json_type::object) {
+        ondemand::object obj;
+        SIMDJSON_TRY(v.get_object().get(obj));
+        SIMDJSON_TRY(ConsumeObject<true>(obj, nullptr, 0));
+      } else if (nodes_[schema_.root].trivial) {
+        SIMDJSON_TRY(Consume(v, nullptr, 0));
+      } else {
+        SIMDJSON_TRY(Evaluate(v, begin, end, nullptr, 0, nullptr));
+      }
       // The root value is consumed: anything but whitespace after it is trailing content.
       const char* trailing = nullptr;
       if (!doc.current_location().get(trailing)) return simdjson::TRAILING_CONTENT;
