@@ -40,4 +40,7 @@ build ingest_body fuzz/ingest_body_fuzz.cc src/ingest/event_parser.cc "${schema_
 run ingest_body
 build json_schema fuzz/json_schema_fuzz.cc "${schema_sources[@]}" "${base_sources[@]}"
 run json_schema
+# The SQL parser: DDL and queries arrive over HTTP, and ToSql() output is what gets persisted.
+build sql_parse fuzz/sql_parse_fuzz.cc src/sql/*.cc "${base_sources[@]}"
+run sql_parse
 echo "fuzz: all targets ran clean"
