@@ -226,6 +226,16 @@ class Compiler {
     CollapseRefs();
     SLUICE_RETURN_IF_ERROR(OrderAndClose());
     for (Node& n : nodes()) BuildPropertyTable(n);
+    for (Node& n : nodes()) {
+      n.simple = n.closure.size() == 1 && n.pattern_properties.empty() &&
+                 n.property_names == kNoNode && !n.unique_items && !n.enum_has_composite;
+      uint8_t pass = n.types != 0 ? n.types : 0xFF;
+      if (n.always_false || n.has_enum) pass = 0;
+      if (n.has_number_keywords) pass &= ~(kNumberBit | kIntegerBit);
+      if (n.has_string_keywords) pass &= ~kStringBit;
+      n.scalar_pass = pass & (kNullBit | kBooleanBit | kNumberBit | kIntegerBit | kStringBit);
+      BuildClosureTable(n);
+    }
     return std::shared_ptr<const CompiledSchema>(std::move(schema_));
   }
 
@@ -595,8 +605,6 @@ class Compiler {
                             !std::isnan(n.multiple_of) || FormatAppliesToNumbers(n.format);
     n.has_string_keywords = n.min_length > 0 || n.max_length != kUnbounded || n.pattern ||
                             (n.format != Format::kNone && !FormatAppliesToNumbers(n.format));
-    n.only_type_check = !n.always_false && n.types != 0 && !n.has_enum && !n.has_number_keywords &&
-                        !n.has_string_keywords;
     n.trivial = !n.always_false && n.types == 0 && !n.has_enum && std::isnan(n.minimum) &&
                 std::isnan(n.maximum) && std::isnan(n.exclusive_minimum) &&
                 std::isnan(n.exclusive_maximum) && std::isnan(n.multiple_of) && n.min_length == 0 &&
@@ -719,10 +727,46 @@ class Compiler {
     size_t capacity = std::bit_ceil(entries.size() * 2);
     n.property_table.assign(capacity, PropertySlot{});
     n.property_table_mask = capacity - 1;
+    n.slot_bits = capacity <= 64;
     for (const PropertySlot& e : entries) {
       uint64_t i = e.hash & n.property_table_mask;
       while (n.property_table[i].key != kUnknownKey) i = (i + 1) & n.property_table_mask;
       n.property_table[i] = e;
+      if (n.slot_bits && e.required) n.required_slots |= uint64_t{1} << i;
+    }
+  }
+
+  // See Node::closure_table. Needs the property tables of the closure's nodes.
+  void BuildClosureTable(Node& n) const {
+    if (n.closure.size() < 2) return;
+    std::vector<KeyId> keys;  // in order of first appearance
+    std::unordered_map<KeyId, std::vector<ClosureProperty>> entries;
+    for (uint32_t position = 0; position < n.closure.size(); ++position) {
+      const Node& m = schema_->nodes[n.closure[position]];
+      if (!m.pattern_properties.empty() || m.additional_properties != kNoNode ||
+          m.property_names != kNoNode)
+        return;
+      for (const PropertySlot& slot : m.property_table) {
+        if (slot.key == kUnknownKey) continue;
+        std::vector<ClosureProperty>& list = entries[slot.key];
+        if (list.empty()) keys.push_back(slot.key);
+        list.push_back({position, slot.child, slot.required});
+      }
+    }
+    if (keys.empty()) return;
+    size_t capacity = std::bit_ceil(keys.size() * 2);
+    n.closure_table.assign(capacity, ClosureSlot{});
+    n.closure_table_mask = capacity - 1;
+    n.closure_slot_bits = capacity <= 64;
+    for (KeyId key : keys) {
+      const std::vector<ClosureProperty>& list = entries[key];
+      ClosureSlot slot{schema_->keys[key].hash, key,
+                       static_cast<uint32_t>(n.closure_properties.size()),
+                       static_cast<uint32_t>(list.size())};
+      n.closure_properties.insert(n.closure_properties.end(), list.begin(), list.end());
+      uint64_t i = slot.hash & n.closure_table_mask;
+      while (n.closure_table[i].key != kUnknownKey) i = (i + 1) & n.closure_table_mask;
+      n.closure_table[i] = slot;
     }
   }
 

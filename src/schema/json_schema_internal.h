@@ -205,6 +205,22 @@ struct PropertySlot {
   bool required = false;
 };
 
+// The closure property table of a node (Node::closure_table): for one key, the entries
+// closure_properties[begin, begin + count), in closure order.
+struct ClosureSlot {
+  uint64_t hash = 0;  // KeyFingerprint
+  KeyId key = kUnknownKey;
+  uint32_t begin = 0;
+  uint32_t count = 0;
+};
+// The key's entry in one node of the closure: that node's property child (kNoNode when the key
+// is only required) and whether it requires the key. `position` is the node's index in closure.
+struct ClosureProperty {
+  uint32_t position = 0;
+  NodeId child = kNoNode;
+  bool required = false;
+};
+
 struct PatternProperty {
   std::unique_ptr<RE2> regex;
   std::string source;
@@ -271,12 +287,33 @@ struct Node {
   bool has_array_keywords = false;
   bool has_number_keywords = false;  // bounds, multipleOf, a number format
   bool has_string_keywords = false;  // lengths, pattern, a string format
-  bool only_type_check = false;      // `type` is the only assertion
   bool has_applicators = false;
   // This node and every node reachable from it through in-place applicators, each once, in
   // fold order: a node comes after all nodes its applicators refer to.
   std::vector<NodeId> closure;
   uint32_t fold_rank = 0;  // position in a global fold order
+
+  // Checked by the validator without frames (see EvaluateSimple there): the closure is this node
+  // alone, and no keyword needs the general path: patternProperties and propertyNames (which
+  // hand keys to several subschemas), uniqueItems and object or array members of enum/const
+  // (which need value hashes).
+  bool simple = false;
+  // TypeBit mask of the scalars this node accepts with nothing more to check (no enum, bounds,
+  // lengths, pattern or format apply to them): the validator's one-test leaf check.
+  uint8_t scalar_pass = 0;
+  // property_table has at most 64 slots: an object's declared keys are tracked in one word of
+  // slot bits, set from the lookup done anyway, rather than listed for duplicate detection.
+  bool slot_bits = false;
+  uint64_t required_slots = 0;  // with slot_bits: the slots of the `required` keys
+
+  // For a closure of several nodes (allOf, if/then, ...): the `properties` and `required` of all
+  // of them by key, so that a field costs one lookup rather than one per node. Built only when
+  // no node of the closure has additionalProperties, patternProperties or propertyNames, whose
+  // per-key work the table cannot express.
+  std::vector<ClosureSlot> closure_table;
+  uint64_t closure_table_mask = 0;
+  bool closure_slot_bits = false;  // closure_table has at most 64 slots, like slot_bits
+  std::vector<ClosureProperty> closure_properties;
 };
 
 struct KeyInfo {
@@ -300,15 +337,21 @@ class CompiledSchema {
   // KeySeed()).
   uint64_t KeySeed() const { return seeds.a; }
 
-  // The slot of `name` (whose KeyFingerprint is `hash`) in `node`'s property table.
-  const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,
-                                             std::string_view name) const {
-    if (node.property_table.empty()) return nullptr;
-    for (uint64_t i = hash & node.property_table_mask;; i = (i + 1) & node.property_table_mask) {
-      const internal::PropertySlot& slot = node.property_table[i];
+  // The slot of `name` (whose KeyFingerprint is `hash`) in an open-addressing table of
+  // PropertySlot or ClosureSlot with `mask` + 1 slots, or nullptr.
+  template <typename Slot>
+  const Slot* Find(const std::vector<Slot>& table, uint64_t mask, uint64_t hash,
+                   std::string_view name) const {
+    if (table.empty()) return nullptr;
+    for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& slot = table[i];
       if (slot.key == internal::kUnknownKey) return nullptr;
       if (slot.hash == hash && internal::SameBytes(keys[slot.key].name, name)) return &slot;
     }
+  }
+  const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,
+                                             std::string_view name) const {
+    return Find(node.property_table, node.property_table_mask, hash, name);
   }
 };
 

@@ -95,6 +95,26 @@ struct Scalar {
   std::string_view text;
 };
 
+// JavaScript's Number.isInteger for the finite doubles JSON numbers are, without a libm call
+// (std::trunc is one without SSE4.1): from 2^52 up every double is an integer.
+inline bool IsIntegral(double x) {
+  return std::fabs(x) >= 0x1p52 || x == static_cast<double>(static_cast<int64_t>(x));
+}
+
+// The TypeBit mask of a scalar: a number with no fractional part is also an integer.
+inline uint8_t TypeBits(const Scalar& s) {
+  switch (s.type) {
+    case JsonType::kString:
+      return kStringBit;
+    case JsonType::kNumber:
+      return IsIntegral(s.number) ? kNumberBit | kIntegerBit : kNumberBit;
+    case JsonType::kBoolean:
+      return kBooleanBit;
+    default:
+      return kNullBit;
+  }
+}
+
 struct Instance {
   NodeId node;
   uint32_t error;
@@ -252,11 +272,15 @@ class KeySet {
 inline uint64_t KeyBit(uint64_t fingerprint) {
   return uint64_t{1} << (fingerprint >> 58);
 }
+//
+// Keys found in a property table of at most 64 slots (Node::slot_bits, closure_slot_bits) are
+// not listed: their slot's bit in `slots` says whether the object has them.
 struct ObjectKeys {
   static constexpr size_t kSmallObject = 32;
   uint64_t serial;
   size_t list_begin;
   uint64_t bloom = 0;
+  uint64_t slots = 0;
   bool large = false;
 };
 
@@ -370,7 +394,13 @@ class JsonSchemaValidator::Walker {
     return false;
   }
   // The error of a scalar against one node's own keywords, or kNoError.
-  uint32_t ScalarError(NodeId node, const Scalar& s, const PathLink* path);
+  // The first error of a scalar against one node's own keywords, or kNoError. Inline, the
+  // common leaf: a type the node accepts with nothing more to check (Node::scalar_pass).
+  [[gnu::always_inline]] uint32_t ScalarError(NodeId node, const Scalar& s, const PathLink* path) {
+    if ((nodes_[node].scalar_pass & TypeBits(s)) != 0) return kNoError;
+    return ScalarErrorSlow(node, s, path);
+  }
+  [[gnu::noinline]] uint32_t ScalarErrorSlow(NodeId node, const Scalar& s, const PathLink* path);
   void CheckScalar(uint32_t i, const Scalar& s, const PathLink* path) {
     if (!Live(i)) return;
     uint32_t error = ScalarError(instances_[i].node, s, path);
@@ -379,7 +409,16 @@ class JsonSchemaValidator::Walker {
 
   // ---- Walking ----
 
-  error_code ReadScalar(ondemand::value& v, ondemand::json_type t, Scalar& s);
+  // Reads a scalar of type `t` (not an object or array). Strings, most scalars, inline.
+  [[gnu::always_inline]] error_code ReadScalar(ondemand::value& v, ondemand::json_type t,
+                                               Scalar& s) {
+    if (t != ondemand::json_type::string) return ReadOtherScalar(v, t, s);
+    s.type = JsonType::kString;
+    SIMDJSON_TRY(v.get_string().get(s.text));
+    OfferCapture(s);
+    return simdjson::SUCCESS;
+  }
+  error_code ReadOtherScalar(ondemand::value& v, ondemand::json_type t, Scalar& s);
   void OfferCapture(const Scalar& s) {
     if (capture_target_ == nullptr) return;
     capture_target_->text = s.text;
@@ -395,15 +434,18 @@ class JsonSchemaValidator::Walker {
   }
   error_code CaptureField(std::string_view key, ondemand::value& value);
 
+  // ---- The general path: frames ----
+
   // Evaluates `v` against the frame [begin, end), folds the frame, and (when `hash` is set)
-  // computes the value's canonical hash.
-  error_code Evaluate(ondemand::value& v, uint32_t begin, uint32_t end, const PathLink* path,
-                      int depth, ValueHash* hash);
+  // computes the value's canonical hash. `frame_root`: the node whose closure the frame is, in
+  // closure order (a frame pushed for one root), else kNoNode.
+  error_code Evaluate(ondemand::value& v, uint32_t begin, uint32_t end, NodeId frame_root,
+                      const PathLink* path, int depth, ValueHash* hash);
   void EvaluateScalar(const Scalar& s, uint32_t begin, uint32_t end, const PathLink* path) {
     for (uint32_t i = begin; i < end; ++i) CheckScalar(i, s, path);
     Fold(begin, end, path);
   }
-  error_code EvaluateObject(ondemand::object obj, uint32_t begin, uint32_t end,
+  error_code EvaluateObject(ondemand::object obj, uint32_t begin, uint32_t end, NodeId frame_root,
                             const PathLink* path, int depth, ValueHash* hash);
   error_code EvaluateArray(ondemand::array arr, uint32_t begin, uint32_t end, const PathLink* path,
                            int depth, ValueHash* hash);
@@ -411,6 +453,73 @@ class JsonSchemaValidator::Walker {
   // edges_[edges_begin, ...), then hands each result to the parent instance the edge came from.
   error_code EvaluateChild(ondemand::value& v, size_t edges_begin, const PathLink* path, int depth,
                            ValueHash* hash);
+  // The error of scalar `s` against `node`, evaluated in a frame of its closure, or kNoError.
+  uint32_t EvaluateScalarInFrame(const Scalar& s, NodeId node, const PathLink* path);
+  // Evaluates `v` against non-simple `node` in a frame of its closure, into `error`.
+  error_code EvaluateInFrame(ondemand::value& v, NodeId node, const PathLink* path, int depth,
+                             uint32_t& error);
+
+  // ---- The frameless path ----
+  // A value whose set of applicable nodes is one simple node (Node::simple: no applicators, no
+  // keyword that needs hashes or per-key frames) needs neither instances nor a fold: its result
+  // is just the first error found in it. Below the root that is nearly every value of a typical
+  // event, and whole subtrees stay on this path: a simple node's fields and items go to
+  // EvaluateMember, which only leaves it for a child with applicators (EvaluateInFrame) or none
+  // at all (Consume). Every function here sets `error` to the value's first error and leaves it
+  // alone when there is none; errors are created in document order, as on the general path.
+
+  error_code EvaluateSimple(ondemand::value& v, NodeId node, const PathLink* path, int depth,
+                            uint32_t& error);
+  error_code EvaluateSimpleObject(ondemand::object obj, NodeId node, const PathLink* path,
+                                  int depth, uint32_t& error);
+  error_code EvaluateSimpleArray(ondemand::array arr, NodeId node, const PathLink* path, int depth,
+                                 uint32_t& error);
+  // A field or item that a simple node, whose result so far is `parent_error`, hands to `child`
+  // (kNoNode: none; `additional`: through additionalProperties). Once the parent has failed,
+  // the rest of its value is only read.
+  // Scalars, most members, inline.
+  [[gnu::always_inline]] error_code EvaluateMember(NodeId child, bool additional,
+                                                   std::string_view key, ondemand::value& v,
+                                                   const PathLink* parent_path,
+                                                   const PathLink* path, int depth,
+                                                   uint32_t& parent_error) {
+    if (parent_error != kNoError || child == kNoNode || nodes_[child].trivial)
+      return Consume(v, path, depth);
+    const Node& c = nodes_[child];
+    if (c.always_false || !c.simple)
+      return EvaluateOtherMember(child, additional, key, v, parent_path, path, depth, parent_error);
+    ondemand::json_type t;
+    SIMDJSON_TRY(v.type().get(t));
+    if (t == ondemand::json_type::object || t == ondemand::json_type::array || depth > kMaxDepth)
+        [[unlikely]]
+      return EvaluateSimple(v, child, path, depth, parent_error);
+    Scalar s;
+    SIMDJSON_TRY(ReadScalar(v, t, s));
+    parent_error = ScalarError(child, s, path);
+    return simdjson::SUCCESS;
+  }
+  // A false schema, or a child with applicators.
+  error_code EvaluateOtherMember(NodeId child, bool additional, std::string_view key,
+                                 ondemand::value& v, const PathLink* parent_path,
+                                 const PathLink* path, int depth, uint32_t& parent_error) {
+    if (nodes_[child].always_false) {
+      parent_error = additional ? NewError(ErrorKind::kPropertyNotAllowed, child, parent_path,
+                                           JsonType::kObject, key)
+                                : NewError(ErrorKind::kFalseSchema, child, path);
+      return Consume(v, path, depth);
+    }
+    return EvaluateInFrame(v, child, path, depth, parent_error);
+  }
+  // False schema, type and enum checks of an object or array against a simple node (whose enum,
+  // if any, has no object or array member).
+  uint32_t CompositeError(NodeId id, JsonType type, const PathLink* path) {
+    const Node& n = nodes_[id];
+    const uint8_t bit = type == JsonType::kObject ? kObjectBit : kArrayBit;
+    if (n.always_false) return NewError(ErrorKind::kFalseSchema, id, path, type);
+    if (n.types != 0 && (n.types & bit) == 0) return NewError(ErrorKind::kType, id, path, type);
+    if (n.has_enum) return NewError(ErrorKind::kEnum, id, path, type);
+    return kNoError;
+  }
   // ---- Values no schema constrains ----
   // They are still read completely, so that simdjson validates them, with duplicate-key
   // detection and the depth limit. This is all the work for a stream without a schema, so it
@@ -487,6 +596,13 @@ class JsonSchemaValidator::Walker {
     }
     return AddKeySlow(o, fingerprint, key);
   }
+  // False when the key at `slot` of the object's property table is already in the object.
+  [[gnu::always_inline]] static bool AddSlotKey(ObjectKeys& o, size_t slot) {
+    const uint64_t bit = uint64_t{1} << slot;
+    const bool fresh = (o.slots & bit) == 0;
+    o.slots |= bit;
+    return fresh;
+  }
   [[gnu::noinline]] bool AddKeySlow(ObjectKeys& o, uint64_t fingerprint, std::string_view key) {
     if (o.large) return keys_.Insert(o.serial, HashBytes(key, key_seed_), key);
     if (HasListedKey(o, fingerprint, key)) return false;
@@ -522,12 +638,6 @@ class JsonSchemaValidator::Walker {
     e.size = key.size();
   }
 
-  // Evaluates a field or item that exactly one instance hands to one subschema (`child`,
-  // kNoNode for none): the common case, checked without a frame when the child is a leaf.
-  error_code EvaluateSingle(uint32_t parent, NodeId child, bool additional, std::string_view key,
-                            ondemand::value& v, const PathLink* parent_path, const PathLink* path,
-                            int depth);
-
   [[gnu::noinline]] void GrowKeyList() {
     key_list_.resize(key_list_.size() * 2 + 64);
     key_capacity_ = key_list_.size();
@@ -547,41 +657,15 @@ class JsonSchemaValidator::Walker {
   uint32_t document_error_ = kNoError;  // duplicate key or nesting too deep
 };
 
-uint32_t JsonSchemaValidator::Walker::ScalarError(NodeId id, const Scalar& s,
-                                                  const PathLink* path) {
+uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s,
+                                                      const PathLink* path) {
   const Node& n = nodes_[id];
   if (n.trivial) return kNoError;
   auto fail = [&](ErrorKind kind, uint64_t count = 0) {
     return NewError(kind, id, path, s.type, s.text, count);
   };
-  // The common leaf, {"type": ...} alone, in a few instructions.
-  if (n.only_type_check) {
-    uint8_t bits = s.type == JsonType::kString ? kStringBit
-                   : s.type == JsonType::kNumber
-                       ? (std::trunc(s.number) == s.number ? kNumberBit | kIntegerBit : kNumberBit)
-                   : s.type == JsonType::kBoolean ? kBooleanBit
-                                                  : kNullBit;
-    return (n.types & bits) != 0 ? kNoError : fail(ErrorKind::kType);
-  }
   if (n.always_false) return fail(ErrorKind::kFalseSchema);
-  uint8_t bits = 0;
-  switch (s.type) {
-    case JsonType::kNull:
-      bits = kNullBit;
-      break;
-    case JsonType::kBoolean:
-      bits = kBooleanBit;
-      break;
-    case JsonType::kString:
-      bits = kStringBit;
-      break;
-    case JsonType::kNumber:
-      bits = kNumberBit | (std::trunc(s.number) == s.number ? kIntegerBit : 0);
-      break;
-    default:
-      break;
-  }
-  if (n.types != 0 && (n.types & bits) == 0) return fail(ErrorKind::kType);
+  if (n.types != 0 && (n.types & TypeBits(s)) == 0) return fail(ErrorKind::kType);
   if (n.has_enum) {
     bool found = false;
     for (const Constant& c : n.enum_values) {
@@ -617,7 +701,7 @@ uint32_t JsonSchemaValidator::Walker::ScalarError(NodeId id, const Scalar& s,
       // ajv: `(x / m) !== parseInt(x / m)`: an integral quotient below 1e21 (above, parseInt
       // reads the exponent notation of the number's string form and disagrees).
       double q = x / n.multiple_of;
-      if (!(std::isfinite(q) && std::trunc(q) == q && std::fabs(q) < 1e21))
+      if (!(std::isfinite(q) && std::fabs(q) < 1e21 && IsIntegral(q)))
         return fail(ErrorKind::kMultipleOf);
     }
     if (FormatAppliesToNumbers(n.format) && !CheckNumberFormat(n.format, x))
@@ -662,13 +746,9 @@ error_code JsonSchemaValidator::Walker::CaptureField(std::string_view key, ondem
   return simdjson::SUCCESS;
 }
 
-error_code JsonSchemaValidator::Walker::ReadScalar(ondemand::value& v, ondemand::json_type t,
-                                                   Scalar& s) {
+error_code JsonSchemaValidator::Walker::ReadOtherScalar(ondemand::value& v, ondemand::json_type t,
+                                                        Scalar& s) {
   switch (t) {
-    case ondemand::json_type::string:
-      s.type = JsonType::kString;
-      SIMDJSON_TRY(v.get_string().get(s.text));
-      break;
     case ondemand::json_type::number:
       s.type = JsonType::kNumber;
       s.text = TrimRight(v.raw_json_token());
@@ -695,14 +775,15 @@ error_code JsonSchemaValidator::Walker::ReadScalar(ondemand::value& v, ondemand:
 }
 
 error_code JsonSchemaValidator::Walker::Evaluate(ondemand::value& v, uint32_t begin, uint32_t end,
-                                                 const PathLink* path, int depth, ValueHash* hash) {
+                                                 NodeId frame_root, const PathLink* path, int depth,
+                                                 ValueHash* hash) {
   if (depth > kMaxDepth) return TooDeep(path);
   ondemand::json_type t;
   SIMDJSON_TRY(v.type().get(t));
   if (t == ondemand::json_type::object) {
     ondemand::object obj;
     SIMDJSON_TRY(v.get_object().get(obj));
-    SIMDJSON_TRY(EvaluateObject(obj, begin, end, path, depth, hash));
+    SIMDJSON_TRY(EvaluateObject(obj, begin, end, frame_root, path, depth, hash));
   } else if (t == ondemand::json_type::array) {
     ondemand::array arr;
     SIMDJSON_TRY(v.get_array().get(arr));
@@ -734,18 +815,23 @@ void JsonSchemaValidator::Walker::AddEdge(uint32_t parent, NodeId child, bool ad
 void JsonSchemaValidator::Walker::CheckPropertyName(uint32_t parent, NodeId names,
                                                     std::string_view key, const PathLink* path) {
   if (nodes_[names].trivial) return;
-  size_t roots_begin = child_roots_.size();
-  child_roots_.push_back(names);
-  uint32_t begin = PushFrame(roots_begin);
-  uint32_t end = static_cast<uint32_t>(instances_.size());
-  child_roots_.resize(roots_begin);
-  Scalar s{JsonType::kString, false, 0, key};
-  EvaluateScalar(s, begin, end, path);
-  uint32_t error = instances_[Lookup(names, begin, end)].error;
+  uint32_t error = EvaluateScalarInFrame(Scalar{JsonType::kString, false, 0, key}, names, path);
   if (error != kNoError)
     Fail(parent,
          NewError(ErrorKind::kPropertyName, names, path, JsonType::kString, key, 0, 0, 0, error));
+}
+
+uint32_t JsonSchemaValidator::Walker::EvaluateScalarInFrame(const Scalar& s, NodeId node,
+                                                            const PathLink* path) {
+  const size_t roots_begin = child_roots_.size();
+  child_roots_.push_back(node);
+  const uint32_t begin = PushFrame(roots_begin);
+  const uint32_t end = static_cast<uint32_t>(instances_.size());
+  child_roots_.resize(roots_begin);
+  EvaluateScalar(s, begin, end, path);
+  const uint32_t error = instances_[Lookup(node, begin, end)].error;
   instances_.resize(begin);
+  return error;
 }
 
 error_code JsonSchemaValidator::Walker::EvaluateChild(ondemand::value& v, size_t edges_begin,
@@ -756,80 +842,200 @@ error_code JsonSchemaValidator::Walker::EvaluateChild(ondemand::value& v, size_t
     SIMDJSON_TRY(Skip(v, path, depth, hash));
     return simdjson::SUCCESS;
   }
-  // The common case, a scalar checked against one subschema without applicators, needs no
-  // frame: most fields of most events take this path.
   const NodeId first = edges_[edges_begin].child;
-  bool single_leaf = nodes_[first].closure.size() == 1;
-  for (size_t e = edges_begin + 1; single_leaf && e < edges_end; ++e)
-    single_leaf = edges_[e].child == first;
+  bool same = true, leaves = true;
+  for (size_t e = edges_begin; e < edges_end; ++e) {
+    same &= edges_[e].child == first;
+    leaves &= nodes_[edges_[e].child].closure.size() == 1;
+  }
+  auto fail_parents = [&](NodeId child, uint32_t error) {
+    if (error == kNoError) return;
+    for (size_t e = edges_begin; e < edges_end; ++e)
+      if (edges_[e].child == child) Fail(edges_[e].parent, error);
+  };
+  if (same && hash == nullptr && nodes_[first].simple) {
+    // One simple subschema, however many parents hand the value to it (the common case).
+    uint32_t error = kNoError;
+    SIMDJSON_TRY(EvaluateSimple(v, first, path, depth, error));
+    fail_parents(first, error);
+    edges_.resize(edges_begin);
+    return simdjson::SUCCESS;
+  }
   ondemand::json_type t;
   SIMDJSON_TRY(v.type().get(t));
-  if (single_leaf && t != ondemand::json_type::object && t != ondemand::json_type::array) {
+  // A scalar against subschemas without applicators (a property constrained by several nodes of
+  // an allOf or an if): read once, checked against each, without a frame. In fold order, the
+  // order a frame would check them in, so that the same error comes first.
+  constexpr size_t kMaxLeaves = 8;
+  std::array<NodeId, kMaxLeaves> children;
+  size_t child_count = 0;
+  for (size_t e = edges_begin; leaves && e < edges_end; ++e) {
+    const NodeId c = edges_[e].child;
+    if (std::find(children.begin(), children.begin() + child_count, c) !=
+        children.begin() + child_count)
+      continue;
+    if (child_count == kMaxLeaves) leaves = false;
+    if (leaves) children[child_count++] = c;
+  }
+  if (leaves && t != ondemand::json_type::object && t != ondemand::json_type::array) {
     if (depth > kMaxDepth) return TooDeep(path);
     Scalar s;
     SIMDJSON_TRY(ReadScalar(v, t, s));
-    const uint32_t error = ScalarError(first, s, path);
-    if (error != kNoError)
-      for (size_t e = edges_begin; e < edges_end; ++e) Fail(edges_[e].parent, error);
+    for (size_t i = 1; i < child_count; ++i)  // insertion sort: a handful of nodes
+      for (size_t j = i; j > 0 && nodes_[children[j]].fold_rank < nodes_[children[j - 1]].fold_rank;
+           --j)
+        std::swap(children[j], children[j - 1]);
+    for (size_t c = 0; c < child_count; ++c)
+      fail_parents(children[c], ScalarError(children[c], s, path));
     if (hash != nullptr) *hash = HashScalar(seeds_, s.type, s.boolean, s.number, s.text);
-  } else {
-    const size_t roots_begin = child_roots_.size();
-    for (size_t e = edges_begin; e < edges_end; ++e) {
-      NodeId child = edges_[e].child;
-      if (std::find(child_roots_.begin() + static_cast<ptrdiff_t>(roots_begin), child_roots_.end(),
-                    child) == child_roots_.end())
-        child_roots_.push_back(child);
-    }
-    uint32_t begin = PushFrame(roots_begin);
-    uint32_t end = static_cast<uint32_t>(instances_.size());
-    child_roots_.resize(roots_begin);
-    SIMDJSON_TRY(Evaluate(v, begin, end, path, depth, hash));
-    for (size_t e = edges_begin; e < edges_.size(); ++e) {
-      uint32_t error = instances_[Lookup(edges_[e].child, begin, end)].error;
-      if (error != kNoError) Fail(edges_[e].parent, error);
-    }
-    instances_.resize(begin);
+    edges_.resize(edges_begin);
+    return simdjson::SUCCESS;
   }
+  const size_t roots_begin = child_roots_.size();
+  for (size_t e = edges_begin; e < edges_end; ++e) {
+    NodeId child = edges_[e].child;
+    if (std::find(child_roots_.begin() + static_cast<ptrdiff_t>(roots_begin), child_roots_.end(),
+                  child) == child_roots_.end())
+      child_roots_.push_back(child);
+  }
+  const NodeId frame_root = child_roots_.size() - roots_begin == 1 ? first : kNoNode;
+  uint32_t begin = PushFrame(roots_begin);
+  uint32_t end = static_cast<uint32_t>(instances_.size());
+  child_roots_.resize(roots_begin);
+  SIMDJSON_TRY(Evaluate(v, begin, end, frame_root, path, depth, hash));
+  for (size_t e = edges_begin; e < edges_.size(); ++e) {
+    uint32_t error = instances_[Lookup(edges_[e].child, begin, end)].error;
+    if (error != kNoError) Fail(edges_[e].parent, error);
+  }
+  instances_.resize(begin);
   edges_.resize(edges_begin);
   return simdjson::SUCCESS;
 }
 
-error_code JsonSchemaValidator::Walker::EvaluateSingle(uint32_t parent, NodeId child,
-                                                       bool additional, std::string_view key,
-                                                       ondemand::value& v,
-                                                       const PathLink* parent_path,
-                                                       const PathLink* path, int depth) {
-  if (child == kNoNode || nodes_[child].trivial) return Skip(v, path, depth, nullptr);
-  const Node& c = nodes_[child];
-  if (!c.always_false && c.closure.size() == 1) {
-    ondemand::json_type t;
-    SIMDJSON_TRY(v.type().get(t));
-    if (t != ondemand::json_type::object && t != ondemand::json_type::array) {
-      if (depth > kMaxDepth) return TooDeep(path);
-      Scalar s;
-      SIMDJSON_TRY(ReadScalar(v, t, s));
-      const uint32_t error = ScalarError(child, s, path);
-      if (error != kNoError) Fail(parent, error);
-      return simdjson::SUCCESS;
-    }
-    // An object or array against a node without applicators: a frame of one instance, with
-    // nothing to fold and nothing to look up afterwards.
-    const uint32_t begin = static_cast<uint32_t>(instances_.size());
-    instances_.push_back({child, kNoError});
-    SIMDJSON_TRY(Evaluate(v, begin, begin + 1, path, depth, nullptr));
-    const uint32_t error = instances_[begin].error;
-    instances_.resize(begin);
-    if (error != kNoError) Fail(parent, error);
-    return simdjson::SUCCESS;
+error_code JsonSchemaValidator::Walker::EvaluateInFrame(ondemand::value& v, NodeId node,
+                                                        const PathLink* path, int depth,
+                                                        uint32_t& error) {
+  const size_t roots_begin = child_roots_.size();
+  child_roots_.push_back(node);
+  const uint32_t begin = PushFrame(roots_begin);
+  const uint32_t end = static_cast<uint32_t>(instances_.size());
+  child_roots_.resize(roots_begin);
+  SIMDJSON_TRY(Evaluate(v, begin, end, node, path, depth, nullptr));
+  error = instances_[Lookup(node, begin, end)].error;
+  instances_.resize(begin);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateSimple(ondemand::value& v, NodeId node,
+                                                       const PathLink* path, int depth,
+                                                       uint32_t& error) {
+  if (depth > kMaxDepth) return TooDeep(path);
+  ondemand::json_type t;
+  SIMDJSON_TRY(v.type().get(t));
+  if (t == ondemand::json_type::object) {
+    ondemand::object obj;
+    SIMDJSON_TRY(v.get_object().get(obj));
+    return EvaluateSimpleObject(obj, node, path, depth, error);
   }
-  const size_t edges_begin = edges_.size();
-  AddEdge(parent, child, additional, key, parent_path, path);
-  return EvaluateChild(v, edges_begin, path, depth, nullptr);
+  if (t == ondemand::json_type::array) {
+    ondemand::array arr;
+    SIMDJSON_TRY(v.get_array().get(arr));
+    return EvaluateSimpleArray(arr, node, path, depth, error);
+  }
+  Scalar s;
+  SIMDJSON_TRY(ReadScalar(v, t, s));
+  error = ScalarError(node, s, path);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object obj, NodeId node,
+                                                             const PathLink* path, int depth,
+                                                             uint32_t& error) {
+  const Node& n = nodes_[node];
+  error = CompositeError(node, JsonType::kObject, path);
+  ObjectKeys keys = OpenObject();
+  uint64_t field_count = 0;
+  uint64_t required_hits = 0;  // without slot bits
+  for (auto field_result : obj) {
+    SIMDJSON_TRY(field_result.error());
+    ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
+    std::string_view key;
+    SIMDJSON_TRY(ReadKey(field, key));
+    ondemand::value& value = field.value();
+    const uint64_t fingerprint = KeyFingerprintPadded(key);
+    const PropertySlot* slot = schema_.FindProperty(n, fingerprint, key);
+    const bool fresh = slot != nullptr && n.slot_bits
+                           ? AddSlotKey(keys, static_cast<size_t>(slot - n.property_table.data()))
+                           : AddKey(keys, fingerprint, key);
+    if (!fresh) DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
+    ++field_count;
+    const PathLink link{path, key, -1};
+    if (depth == 0) SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
+    NodeId child = kNoNode;
+    bool additional = false;
+    if (slot != nullptr) {
+      required_hits += slot->required;
+      child = slot->child;
+    }
+    if (child == kNoNode) {
+      child = n.additional_properties;
+      additional = true;
+    }
+    const error_code err =
+        EvaluateMember(child, additional, key, value, path, &link, depth + 1, error);
+    capture_target_ = nullptr;
+    if (err) return err;
+  }
+  if (error == kNoError) {
+    const bool missing = n.slot_bits ? (keys.slots & n.required_slots) != n.required_slots
+                                     : required_hits < n.required.size();
+    if (missing) {
+      for (KeyId k : n.required) {
+        const KeyInfo& info = schema_.keys[k];
+        const PropertySlot* slot = schema_.FindProperty(n, info.hash, info.name);
+        const bool present =
+            n.slot_bits ? (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1
+                        : HasKey(keys, info);
+        if (!present) {
+          error = NewError(ErrorKind::kRequired, node, path, JsonType::kObject, info.name);
+          break;
+        }
+      }
+    }
+  }
+  if (error == kNoError && field_count < n.min_properties)
+    error = NewError(ErrorKind::kMinProperties, node, path, JsonType::kObject, {}, field_count);
+  if (error == kNoError && field_count > n.max_properties)
+    error = NewError(ErrorKind::kMaxProperties, node, path, JsonType::kObject, {}, field_count);
+  CloseObject(keys);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateSimpleArray(ondemand::array arr, NodeId node,
+                                                            const PathLink* path, int depth,
+                                                            uint32_t& error) {
+  const Node& n = nodes_[node];
+  error = CompositeError(node, JsonType::kArray, path);
+  uint64_t index = 0;
+  for (auto element : arr) {
+    SIMDJSON_TRY(element.error());
+    ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
+    const PathLink link{path, {}, static_cast<int64_t>(index)};
+    const NodeId child = index < n.prefix_items.size() ? n.prefix_items[index] : n.items;
+    SIMDJSON_TRY(EvaluateMember(child, false, {}, item, path, &link, depth + 1, error));
+    ++index;
+  }
+  if (error == kNoError && index < n.min_items)
+    error = NewError(ErrorKind::kMinItems, node, path, JsonType::kArray, {}, index);
+  if (error == kNoError && index > n.max_items)
+    error = NewError(ErrorKind::kMaxItems, node, path, JsonType::kArray, {}, index);
+  return simdjson::SUCCESS;
 }
 
 error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uint32_t begin,
-                                                       uint32_t end, const PathLink* path,
-                                                       int depth, ValueHash* hash) {
+                                                       uint32_t end, NodeId frame_root,
+                                                       const PathLink* path, int depth,
+                                                       ValueHash* hash) {
   CheckComposite(begin, end, JsonType::kObject, path);
   const bool need_hash = hash != nullptr || NeedsHash(begin, end);
   bool any_keywords = false;
@@ -837,12 +1043,12 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     any_keywords |= NodeOf(i).has_object_keywords;
     instances_[i].required_hits = 0;
   }
-  // Most objects are checked against one node that maps each key to at most one subschema.
-  const Node* single = end - begin == 1 && any_keywords && !need_hash &&
-                               NodeOf(begin).pattern_properties.empty() &&
-                               NodeOf(begin).property_names == kNoNode
-                           ? &NodeOf(begin)
-                           : nullptr;
+  // A frame that is one node's closure, with a closure table: one lookup per field finds what
+  // every node of the frame says about the key, the frame's instance of closure position p
+  // being begin + p.
+  const Node* closure = frame_root != kNoNode && !nodes_[frame_root].closure_table.empty()
+                            ? &nodes_[frame_root]
+                            : nullptr;
   ObjectKeys keys = OpenObject();
   uint64_t field_count = 0;
   ValueHash sum;
@@ -853,67 +1059,90 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     SIMDJSON_TRY(ReadKey(field, key));
     ondemand::value& value = field.value();
     const uint64_t key_hash = KeyFingerprintPadded(key);
-    if (!AddKey(keys, key_hash, key))
-      DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
+    const ClosureSlot* closure_slot =
+        closure != nullptr
+            ? schema_.Find(closure->closure_table, closure->closure_table_mask, key_hash, key)
+            : nullptr;
+    const bool fresh =
+        closure_slot != nullptr && closure->closure_slot_bits
+            ? AddSlotKey(keys, static_cast<size_t>(closure_slot - closure->closure_table.data()))
+            : AddKey(keys, key_hash, key);
+    if (!fresh) DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
     ++field_count;
     const PathLink link{path, key, -1};
 
     if (depth == 0) SIMDJSON_TRY(MatchCapture(key, key_hash, value));
 
-    error_code err;
-    if (single != nullptr) {
-      NodeId child = kNoNode;
-      bool additional = false;
-      if (Live(begin)) {
-        const PropertySlot* slot = schema_.FindProperty(*single, key_hash, key);
+    const size_t edges_begin = edges_.size();
+    if (closure != nullptr && !need_hash && closure_slot != nullptr && closure_slot->count == 1) {
+      // One node of the frame says something about the key (most keys of an object checked
+      // against an allOf or if/then): its instance is the only parent, no edges needed.
+      const ClosureProperty& p = closure->closure_properties[closure_slot->begin];
+      const uint32_t parent = begin + p.position;
+      uint32_t error = instances_[parent].error;  // not a reference: frames may be pushed
+      if (error == kNoError) instances_[parent].required_hits += p.required;
+      const error_code err =
+          EvaluateMember(p.child, false, key, value, path, &link, depth + 1, error);
+      instances_[parent].error = error;
+      capture_target_ = nullptr;
+      if (err) return err;
+      continue;
+    }
+    if (closure != nullptr) {
+      const uint32_t count = closure_slot != nullptr ? closure_slot->count : 0;
+      for (uint32_t k = 0; k < count; ++k) {
+        const ClosureProperty& p = closure->closure_properties[closure_slot->begin + k];
+        const uint32_t i = begin + p.position;
+        if (!Live(i)) continue;
+        instances_[i].required_hits += p.required;
+        if (p.child != kNoNode) AddEdge(i, p.child, false, key, path, &link);
+      }
+    } else if (any_keywords) {
+      for (uint32_t i = begin; i < end; ++i) {
+        const Node& n = NodeOf(i);
+        if (!n.has_object_keywords || !Live(i)) continue;
+        bool matched = false;
+        const PropertySlot* slot = schema_.FindProperty(n, key_hash, key);
         if (slot != nullptr) {
-          instances_[begin].required_hits += slot->required;
-          child = slot->child;
-        }
-        if (child == kNoNode) {
-          child = single->additional_properties;
-          additional = true;
-        }
-      }
-      err = EvaluateSingle(begin, child, additional, key, value, path, &link, depth + 1);
-    } else {
-      const size_t edges_begin = edges_.size();
-      if (any_keywords) {
-        for (uint32_t i = begin; i < end; ++i) {
-          const Node& n = NodeOf(i);
-          if (!n.has_object_keywords || !Live(i)) continue;
-          bool matched = false;
-          const PropertySlot* slot = schema_.FindProperty(n, key_hash, key);
-          if (slot != nullptr) {
-            instances_[i].required_hits += slot->required;
-            if (slot->child != kNoNode) {
-              AddEdge(i, slot->child, false, key, path, &link);
-              matched = true;
-            }
+          instances_[i].required_hits += slot->required;
+          if (slot->child != kNoNode) {
+            AddEdge(i, slot->child, false, key, path, &link);
+            matched = true;
           }
-          for (const PatternProperty& p : n.pattern_properties) {
-            if (RE2::PartialMatch(key, *p.regex)) {
-              AddEdge(i, p.node, false, key, path, &link);
-              matched = true;
-            }
-          }
-          if (!matched && n.additional_properties != kNoNode)
-            AddEdge(i, n.additional_properties, true, key, path, &link);
-          if (n.property_names != kNoNode) CheckPropertyName(i, n.property_names, key, path);
         }
+        for (const PatternProperty& p : n.pattern_properties) {
+          if (RE2::PartialMatch(key, *p.regex)) {
+            AddEdge(i, p.node, false, key, path, &link);
+            matched = true;
+          }
+        }
+        if (!matched && n.additional_properties != kNoNode)
+          AddEdge(i, n.additional_properties, true, key, path, &link);
+        if (n.property_names != kNoNode) CheckPropertyName(i, n.property_names, key, path);
       }
-      ValueHash value_hash;
-      err = EvaluateChild(value, edges_begin, &link, depth + 1, need_hash ? &value_hash : nullptr);
-      if (need_hash && !err) {
-        ValueHash f = HashField(seeds_, key, value_hash);
-        sum.a += f.a;
-        sum.b += f.b;
-      }
+    }
+    ValueHash value_hash;
+    const error_code err =
+        EvaluateChild(value, edges_begin, &link, depth + 1, need_hash ? &value_hash : nullptr);
+    if (need_hash && !err) {
+      ValueHash f = HashField(seeds_, key, value_hash);
+      sum.a += f.a;
+      sum.b += f.b;
     }
     capture_target_ = nullptr;
     if (err) return err;
   }
 
+  // Whether the object has `info`'s key: by its slot bit when the closure table tracks it.
+  auto has_key = [&](const KeyInfo& info) -> bool {
+    if (closure != nullptr && closure->closure_slot_bits) {
+      const ClosureSlot* slot =
+          schema_.Find(closure->closure_table, closure->closure_table_mask, info.hash, info.name);
+      if (slot != nullptr)
+        return (keys.slots >> static_cast<size_t>(slot - closure->closure_table.data())) & 1;
+    }
+    return HasKey(keys, info);
+  };
   for (uint32_t i = begin; i < end; ++i) {
     const Node& n = NodeOf(i);
     if (!n.has_object_keywords || !Live(i)) continue;
@@ -921,7 +1150,7 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     if (instances_[i].required_hits < n.required.size()) {
       for (KeyId k : n.required) {
         const KeyInfo& info = schema_.keys[k];
-        if (!HasKey(keys, info)) {
+        if (!has_key(info)) {
           Fail(i, NewError(ErrorKind::kRequired, id, path, JsonType::kObject, info.name));
           break;
         }
@@ -1180,10 +1409,8 @@ Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_vie
   document_error_ = kNoError;
   capture_target_ = nullptr;
 
-  child_roots_.push_back(schema_.root);
-  const uint32_t begin = PushFrame(0);
-  const uint32_t end = static_cast<uint32_t>(instances_.size());
-  child_roots_.clear();
+  const NodeId root = schema_.root;
+  uint32_t root_error = kNoError;
 
   auto walk = [&]() -> error_code {
     ondemand::json_type t;
@@ -1192,14 +1419,16 @@ Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_vie
       ondemand::value v;
       SIMDJSON_TRY(doc.get_value().get(v));
       // A stream without a schema (`true`): only JSON validity, duplicate keys and captures.
-      if (nodes_[schema_.root].trivial && t == ondemand::json_type::object) {
+      if (nodes_[root].trivial && t == ondemand::json_type::object) {
         ondemand::object obj;
         SIMDJSON_TRY(v.get_object().get(obj));
         SIMDJSON_TRY(ConsumeObject<true>(obj, nullptr, 0));
-      } else if (nodes_[schema_.root].trivial) {
+      } else if (nodes_[root].trivial) {
         SIMDJSON_TRY(Consume(v, nullptr, 0));
+      } else if (nodes_[root].simple) {
+        SIMDJSON_TRY(EvaluateSimple(v, root, nullptr, 0, root_error));
       } else {
-        SIMDJSON_TRY(Evaluate(v, begin, end, nullptr, 0, nullptr));
+        SIMDJSON_TRY(EvaluateInFrame(v, root, nullptr, 0, root_error));
       }
       // The root value is consumed: anything but whitespace after it is trailing content.
       const char* trailing = nullptr;
@@ -1231,7 +1460,7 @@ Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_vie
         break;
       }
     }
-    EvaluateScalar(s, begin, end, nullptr);
+    root_error = EvaluateScalarInFrame(s, root, nullptr);
     return simdjson::SUCCESS;
   };
 
@@ -1248,7 +1477,6 @@ Status JsonSchemaValidator::Walker::Run(ondemand::document& doc, std::string_vie
     return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
   }
   if (document_error_ != kNoError) return Status::InvalidArgument(Message(document_error_));
-  uint32_t root_error = instances_[Lookup(schema_.root, begin, end)].error;
   if (root_error != kNoError) return Status::InvalidArgument(Message(root_error));
   return Status::Ok();
 }
