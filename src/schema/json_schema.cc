@@ -405,6 +405,8 @@ class Compiler {
       SLUICE_ASSIGN_OR_RETURN(auto re, Regex(v, location, k));
       node().pattern = std::move(re);
       node().pattern_source = v.get<std::string>();
+      node().has_simple_pattern =
+          CompileSimplePattern(node().pattern_source, node().simple_pattern);
       return Status::Ok();
     }
     if (k == "format") {
@@ -519,7 +521,12 @@ class Compiler {
     auto it = key_ids_.find(name);
     if (it != key_ids_.end()) return it->second;
     KeyId id = static_cast<KeyId>(schema_->keys.size());
-    schema_->keys.push_back({name, KeyFingerprint(name)});
+    KeyInfo info{name, KeyFingerprint(name)};
+    char padded[8] = {};
+    std::memcpy(padded, name.data(), std::min<size_t>(name.size(), 8));
+    info.head = Load64(padded);
+    if (name.size() >= 8) info.tail = Load64(name.data() + name.size() - 8);
+    schema_->keys.push_back(std::move(info));
     key_ids_.emplace(name, id);
     return id;
   }

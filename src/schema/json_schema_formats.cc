@@ -54,17 +54,22 @@ bool IsJsWhitespace(uint32_t cp) {
          cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
-// ajv-formats `date`: /^(\d\d\d\d)-(\d\d)-(\d\d)$/ and a real calendar day.
-bool IsDate(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
-    if (!IsDigit(s[i])) return false;
+// Whether the digits at s[0..9] of "YYYY-MM-DD" name a real calendar day.
+bool IsCalendarDay(std::string_view s) {
   int year = TwoDigits(s, 0) * 100 + TwoDigits(s, 2);
   int month = TwoDigits(s, 5);
   int day = TwoDigits(s, 8);
   static constexpr int kDays[] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
   return month >= 1 && month <= 12 && day >= 1 && day <= (month == 2 && leap ? 29 : kDays[month]);
+}
+
+// ajv-formats `date`: /^(\d\d\d\d)-(\d\d)-(\d\d)$/ and a real calendar day.
+bool IsDate(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!IsDigit(s[i])) return false;
+  return IsCalendarDay(s);
 }
 
 // ajv-formats `time` (strict_zone) and `iso-time`:
@@ -114,6 +119,57 @@ bool IsTime(std::string_view s, bool strict_zone) {
   int utc_min = min - zone_m * sign;
   int utc_hr = hr - zone_h * sign - (utc_min < 0 ? 1 : 0);
   return (utc_hr == 23 || utc_hr == -1) && (utc_min == 59 || utc_min == -1) && sec < 61;
+}
+
+// Eight characters of a fixed-width format: 'd' a digit, anything else that character.
+struct WordShape {
+  uint64_t digits = 0;    // 0xFF in the bytes of digits
+  uint64_t literals = 0;  // the other bytes' characters
+};
+constexpr WordShape Shape(const char (&text)[9]) {
+  WordShape shape;
+  for (int i = 0; i < 8; ++i) {
+    if (text[i] == 'd') {
+      shape.digits |= uint64_t{0xFF} << (8 * i);
+    } else {
+      shape.literals |= uint64_t{static_cast<unsigned char>(text[i])} << (8 * i);
+    }
+  }
+  return shape;
+}
+// Whether the 8 bytes `word` (little-endian) have `shape`, in a dozen instructions: a digit
+// byte d has its high bit clear, and d + 0x50 sets it (d >= '0') while d + 0x46 does not
+// (d <= '9'); the additions cannot carry between bytes unless a high bit was already set.
+bool HasShape(uint64_t word, WordShape shape) {
+  const uint64_t ones = shape.digits & 0x0101010101010101ull;
+  const uint64_t high = ones << 7;
+  const uint64_t d = word & shape.digits;
+  return (word & ~shape.digits) == shape.literals && ((d | (d + 0x46 * ones)) & high) == 0 &&
+         ((d + 0x50 * ones) & high) == high;
+}
+
+// The date-time nearly every producer sends, "YYYY-MM-DDTHH:MM:SSZ" or with a fraction
+// ("...:SS.sssZ"), checked with three word compares: a third of the general check's
+// instructions. True only for a valid date-time; false sends the string to the general check,
+// which also decides other separators and zones, leap seconds, and a fraction after second 59
+// (which JavaScript may round up to 60).
+bool IsCommonDateTime(std::string_view s) {
+  static constexpr WordShape kDate = Shape("dddd-dd-"), kDayHour = Shape("ddTdd:dd"),
+                             kTime = Shape("dd:dd:dd");
+  const size_t n = s.size();
+  const char* p = s.data();
+  if (n < 20 || p[n - 1] != 'Z' || !HasShape(Load64(p), kDate) ||
+      !HasShape(Load64(p + 8), kDayHour) || !HasShape(Load64(p + 11), kTime))
+    return false;
+  if (n > 20) {
+    if (p[19] != '.' || n == 21) return false;
+    for (size_t i = 20; i + 1 < n; ++i)
+      if (!IsDigit(p[i])) return false;
+  }
+  const int month = TwoDigits(s, 5), day = TwoDigits(s, 8);
+  return month >= 1 && month <= 12 && day >= 1 && (day <= 28 || IsCalendarDay(s)) &&
+         TwoDigits(s, 11) <= 23 && TwoDigits(s, 14) <= 59 &&
+         TwoDigits(s, 17) <= (n == 20 ? 59 : 58);
 }
 
 // ajv-formats `date-time`: str.split(/t|\s/i) must give exactly [date, time]. A valid date is
@@ -199,9 +255,9 @@ bool FormatAppliesToNumbers(Format f) {
 bool CheckStringFormat(Format f, std::string_view s) {
   switch (f) {
     case Format::kDateTime:
-      return IsDateTime(s, true);
+      return IsCommonDateTime(s) || IsDateTime(s, true);
     case Format::kIsoDateTime:
-      return IsDateTime(s, false);
+      return IsCommonDateTime(s) || IsDateTime(s, false);
     case Format::kDate:
       return IsDate(s);
     case Format::kTime:
@@ -262,6 +318,162 @@ bool ParseHex(std::string_view s, size_t pos, size_t count, uint32_t& out) {
 }
 
 }  // namespace
+
+// ---- Simple patterns ----
+
+namespace {
+
+// A character of a simple pattern's class: printable ASCII, or an escaped syntax character.
+bool SimpleChar(std::string_view js, size_t& i, bool in_class, char& out) {
+  if (i >= js.size()) return false;
+  char c = js[i];
+  if (c == '\\') {
+    if (i + 1 >= js.size()) return false;
+    char e = js[i + 1];
+    if (std::string_view("^$\\.*+?()[]{}|/-").find(e) == std::string_view::npos) return false;
+    out = e;
+    i += 2;
+    return true;
+  }
+  if (c < 0x20 || c > 0x7e) return false;
+  if (in_class ? c == ']' : std::string_view("^$.*+?()[]{}|").find(c) != std::string_view::npos)
+    return false;
+  out = c;
+  ++i;
+  return true;
+}
+
+// \d or \w at `i`, as ASCII sets (ECMAScript's meaning with the "u" flag and no "i" flag).
+bool ClassEscape(std::string_view js, size_t& i, SimplePattern::Atom& atom) {
+  if (i + 1 >= js.size() || js[i] != '\\') return false;
+  if (js[i + 1] == 'd') {
+    atom.AddRange('0', '9');
+  } else if (js[i + 1] == 'w') {
+    atom.AddRange('0', '9');
+    atom.AddRange('A', 'Z');
+    atom.AddRange('a', 'z');
+    atom.AddRange('_', '_');
+  } else {
+    return false;
+  }
+  i += 2;
+  return true;
+}
+
+bool ParseCount(std::string_view js, size_t& i, uint32_t& out) {
+  size_t begin = i;
+  uint32_t v = 0;
+  while (i < js.size() && IsDigit(js[i]) && i - begin < 5) v = v * 10 + (js[i++] - '0');
+  out = v;
+  return i > begin && (i == js.size() || !IsDigit(js[i]));
+}
+
+}  // namespace
+
+void SimplePattern::Atom::AddRange(char lo, char hi) {
+  for (int c = lo; c <= hi; ++c) {
+    if (c < 64) {
+      low |= uint64_t{1} << c;
+    } else {
+      high |= uint64_t{1} << (c - 64);
+    }
+  }
+}
+
+bool CompileSimplePattern(std::string_view js, SimplePattern& out) {
+  out = SimplePattern{};
+  if (js.empty() || js[0] != '^') return false;
+  size_t i = 1;
+  while (i < js.size()) {
+    if (js[i] == '$') {
+      if (i + 1 != js.size()) return false;
+      out.anchored_end = true;
+      break;
+    }
+    SimplePattern::Atom atom;
+    if (js[i] == '[') {
+      ++i;
+      if (i < js.size() && (js[i] == '^' || js[i] == ']')) return false;
+      while (i < js.size() && js[i] != ']') {
+        if (ClassEscape(js, i, atom)) {
+          if (i < js.size() && js[i] == '-' && i + 1 < js.size() && js[i + 1] != ']') return false;
+          continue;
+        }
+        char lo;
+        if (!SimpleChar(js, i, true, lo)) return false;
+        char hi = lo;
+        if (i + 1 < js.size() && js[i] == '-' && js[i + 1] != ']') {
+          ++i;
+          if (!SimpleChar(js, i, true, hi) || hi < lo) return false;
+        }
+        atom.AddRange(lo, hi);
+      }
+      if (i >= js.size()) return false;
+      ++i;  // ']'
+    } else if (!ClassEscape(js, i, atom)) {
+      char c;
+      if (!SimpleChar(js, i, false, c)) return false;
+      atom.AddRange(c, c);
+    }
+    if (i < js.size()) {
+      switch (js[i]) {
+        case '*':
+          atom.min = 0;
+          atom.max = SimplePattern::kUnbounded;
+          ++i;
+          break;
+        case '+':
+          atom.max = SimplePattern::kUnbounded;
+          ++i;
+          break;
+        case '?':
+          atom.min = 0;
+          ++i;
+          break;
+        case '{': {
+          ++i;
+          if (!ParseCount(js, i, atom.min)) return false;
+          atom.max = atom.min;
+          if (i < js.size() && js[i] == ',') {
+            ++i;
+            atom.max = SimplePattern::kUnbounded;
+            if (i < js.size() && js[i] != '}' && !ParseCount(js, i, atom.max)) return false;
+          }
+          if (i >= js.size() || js[i] != '}' || atom.max < atom.min) return false;
+          ++i;
+          break;
+        }
+        default:
+          break;
+      }
+      // A lazy quantifier, or a quantifier of a quantifier.
+      if (i < js.size() && std::string_view("*+?{").find(js[i]) != std::string_view::npos)
+        return false;
+    }
+    out.atoms.push_back(atom);
+  }
+  // Greedy matching without backtracking is exact when each atom of variable length is the last
+  // or is followed by an atom that must take at least one character none of its own: wherever
+  // the greedy run stops, a shorter one would leave the next atom a character it cannot take.
+  for (size_t a = 0; a + 1 < out.atoms.size(); ++a) {
+    const SimplePattern::Atom& x = out.atoms[a];
+    const SimplePattern::Atom& y = out.atoms[a + 1];
+    if (x.min == x.max) continue;
+    if (y.min == 0 || (x.low & y.low) != 0 || (x.high & y.high) != 0) return false;
+  }
+  return true;
+}
+
+bool SimplePattern::Matches(std::string_view s) const {
+  size_t pos = 0;
+  for (const Atom& atom : atoms) {
+    const size_t limit = atom.max >= s.size() - pos ? s.size() : pos + atom.max;
+    const size_t start = pos;
+    while (pos < limit && atom.Has(s[pos])) ++pos;
+    if (pos - start < atom.min) return false;
+  }
+  return !anchored_end || pos == s.size();
+}
 
 Status TranslateJsRegex(std::string_view js, std::string& out) {
   out.clear();

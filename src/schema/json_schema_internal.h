@@ -62,6 +62,35 @@ bool FormatAppliesToNumbers(Format f);
 bool CheckStringFormat(Format f, std::string_view s);
 bool CheckNumberFormat(Format f, double v);
 
+// An ECMAScript pattern of the form most schemas use for codes and identifiers, such as
+// ^[A-Z]{3}$, ^[0-9a-f]{32}$ or ^[A-Z][A-Z_]*$: anchored at the start, a sequence of ASCII
+// character classes (or single characters, \d, \w) each with a quantifier, optionally anchored
+// at the end. Runs as one loop over the string, ~10x fewer instructions than RE2 on short
+// strings, with RE2's answer (tests/schema compares them).
+struct SimplePattern {
+  static constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
+  // A character class repeated min to max times.
+  struct Atom {
+    uint64_t low = 0;   // bit c: character c (0-63) is in the class
+    uint64_t high = 0;  // bit c - 64: character c (64-127) is in the class
+    uint32_t min = 1;
+    uint32_t max = 1;
+    void AddRange(char lo, char hi);
+    bool Has(char c) const {
+      const auto u = static_cast<unsigned char>(c);
+      return u < 64 ? (low >> u) & 1 : u < 128 && ((high >> (u - 64)) & 1);
+    }
+  };
+  std::vector<Atom> atoms;
+  bool anchored_end = false;  // ends with $: the whole string must be used up
+  // RegExp.test(s). Classes hold only ASCII, so a non-ASCII code point never matches an atom and
+  // each matched character is one byte.
+  bool Matches(std::string_view s) const;
+};
+// Fills `out` and returns true when `js` has the simple form and greedy matching without
+// backtracking decides it exactly (see the .cc); false leaves the pattern to RE2.
+bool CompileSimplePattern(std::string_view js, SimplePattern& out);
+
 // Translates an ECMAScript regular expression (as compiled by ajv: `new RegExp(p, "u")`) into
 // RE2 syntax with the same meaning: `.` excludes only line terminators, `\s` is JavaScript's
 // whitespace set, `\uXXXX` escapes, `[^]`. Lookaround and backreferences, which RE2 cannot run,
@@ -150,7 +179,7 @@ inline uint64_t KeyFingerprintPadded(std::string_view key) {
   if (n >= 8) {
     x = Load64(p) ^ std::rotl(Load64(p + n - 8), 29);
   } else {
-    x = Load64(p) & ((uint64_t{1} << (8 * n)) - 1);
+    x = Load64(p) & ((uint64_t{1} << (8 * n)) - 1);  // LowBytes(n), defined below
   }
   x = (x ^ n) * 0x9e3779b97f4a7c15ull;
   return x ^ (x >> 29);  // the table index takes the low bits, the Bloom filter the high ones
@@ -254,6 +283,8 @@ struct Node {
   uint64_t max_length = kUnbounded;
   std::unique_ptr<RE2> pattern;
   std::string pattern_source;
+  bool has_simple_pattern = false;  // then simple_pattern runs instead of RE2
+  SimplePattern simple_pattern;
   Format format = Format::kNone;
   std::string format_name;
 
@@ -316,10 +347,29 @@ struct Node {
   std::vector<ClosureProperty> closure_properties;
 };
 
+// Masks the first n (< 8) bytes of a little-endian word.
+inline uint64_t LowBytes(size_t n) {
+  return (uint64_t{1} << (8 * n)) - 1;
+}
+
 struct KeyInfo {
   std::string name;
   uint64_t hash = 0;  // KeyFingerprint(name)
+  // The first and last 8 bytes of the name (a shorter name zero-extended in `head`), so that an
+  // event's key compares with a couple of word loads (SameKey) rather than a memcmp call.
+  uint64_t head = 0;
+  uint64_t tail = 0;
 };
+
+// Whether `key`, with 8 readable bytes from key.data() like every key of an event (see
+// KeyFingerprintPadded), is `info`'s name.
+inline bool SameKey(std::string_view key, const KeyInfo& info) {
+  const size_t n = key.size();
+  if (n != info.name.size()) return false;
+  if (n < 8) return (Load64(key.data()) & LowBytes(n)) == info.head;
+  if (n <= 16) return Load64(key.data()) == info.head && Load64(key.data() + n - 8) == info.tail;
+  return SameBytes(key, info.name);
+}
 
 }  // namespace sluice::schema::internal
 
@@ -337,8 +387,9 @@ class CompiledSchema {
   // KeySeed()).
   uint64_t KeySeed() const { return seeds.a; }
 
-  // The slot of `name` (whose KeyFingerprint is `hash`) in an open-addressing table of
-  // PropertySlot or ClosureSlot with `mask` + 1 slots, or nullptr.
+  // The slot of an event's key `name` (whose KeyFingerprint is `hash`; 8 bytes readable from
+  // name.data(), see SameKey) in an open-addressing table of PropertySlot or ClosureSlot with
+  // `mask` + 1 slots, or nullptr.
   template <typename Slot>
   const Slot* Find(const std::vector<Slot>& table, uint64_t mask, uint64_t hash,
                    std::string_view name) const {
@@ -346,12 +397,21 @@ class CompiledSchema {
     for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& slot = table[i];
       if (slot.key == internal::kUnknownKey) return nullptr;
-      if (slot.hash == hash && internal::SameBytes(keys[slot.key].name, name)) return &slot;
+      if (slot.hash == hash && internal::SameKey(name, keys[slot.key])) return &slot;
     }
   }
   const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,
                                              std::string_view name) const {
     return Find(node.property_table, node.property_table_mask, hash, name);
+  }
+  // The slot of the schema's key `key` in such a table, or nullptr.
+  template <typename Slot>
+  const Slot* FindKey(const std::vector<Slot>& table, uint64_t mask, internal::KeyId key) const {
+    if (table.empty()) return nullptr;
+    for (uint64_t i = keys[key].hash & mask;; i = (i + 1) & mask) {
+      if (table[i].key == key) return &table[i];
+      if (table[i].key == internal::kUnknownKey) return nullptr;
+    }
   }
 };
 

@@ -715,7 +715,9 @@ uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s
       if (length < n.min_length) return fail(ErrorKind::kMinLength, length);
       if (length > n.max_length) return fail(ErrorKind::kMaxLength, length);
     }
-    if (n.pattern && !RE2::PartialMatch(s.text, *n.pattern)) return fail(ErrorKind::kPattern);
+    if (n.pattern && !(n.has_simple_pattern ? n.simple_pattern.Matches(s.text)
+                                            : RE2::PartialMatch(s.text, *n.pattern)))
+      return fail(ErrorKind::kPattern);
     if (n.format != Format::kNone && !FormatAppliesToNumbers(n.format) &&
         !CheckStringFormat(n.format, s.text))
       return fail(ErrorKind::kFormat);
@@ -992,7 +994,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
     if (missing) {
       for (KeyId k : n.required) {
         const KeyInfo& info = schema_.keys[k];
-        const PropertySlot* slot = schema_.FindProperty(n, info.hash, info.name);
+        const PropertySlot* slot = schema_.FindKey(n.property_table, n.property_table_mask, k);
         const bool present =
             n.slot_bits ? (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1
                         : HasKey(keys, info);
@@ -1133,11 +1135,12 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     if (err) return err;
   }
 
-  // Whether the object has `info`'s key: by its slot bit when the closure table tracks it.
-  auto has_key = [&](const KeyInfo& info) -> bool {
+  // Whether the object has key `k`: by its slot bit when the closure table tracks it.
+  auto has_key = [&](KeyId k) -> bool {
+    const KeyInfo& info = schema_.keys[k];
     if (closure != nullptr && closure->closure_slot_bits) {
       const ClosureSlot* slot =
-          schema_.Find(closure->closure_table, closure->closure_table_mask, info.hash, info.name);
+          schema_.FindKey(closure->closure_table, closure->closure_table_mask, k);
       if (slot != nullptr)
         return (keys.slots >> static_cast<size_t>(slot - closure->closure_table.data())) & 1;
     }
@@ -1150,7 +1153,7 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
     if (instances_[i].required_hits < n.required.size()) {
       for (KeyId k : n.required) {
         const KeyInfo& info = schema_.keys[k];
-        if (!has_key(info)) {
+        if (!has_key(k)) {
           Fail(i, NewError(ErrorKind::kRequired, id, path, JsonType::kObject, info.name));
           break;
         }

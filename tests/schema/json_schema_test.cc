@@ -124,8 +124,96 @@ TEST(JsonSchemaKeywords, PatternIsAnUnanchoredEcmaScriptSearch) {
   EXPECT_EQ(Check(R"({"pattern":"^(?<cc>[A-Z]{2})$"})", R"("NL")"), "ok");
 }
 
+// JSON text for a string.
+std::string JsonString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Anchored patterns of ASCII classes and quantifiers run without RE2 (SimplePattern); the same
+// pattern in a group, which only RE2 runs, must give the same answer on strings around it.
+TEST(JsonSchemaKeywords, SimplePatternsAgreeWithRe2) {
+  struct Case {
+    const char* pattern;
+    std::vector<std::string> examples;  // matching strings, mutated into near misses
+  };
+  const Case cases[] = {
+      {"^[A-Z]{3}$", {"EUR", "USD"}},
+      {"^[0-9a-f]{32}$", {"17c5ad539dbb98d92dd4705aaba5de2b"}},
+      {"^[0-9a-f]{16}$", {"6faa904a94c529bd"}},
+      {"^[A-Z][A-Z_]*$", {"STOCKOUT", "A", "DAMAGED_IN_TRANSIT"}},
+      {"^ORD-", {"ORD-7fde-00000001"}},
+      {"^evt-[0-9A-Za-z_]+-[0-9]{12}$", {"evt-42-000000000001", "evt-a_B-123456789012"}},
+      {"^a*b$", {"b", "aaab"}},
+      {"^\\d{2,4}-x?$", {"12-", "1234-x"}},
+      {"^[a-c]{1,3}[d-f]+$", {"ad", "abcfff"}},
+      {"^[\\w.-]+@x$", {"a.b-c_9@x"}},
+      {"^$", {""}},
+      {"^[-a]+$", {"-a-"}},
+      {"^\\.\\$\\/", {".$/"}},
+      {"^[ -~]{2,}$", {"hello world"}},
+      {"^x{2,}y?$", {"xx", "xxxy"}},
+      {"^[a\\-z]{0,2}Q$", {"Q", "-zQ"}},
+  };
+  const std::string alphabet = "aAbxyzQ09f-_.@$/ \xC3\xA9\n";
+  std::mt19937 rng(11);
+  for (const Case& c : cases) {
+    const std::string pattern = JsonString(c.pattern);
+    auto simple = CompileJsonSchema(R"({"pattern":)" + pattern + "}");
+    auto grouped = CompileJsonSchema(R"({"pattern":)" +
+                                     JsonString("(?:" + std::string(c.pattern) + ")") + "}");
+    ASSERT_TRUE(simple.ok() && grouped.ok()) << c.pattern;
+    JsonSchemaValidator a(simple.value()), b(grouped.value());
+    int matches = 0;
+    for (int i = 0; i < 3000; ++i) {
+      std::string s = c.examples[rng() % c.examples.size()];
+      for (int edits = static_cast<int>(rng() % 3); edits > 0; --edits) {
+        const size_t at = s.empty() ? 0 : rng() % (s.size() + 1);
+        const char ch = alphabet[rng() % alphabet.size()];
+        switch (rng() % 3) {
+          case 0:
+            s.insert(s.begin() + static_cast<ptrdiff_t>(at), ch);
+            break;
+          case 1:
+            if (at < s.size()) s[at] = ch;
+            break;
+          default:
+            if (at < s.size()) s.erase(at, 1);
+            break;
+        }
+      }
+      const std::string event = Padded(JsonString(s));
+      const bool ok = a.Validate(event).ok();
+      ASSERT_EQ(ok, b.Validate(event).ok()) << c.pattern << " on " << JsonString(s);
+      matches += ok;
+    }
+    EXPECT_GT(matches, 0) << c.pattern;
+    EXPECT_LT(matches, 3000) << c.pattern;
+  }
+}
+
 TEST(JsonSchemaKeywords, Formats) {
   const char* s = R"({"format":"date-time"})";
+  // The common shape (YYYY-MM-DDTHH:MM:SS[.fff]Z) takes a fast path; these are at its edges.
+  for (const char* ok : {"\"2024-02-29T23:59:59.999Z\"", "\"2023-12-31T00:00:00Z\"",
+                         "\"2023-06-30T12:30:58.9999999999999999Z\"", "\"2024-01-01T10:00:59Z\""})
+    EXPECT_EQ(Check(s, ok), "ok") << ok;
+  for (const char* bad :
+       {"\"2023-02-29T10:00:00.000Z\"", "\"2024-04-31T10:00:00Z\"", "\"2024-13-01T00:00:00Z\"",
+        "\"2024-00-10T00:00:00Z\"", "\"2024-01-00T00:00:00Z\"", "\"2024-01-01T10:00:00.Z\"",
+        "\"2024-01-01T10:60:00Z\"", "\"2024-01-01T1a:00:00Z\"",
+        "\"2024-01-01T10:00:59.99999999999999999Z\""})  // JavaScript: second 60
+    EXPECT_NE(Check(s, bad), "ok") << bad;
   for (const char* ok :
        {"\"2024-02-29T12:00:00Z\"", "\"2024-12-31T23:59:60Z\"", "\"2024-12-31T22:59:60-01:00\"",
         "\"2024-01-01t10:00:00z\"", "\"2024-01-01 10:00:00+01\"",
