@@ -383,11 +383,18 @@ double AsDouble(const Value& v) {
   return v.type == Type::kBigint ? static_cast<double>(v.integer) : v.real;
 }
 
+// TIMESTAMP and DATE results stay within about +-285,000 years, so that every later conversion
+// (DATE -> TIMESTAMP, truncation to a unit) fits an int64.
+constexpr int64_t kMaxTimestampMicros = 9'000'000'000'000'000'000;
+constexpr int64_t kMaxDateDays = kMaxTimestampMicros / kMicrosPerDay;
+
 Value TimeResult(Type type, int64_t base, int64_t delta, bool subtract, const CallInfo& info,
                  EvalContext& ctx) {
   int64_t r;
-  const bool overflow =
+  bool overflow =
       subtract ? __builtin_sub_overflow(base, delta, &r) : __builtin_add_overflow(base, delta, &r);
+  if (type == Type::kTimestamp) overflow |= r > kMaxTimestampMicros || r < -kMaxTimestampMicros;
+  if (type == Type::kDate) overflow |= r > kMaxDateDays || r < -kMaxDateDays;
   if (overflow) return EvalError(info, ctx, fmt::format("{} out of range", TypeName(type)));
   Value v;
   v.type = type;
@@ -489,13 +496,11 @@ Result<LikePattern> LikePattern::Compile(std::string_view pattern, std::string_v
     return Status::InvalidArgument("the ESCAPE of LIKE must be one character");
   LikePattern p;
   p.case_insensitive_ = case_insensitive;
-  bool has_escape = false;
   for (size_t i = 0; i < pattern.size(); ++i) {
     if (!escape.empty() && pattern.compare(i, escape.size(), escape) == 0) {
       i += escape.size();
       if (i >= pattern.size())
         return Status::InvalidArgument("LIKE pattern must not end with the escape character");
-      has_escape = true;
       const size_t n = Utf8Length(static_cast<unsigned char>(pattern[i]));
       for (size_t k = 0; k < n && i + k < pattern.size(); ++k) {
         p.tokens_ += pattern[i + k];
@@ -507,23 +512,19 @@ Result<LikePattern> LikePattern::Compile(std::string_view pattern, std::string_v
     p.tokens_ += pattern[i];
     p.wild_.push_back(pattern[i] == '%' || pattern[i] == '_');
   }
-  (void)has_escape;
   if (case_insensitive) {
     for (size_t i = 0; i < p.tokens_.size(); ++i)
       if (!p.wild_[i]) p.tokens_[i] = FoldAscii(p.tokens_[i]);
   }
   // Recognise the shapes that need no general matcher.
-  size_t leading = 0, trailing = 0, wild_inside = 0, underscores = 0;
+  size_t leading = 0, trailing = 0, wild_inside = 0;
   while (leading < p.tokens_.size() && p.wild_[leading] && p.tokens_[leading] == '%') ++leading;
   while (trailing < p.tokens_.size() - leading && p.wild_[p.tokens_.size() - 1 - trailing] &&
          p.tokens_[p.tokens_.size() - 1 - trailing] == '%')
     ++trailing;
   std::string middle;
   for (size_t i = leading; i < p.tokens_.size() - trailing; ++i) {
-    if (p.wild_[i]) {
-      ++wild_inside;
-      if (p.tokens_[i] == '_') ++underscores;
-    }
+    if (p.wild_[i]) ++wild_inside;
     middle += p.tokens_[i];
   }
   if (wild_inside == 0) {
@@ -538,7 +539,6 @@ Result<LikePattern> LikePattern::Compile(std::string_view pattern, std::string_v
       p.shape_ = p.literal_.empty() ? Shape::kAll : Shape::kContains;
     }
   }
-  (void)underscores;
   return p;
 }
 
@@ -1419,12 +1419,13 @@ Value EvalOctetLength(const Value* a, size_t, const CallInfo&, EvalContext&) {
 Value EvalSubstr(const Value* a, size_t n, const CallInfo& info, EvalContext& ctx) {
   // PostgreSQL: code points start .. start + count - 1 (1-based), clamped to the string.
   const int64_t start = a[1].integer;
-  if (n < 3) return Value::Varchar(CodePointRange(a[0].str(), start - 1, INT64_MAX));
+  auto before = [](int64_t x) { return x == INT64_MIN ? x : x - 1; };  // 0-based, saturating
+  if (n < 3) return Value::Varchar(CodePointRange(a[0].str(), before(start), INT64_MAX));
   const int64_t count = a[2].integer;
   if (count < 0) return EvalError(info, ctx, "negative substring length not allowed");
   int64_t end;
   if (__builtin_add_overflow(start, count, &end)) end = INT64_MAX;
-  return Value::Varchar(CodePointRange(a[0].str(), start - 1, end - 1));
+  return Value::Varchar(CodePointRange(a[0].str(), before(start), before(end)));
 }
 
 // The set of code points to trim (default: space).
@@ -1547,6 +1548,7 @@ Value EvalRight(const Value* a, size_t, const CallInfo&, EvalContext&) {
   const std::string_view s = a[0].str();
   const int64_t n = a[1].integer, len = CodePoints(s);
   if (n >= 0) return Value::Varchar(CodePointRange(s, len - n, len));
+  if (n == INT64_MIN) return Value::Varchar({});
   return Value::Varchar(CodePointRange(s, -n, len));
 }
 
@@ -1667,7 +1669,8 @@ Value EvalDatePart(const Value* a, size_t, const CallInfo& info, EvalContext&) {
 
 Value EvalToTimestamp(const Value* a, size_t, const CallInfo& info, EvalContext& ctx) {
   const double micros = std::nearbyint(a[0].real * 1e6);
-  if (!FitsInt64(micros)) return EvalError(info, ctx, "timestamp out of range in to_timestamp()");
+  if (!(std::fabs(micros) <= static_cast<double>(kMaxTimestampMicros)))
+    return EvalError(info, ctx, "timestamp out of range in to_timestamp()");
   return Value::Timestamp(static_cast<int64_t>(micros));
 }
 

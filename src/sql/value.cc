@@ -306,6 +306,27 @@ Status BadInput(std::string_view type, std::string_view text) {
   return Status::InvalidArgument(fmt::format("invalid input for {}: '{}'", type, Shorten(text)));
 }
 
+// "YYYY-MM-DD" exactly.
+bool ParsePlainDate(std::string_view s, int64_t& days) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  unsigned parts[3] = {0, 0, 0};
+  const size_t starts[3] = {0, 5, 8}, lengths[3] = {4, 2, 2};
+  for (int i = 0; i < 3; ++i) {
+    for (size_t k = 0; k < lengths[i]; ++k) {
+      const char c = s[starts[i] + k];
+      if (c < '0' || c > '9') return false;
+      parts[i] = parts[i] * 10 + static_cast<unsigned>(c - '0');
+    }
+  }
+  static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (parts[0] % 4 == 0 && parts[0] % 100 != 0) || parts[0] % 400 == 0;
+  if (parts[1] < 1 || parts[1] > 12 || parts[2] < 1 || parts[2] > kDays[parts[1] - 1] ||
+      (parts[1] == 2 && parts[2] == 29 && !leap))
+    return false;
+  days = DaysFromCivil(parts[0], parts[1], parts[2]);
+  return true;
+}
+
 }  // namespace
 
 Result<int64_t> ParseBigint(std::string_view text) {
@@ -353,11 +374,7 @@ Result<bool> ParseBoolean(std::string_view text) {
 
 Result<int64_t> ParseTimestamp(std::string_view text) {
   std::string_view s = Trim(text);
-  if (s.size() == 10) {
-    Result<int64_t> days = ParseDate(s);
-    if (!days.ok()) return BadInput("TIMESTAMP", text);
-    return *days * kMicrosPerDay;
-  }
+  if (int64_t days; ParsePlainDate(s, days)) return days * kMicrosPerDay;
   Result<int64_t> parsed = ParseRfc3339(s);
   if (parsed.ok()) return parsed;
   // Without an offset the text is UTC, the one time zone of Sluice.
@@ -374,25 +391,9 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
 }
 
 Result<int64_t> ParseDate(std::string_view text) {
-  std::string_view s = Trim(text);
-  if (s.size() == 10 && s[4] == '-' && s[7] == '-') {
-    unsigned parts[3] = {0, 0, 0};
-    const size_t starts[3] = {0, 5, 8}, lengths[3] = {4, 2, 2};
-    for (int i = 0; i < 3; ++i) {
-      for (size_t k = 0; k < lengths[i]; ++k) {
-        const char c = s[starts[i] + k];
-        if (c < '0' || c > '9') return BadInput("DATE", text);
-        parts[i] = parts[i] * 10 + static_cast<unsigned>(c - '0');
-      }
-    }
-    static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (parts[0] % 4 == 0 && parts[0] % 100 != 0) || parts[0] % 400 == 0;
-    if (parts[1] < 1 || parts[1] > 12 || parts[2] < 1 || parts[2] > kDays[parts[1] - 1] ||
-        (parts[1] == 2 && parts[2] == 29 && !leap))
-      return BadInput("DATE", text);
-    return DaysFromCivil(parts[0], parts[1], parts[2]);
-  }
-  Result<int64_t> ts = ParseTimestamp(s);
+  int64_t days;
+  if (ParsePlainDate(Trim(text), days)) return days;
+  Result<int64_t> ts = ParseTimestamp(text);
   if (!ts.ok()) return BadInput("DATE", text);
   return FloorDiv(*ts, kMicrosPerDay);
 }

@@ -249,6 +249,11 @@ TEST(ExprTest, Casts) {
   EXPECT_EQ(Eval("CAST(event_time AS VARCHAR)"), "VARCHAR 2026-11-25 08:30:15.25");
   EXPECT_EQ(Eval("CAST('2026-11-25T09:30:00+01:00' AS TIMESTAMP)"),
             "TIMESTAMP 2026-11-25 08:30:00");
+  // Ten characters that are not a date (found by the fuzzer: once an endless recursion).
+  EXPECT_EQ(Eval("CAST('not a date' AS DATE)"),
+            "BIND line 1, column 1: invalid input for DATE: 'not a date'");
+  EXPECT_EQ(Eval("DATE '2026-11-25' + 9223372036854775807"),
+            "BIND line 1, column 1: DATE out of range");
   EXPECT_EQ(Eval("CAST('yes' AS BOOLEAN)"), "BOOLEAN true");
   EXPECT_EQ(Eval("CAST(0 AS BOOLEAN)"), "BOOLEAN false");
   EXPECT_EQ(Eval("CAST(' 42 ' AS BIGINT)"), "BIGINT 42");
