@@ -43,4 +43,8 @@ run json_schema
 # The SQL parser: DDL and queries arrive over HTTP, and ToSql() output is what gets persisted.
 build sql_parse fuzz/sql_parse_fuzz.cc src/sql/*.cc "${base_sources[@]}"
 run sql_parse
+# SQL expressions: binding, compilation and evaluation over odd events (views arrive over HTTP;
+# events are whatever producers send).
+build sql_expr fuzz/sql_expr_fuzz.cc src/sql/*.cc "${base_sources[@]}"
+run sql_expr
 echo "fuzz: all targets ran clean"
