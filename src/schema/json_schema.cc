@@ -227,14 +227,19 @@ class Compiler {
     SLUICE_RETURN_IF_ERROR(OrderAndClose());
     for (Node& n : nodes()) BuildPropertyTable(n);
     for (Node& n : nodes()) {
-      n.simple = n.closure.size() == 1 && n.pattern_properties.empty() &&
-                 n.property_names == kNoNode && !n.unique_items && !n.enum_has_composite;
+      n.simple = n.closure.size() == 1 && SimpleKeywords(n);
       uint8_t pass = n.types != 0 ? n.types : 0xFF;
       if (n.always_false || n.has_enum) pass = 0;
       if (n.has_number_keywords) pass &= ~(kNumberBit | kIntegerBit);
       if (n.has_string_keywords) pass &= ~kStringBit;
       n.scalar_pass = pass & (kNullBit | kBooleanBit | kNumberBit | kIntegerBit | kStringBit);
       BuildClosureTable(n);
+    }
+    for (const Node& n : nodes()) {
+      const NodeBrief::Kind kind = n.trivial                     ? NodeBrief::kTrivial
+                                   : n.simple && !n.always_false ? NodeBrief::kSimple
+                                                                 : NodeBrief::kOther;
+      schema_->briefs.push_back({kind, n.scalar_pass});
     }
     return std::shared_ptr<const CompiledSchema>(std::move(schema_));
   }
@@ -522,10 +527,8 @@ class Compiler {
     if (it != key_ids_.end()) return it->second;
     KeyId id = static_cast<KeyId>(schema_->keys.size());
     KeyInfo info{name, KeyFingerprint(name)};
-    char padded[8] = {};
-    std::memcpy(padded, name.data(), std::min<size_t>(name.size(), 8));
-    info.head = Load64(padded);
-    if (name.size() >= 8) info.tail = Load64(name.data() + name.size() - 8);
+    const std::string padded = name + std::string(8, '\0');  // ReadKeyWords reads 8 bytes
+    info.words = ReadKeyWords(std::string_view(padded).substr(0, name.size()));
     schema_->keys.push_back(std::move(info));
     key_ids_.emplace(name, id);
     return id;
@@ -720,18 +723,18 @@ class Compiler {
   void BuildPropertyTable(Node& n) const {
     std::vector<PropertySlot> entries;
     for (const auto& [key, child] : n.properties)
-      entries.push_back({schema_->keys[key].hash, key, child, false});
+      entries.push_back({schema_->keys[key].ToTableKey(key), child, false});
     for (KeyId key : n.required) {
       auto it = std::find_if(entries.begin(), entries.end(),
                              [&](const PropertySlot& e) { return e.key == key; });
       if (it != entries.end()) {
         it->required = true;
       } else {
-        entries.push_back({schema_->keys[key].hash, key, kNoNode, true});
+        entries.push_back({schema_->keys[key].ToTableKey(key), kNoNode, true});
       }
     }
-    if (entries.empty()) return;
-    size_t capacity = std::bit_ceil(entries.size() * 2);
+    // Every node gets a table, so that lookups need not check for none.
+    size_t capacity = std::bit_ceil(std::max<size_t>(entries.size() * 2, 1));
     n.property_table.assign(capacity, PropertySlot{});
     n.property_table_mask = capacity - 1;
     n.slot_bits = capacity <= 64;
@@ -741,6 +744,11 @@ class Compiler {
       n.property_table[i] = e;
       if (n.slot_bits && e.required) n.required_slots |= uint64_t{1} << i;
     }
+  }
+
+  static bool SimpleKeywords(const Node& n) {
+    return n.pattern_properties.empty() && n.property_names == kNoNode && !n.unique_items &&
+           !n.enum_has_composite;
   }
 
   // See Node::closure_table. Needs the property tables of the closure's nodes.
@@ -767,7 +775,7 @@ class Compiler {
     n.closure_slot_bits = capacity <= 64;
     for (KeyId key : keys) {
       const std::vector<ClosureProperty>& list = entries[key];
-      ClosureSlot slot{schema_->keys[key].hash, key,
+      ClosureSlot slot{schema_->keys[key].ToTableKey(key),
                        static_cast<uint32_t>(n.closure_properties.size()),
                        static_cast<uint32_t>(list.size())};
       n.closure_properties.insert(n.closure_properties.end(), list.begin(), list.end());

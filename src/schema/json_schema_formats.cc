@@ -371,13 +371,7 @@ bool ParseCount(std::string_view js, size_t& i, uint32_t& out) {
 }  // namespace
 
 void SimplePattern::Atom::AddRange(char lo, char hi) {
-  for (int c = lo; c <= hi; ++c) {
-    if (c < 64) {
-      low |= uint64_t{1} << c;
-    } else {
-      high |= uint64_t{1} << (c - 64);
-    }
-  }
+  for (int c = lo; c <= hi; ++c) bits[c >> 6] |= uint64_t{1} << (c & 63);
 }
 
 bool CompileSimplePattern(std::string_view js, SimplePattern& out) {
@@ -459,7 +453,7 @@ bool CompileSimplePattern(std::string_view js, SimplePattern& out) {
     const SimplePattern::Atom& x = out.atoms[a];
     const SimplePattern::Atom& y = out.atoms[a + 1];
     if (x.min == x.max) continue;
-    if (y.min == 0 || (x.low & y.low) != 0 || (x.high & y.high) != 0) return false;
+    if (y.min == 0 || x.Overlaps(y)) return false;
   }
   return true;
 }

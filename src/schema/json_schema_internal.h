@@ -71,14 +71,19 @@ struct SimplePattern {
   static constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
   // A character class repeated min to max times.
   struct Atom {
-    uint64_t low = 0;   // bit c: character c (0-63) is in the class
-    uint64_t high = 0;  // bit c - 64: character c (64-127) is in the class
+    // Bit c % 64 of bits[c / 64]: character c is in the class. Four words although the class
+    // is ASCII, so that Has() needs no branch: a branch on c < 64 would be a coin flip on
+    // hex digits.
+    uint64_t bits[4] = {};
     uint32_t min = 1;
     uint32_t max = 1;
     void AddRange(char lo, char hi);
     bool Has(char c) const {
       const auto u = static_cast<unsigned char>(c);
-      return u < 64 ? (low >> u) & 1 : u < 128 && ((high >> (u - 64)) & 1);
+      return (bits[u >> 6] >> (u & 63)) & 1;
+    }
+    bool Overlaps(const Atom& o) const {
+      return ((bits[0] & o.bits[0]) | (bits[1] & o.bits[1])) != 0;
     }
   };
   std::vector<Atom> atoms;
@@ -172,23 +177,31 @@ inline uint64_t HashBytes(std::string_view s, uint64_t seed) {
 // must have them readable. Keys of events do (they are in the padded record or in simdjson's
 // string buffer, which has SIMDJSON_PADDING to spare); anything else goes through
 // KeyFingerprint().
-inline uint64_t KeyFingerprintPadded(std::string_view key) {
+inline uint64_t KeyFingerprintPadded(std::string_view key);
+inline uint64_t KeyFingerprint(std::string_view key) {
+  std::string padded(key);
+  padded.append(8, '\0');
+  return KeyFingerprintPadded(std::string_view(padded).substr(0, key.size()));
+}
+
+// The first and last 8 bytes of a key; a key shorter than 8 bytes gives its bytes, zero-extended,
+// twice. Reads 8 bytes from key.data(), like KeyFingerprintPadded. (A branch-free version, with
+// the length test as a select, measured slower: it puts the compare before the loads.)
+struct KeyWords {
+  uint64_t head = 0;
+  uint64_t tail = 0;
+};
+inline KeyWords ReadKeyWords(std::string_view key) {
   const char* p = key.data();
   const size_t n = key.size();
-  uint64_t x;
-  if (n >= 8) {
-    x = Load64(p) ^ std::rotl(Load64(p + n - 8), 29);
-  } else {
-    x = Load64(p) & ((uint64_t{1} << (8 * n)) - 1);  // LowBytes(n), defined below
-  }
-  x = (x ^ n) * 0x9e3779b97f4a7c15ull;
-  return x ^ (x >> 29);  // the table index takes the low bits, the Bloom filter the high ones
+  if (n >= 8) return {Load64(p), Load64(p + n - 8)};
+  const uint64_t head = Load64(p) & ((uint64_t{1} << (8 * n)) - 1);
+  return {head, head};
 }
-inline uint64_t KeyFingerprint(std::string_view key) {
-  if (key.size() >= 8) return KeyFingerprintPadded(key);
-  char padded[8] = {};
-  std::memcpy(padded, key.data(), key.size());
-  return KeyFingerprintPadded({padded, key.size()});
+inline uint64_t KeyFingerprintPadded(std::string_view key) {
+  const KeyWords w = ReadKeyWords(key);
+  const uint64_t x = (w.head ^ std::rotl(w.tail, 29) ^ key.size()) * 0x9e3779b97f4a7c15ull;
+  return x ^ (x >> 29);  // the table index takes the low bits, the Bloom filter the high ones
 }
 
 // A canonical 128-bit hash of a JSON value: equal values (objects with keys in any order,
@@ -227,18 +240,23 @@ struct Constant {
 };
 
 // An entry of a node's property table: a key named in `properties` and/or `required`.
-struct PropertySlot {
-  uint64_t hash = 0;        // KeyFingerprint
+// The key of a slot of a property table (PropertySlot, ClosureSlot), with copies of what
+// CompiledSchema::Find compares an event's key against, so that a probe reads only the slot.
+struct TableKey {
+  uint64_t hash = 0;  // KeyFingerprint
+  KeyWords words;     // ReadKeyWords of the name
+  uint32_t length = 0;
   KeyId key = kUnknownKey;  // kUnknownKey: an empty slot
-  NodeId child = kNoNode;   // kNoNode: the key is required but not in `properties`
+};
+
+struct PropertySlot : TableKey {
+  NodeId child = kNoNode;  // kNoNode: the key is required but not in `properties`
   bool required = false;
 };
 
 // The closure property table of a node (Node::closure_table): for one key, the entries
 // closure_properties[begin, begin + count), in closure order.
-struct ClosureSlot {
-  uint64_t hash = 0;  // KeyFingerprint
-  KeyId key = kUnknownKey;
+struct ClosureSlot : TableKey {
   uint32_t begin = 0;
   uint32_t count = 0;
 };
@@ -324,10 +342,10 @@ struct Node {
   std::vector<NodeId> closure;
   uint32_t fold_rank = 0;  // position in a global fold order
 
-  // Checked by the validator without frames (see EvaluateSimple there): the closure is this node
-  // alone, and no keyword needs the general path: patternProperties and propertyNames (which
-  // hand keys to several subschemas), uniqueItems and object or array members of enum/const
-  // (which need value hashes).
+  // Checked by the validator without frames (see EvaluateSimple there): no keyword needs the
+  // general path: patternProperties and propertyNames (which hand keys to several subschemas),
+  // uniqueItems and object or array members of enum/const (which need value hashes); and the
+  // closure is this node alone.
   bool simple = false;
   // TypeBit mask of the scalars this node accepts with nothing more to check (no enum, bounds,
   // lengths, pattern or format apply to them): the validator's one-test leaf check.
@@ -347,29 +365,26 @@ struct Node {
   std::vector<ClosureProperty> closure_properties;
 };
 
-// Masks the first n (< 8) bytes of a little-endian word.
-inline uint64_t LowBytes(size_t n) {
-  return (uint64_t{1} << (8 * n)) - 1;
-}
+// What the validator's frameless path needs of a node, in two bytes (CompiledSchema::briefs).
+struct NodeBrief {
+  enum Kind : uint8_t {
+    kTrivial,  // every value is valid: only read
+    kSimple,   // Node::simple, not the false schema
+    kOther,    // the false schema, or a node with applicators: see the validator
+  };
+  Kind kind = kOther;
+  uint8_t scalar_pass = 0;  // Node::scalar_pass
+};
 
 struct KeyInfo {
   std::string name;
   uint64_t hash = 0;  // KeyFingerprint(name)
-  // The first and last 8 bytes of the name (a shorter name zero-extended in `head`), so that an
-  // event's key compares with a couple of word loads (SameKey) rather than a memcmp call.
-  uint64_t head = 0;
-  uint64_t tail = 0;
+  KeyWords words;     // ReadKeyWords(name)
+  // The TableKey of this key, for slot `key_id`.
+  TableKey ToTableKey(KeyId key_id) const {
+    return {hash, words, static_cast<uint32_t>(name.size()), key_id};
+  }
 };
-
-// Whether `key`, with 8 readable bytes from key.data() like every key of an event (see
-// KeyFingerprintPadded), is `info`'s name.
-inline bool SameKey(std::string_view key, const KeyInfo& info) {
-  const size_t n = key.size();
-  if (n != info.name.size()) return false;
-  if (n < 8) return (Load64(key.data()) & LowBytes(n)) == info.head;
-  if (n <= 16) return Load64(key.data()) == info.head && Load64(key.data() + n - 8) == info.tail;
-  return SameBytes(key, info.name);
-}
 
 }  // namespace sluice::schema::internal
 
@@ -378,6 +393,7 @@ namespace sluice::schema {
 class CompiledSchema {
  public:
   std::vector<internal::Node> nodes;
+  std::vector<internal::NodeBrief> briefs;  // one per node
   internal::NodeId root = 0;
   // Every property name the schema mentions (properties, required), with its key id.
   std::vector<internal::KeyInfo> keys;
@@ -388,16 +404,20 @@ class CompiledSchema {
   uint64_t KeySeed() const { return seeds.a; }
 
   // The slot of an event's key `name` (whose KeyFingerprint is `hash`; 8 bytes readable from
-  // name.data(), see SameKey) in an open-addressing table of PropertySlot or ClosureSlot with
-  // `mask` + 1 slots, or nullptr.
+  // name.data(), see KeyFingerprintPadded) in an open-addressing table of PropertySlot or
+  // ClosureSlot with `mask` + 1 slots (at least one, and at least one empty), or nullptr.
+  // Names of up to 16 bytes are equal when their length and KeyWords are.
   template <typename Slot>
   const Slot* Find(const std::vector<Slot>& table, uint64_t mask, uint64_t hash,
                    std::string_view name) const {
-    if (table.empty()) return nullptr;
+    const internal::KeyWords w = internal::ReadKeyWords(name);
     for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& slot = table[i];
       if (slot.key == internal::kUnknownKey) return nullptr;
-      if (slot.hash == hash && internal::SameKey(name, keys[slot.key])) return &slot;
+      if (slot.hash == hash && slot.length == name.size() &&
+          ((slot.words.head ^ w.head) | (slot.words.tail ^ w.tail)) == 0 &&
+          (name.size() <= 16 || internal::SameBytes(keys[slot.key].name, name)))
+        return &slot;
     }
   }
   const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,

@@ -291,7 +291,8 @@ class JsonSchemaValidator::Walker {
   Walker(const CompiledSchema& schema, const std::vector<std::string>& captured_names,
          std::array<CapturedField, kMaxCapturedFields>& captured)
       : schema_(schema),
-        nodes_(schema.nodes),
+        nodes_(schema.nodes.data()),
+        briefs_(schema.briefs.data()),
         seeds_(schema.seeds),
         key_seed_(schema.KeySeed()),
         captured_names_(captured_names),
@@ -401,6 +402,10 @@ class JsonSchemaValidator::Walker {
     return ScalarErrorSlow(node, s, path);
   }
   [[gnu::noinline]] uint32_t ScalarErrorSlow(NodeId node, const Scalar& s, const PathLink* path);
+  [[gnu::noinline, gnu::cold]] uint32_t ScalarFailure(ErrorKind kind, NodeId node, const Scalar& s,
+                                                      const PathLink* path, uint64_t count) {
+    return NewError(kind, node, path, s.type, s.text, count);
+  }
   void CheckScalar(uint32_t i, const Scalar& s, const PathLink* path) {
     if (!Live(i)) return;
     uint32_t error = ScalarError(instances_[i].node, s, path);
@@ -410,12 +415,15 @@ class JsonSchemaValidator::Walker {
   // ---- Walking ----
 
   // Reads a scalar of type `t` (not an object or array). Strings, most scalars, inline.
+  // kMayCapture: the scalar may be a field of the root object (see MatchCapture); false only
+  // where it certainly is not, which spares the frameless path a test per value.
+  template <bool kMayCapture = true>
   [[gnu::always_inline]] error_code ReadScalar(ondemand::value& v, ondemand::json_type t,
                                                Scalar& s) {
     if (t != ondemand::json_type::string) return ReadOtherScalar(v, t, s);
     s.type = JsonType::kString;
     SIMDJSON_TRY(v.get_string().get(s.text));
-    OfferCapture(s);
+    if constexpr (kMayCapture) OfferCapture(s);
     return simdjson::SUCCESS;
   }
   error_code ReadOtherScalar(ondemand::value& v, ondemand::json_type t, Scalar& s);
@@ -470,6 +478,8 @@ class JsonSchemaValidator::Walker {
 
   error_code EvaluateSimple(ondemand::value& v, NodeId node, const PathLink* path, int depth,
                             uint32_t& error);
+  // kRoot: the root object, whose fields feed the captures.
+  template <bool kRoot>
   error_code EvaluateSimpleObject(ondemand::object obj, NodeId node, const PathLink* path,
                                   int depth, uint32_t& error);
   error_code EvaluateSimpleArray(ondemand::array arr, NodeId node, const PathLink* path, int depth,
@@ -477,16 +487,19 @@ class JsonSchemaValidator::Walker {
   // A field or item that a simple node, whose result so far is `parent_error`, hands to `child`
   // (kNoNode: none; `additional`: through additionalProperties). Once the parent has failed,
   // the rest of its value is only read.
-  // Scalars, most members, inline.
+  // Scalars, most members, inline, dispatched on the child's NodeBrief (two bytes; the Node is
+  // ~600). kMayCapture: `v` may be a field of the root object.
+  template <bool kMayCapture>
   [[gnu::always_inline]] error_code EvaluateMember(NodeId child, bool additional,
                                                    std::string_view key, ondemand::value& v,
                                                    const PathLink* parent_path,
                                                    const PathLink* path, int depth,
                                                    uint32_t& parent_error) {
-    if (parent_error != kNoError || child == kNoNode || nodes_[child].trivial)
+    if (child == kNoNode) return Consume(v, path, depth);
+    const NodeBrief brief = briefs_[child];
+    if (parent_error != kNoError || brief.kind == NodeBrief::kTrivial)
       return Consume(v, path, depth);
-    const Node& c = nodes_[child];
-    if (c.always_false || !c.simple)
+    if (brief.kind != NodeBrief::kSimple)
       return EvaluateOtherMember(child, additional, key, v, parent_path, path, depth, parent_error);
     ondemand::json_type t;
     SIMDJSON_TRY(v.type().get(t));
@@ -494,8 +507,8 @@ class JsonSchemaValidator::Walker {
         [[unlikely]]
       return EvaluateSimple(v, child, path, depth, parent_error);
     Scalar s;
-    SIMDJSON_TRY(ReadScalar(v, t, s));
-    parent_error = ScalarError(child, s, path);
+    SIMDJSON_TRY(ReadScalar<kMayCapture>(v, t, s));
+    if ((brief.scalar_pass & TypeBits(s)) == 0) parent_error = ScalarErrorSlow(child, s, path);
     return simdjson::SUCCESS;
   }
   // A false schema, or a child with applicators.
@@ -509,6 +522,14 @@ class JsonSchemaValidator::Walker {
       return Consume(v, path, depth);
     }
     return EvaluateInFrame(v, child, path, depth, parent_error);
+  }
+  // Whether an object read against simple node `n` has key `k`: by slot bit when n's table
+  // tracks it, else in the key list.
+  bool HasObjectKey(const ObjectKeys& keys, const Node& n, KeyId k) const {
+    const PropertySlot* slot = schema_.FindKey(n.property_table, n.property_table_mask, k);
+    if (slot != nullptr && n.slot_bits)
+      return (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1;
+    return HasKey(keys, schema_.keys[k]);
   }
   // False schema, type and enum checks of an object or array against a simple node (whose enum,
   // if any, has no object or array member).
@@ -571,7 +592,10 @@ class JsonSchemaValidator::Walker {
   }
 
   const CompiledSchema& schema_;
-  const std::vector<Node>& nodes_;
+  // Raw pointers into the schema's vectors: one dependent load less per access than through a
+  // reference to the vector.
+  const Node* const nodes_;
+  const NodeBrief* const briefs_;
   const HashSeeds& seeds_;
   const uint64_t key_seed_;
   const std::vector<std::string>& captured_names_;
@@ -660,12 +684,11 @@ class JsonSchemaValidator::Walker {
 uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s,
                                                       const PathLink* path) {
   const Node& n = nodes_[id];
-  if (n.trivial) return kNoError;
-  auto fail = [&](ErrorKind kind, uint64_t count = 0) {
-    return NewError(kind, id, path, s.type, s.text, count);
-  };
-  if (n.always_false) return fail(ErrorKind::kFalseSchema);
-  if (n.types != 0 && (n.types & TypeBits(s)) == 0) return fail(ErrorKind::kType);
+  // Failures are rare: built out of line (ScalarFailure), so that this function saves few
+  // registers.
+  if (n.always_false) return ScalarFailure(ErrorKind::kFalseSchema, id, s, path, 0);
+  if (n.types != 0 && (n.types & TypeBits(s)) == 0)
+    return ScalarFailure(ErrorKind::kType, id, s, path, 0);
   if (n.has_enum) {
     bool found = false;
     for (const Constant& c : n.enum_values) {
@@ -688,39 +711,41 @@ uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s
       }
       if (found) break;
     }
-    if (!found) return fail(ErrorKind::kEnum);
+    if (!found) return ScalarFailure(ErrorKind::kEnum, id, s, path, 0);
   }
   if (s.type == JsonType::kNumber) {
     if (!n.has_number_keywords) return kNoError;
     double x = s.number;
-    if (x < n.minimum) return fail(ErrorKind::kMinimum);
-    if (x > n.maximum) return fail(ErrorKind::kMaximum);
-    if (x <= n.exclusive_minimum) return fail(ErrorKind::kExclusiveMinimum);
-    if (x >= n.exclusive_maximum) return fail(ErrorKind::kExclusiveMaximum);
+    if (x < n.minimum) return ScalarFailure(ErrorKind::kMinimum, id, s, path, 0);
+    if (x > n.maximum) return ScalarFailure(ErrorKind::kMaximum, id, s, path, 0);
+    if (x <= n.exclusive_minimum)
+      return ScalarFailure(ErrorKind::kExclusiveMinimum, id, s, path, 0);
+    if (x >= n.exclusive_maximum)
+      return ScalarFailure(ErrorKind::kExclusiveMaximum, id, s, path, 0);
     if (!std::isnan(n.multiple_of)) {
       // ajv: `(x / m) !== parseInt(x / m)`: an integral quotient below 1e21 (above, parseInt
       // reads the exponent notation of the number's string form and disagrees).
       double q = x / n.multiple_of;
       if (!(std::isfinite(q) && std::fabs(q) < 1e21 && IsIntegral(q)))
-        return fail(ErrorKind::kMultipleOf);
+        return ScalarFailure(ErrorKind::kMultipleOf, id, s, path, 0);
     }
     if (FormatAppliesToNumbers(n.format) && !CheckNumberFormat(n.format, x))
-      return fail(ErrorKind::kFormat);
+      return ScalarFailure(ErrorKind::kFormat, id, s, path, 0);
   } else if (s.type == JsonType::kString) {
     if (!n.has_string_keywords) return kNoError;
     // A code point takes 1 to 4 bytes: count only when the byte length cannot decide.
     uint64_t bytes = s.text.size();
     if (bytes > n.max_length || bytes / 4 < n.min_length) {
       uint64_t length = CountCodePoints(s.text);
-      if (length < n.min_length) return fail(ErrorKind::kMinLength, length);
-      if (length > n.max_length) return fail(ErrorKind::kMaxLength, length);
+      if (length < n.min_length) return ScalarFailure(ErrorKind::kMinLength, id, s, path, length);
+      if (length > n.max_length) return ScalarFailure(ErrorKind::kMaxLength, id, s, path, length);
     }
     if (n.pattern && !(n.has_simple_pattern ? n.simple_pattern.Matches(s.text)
                                             : RE2::PartialMatch(s.text, *n.pattern)))
-      return fail(ErrorKind::kPattern);
+      return ScalarFailure(ErrorKind::kPattern, id, s, path, 0);
     if (n.format != Format::kNone && !FormatAppliesToNumbers(n.format) &&
         !CheckStringFormat(n.format, s.text))
-      return fail(ErrorKind::kFormat);
+      return ScalarFailure(ErrorKind::kFormat, id, s, path, 0);
   }
   return kNoError;
 }
@@ -937,7 +962,8 @@ error_code JsonSchemaValidator::Walker::EvaluateSimple(ondemand::value& v, NodeI
   if (t == ondemand::json_type::object) {
     ondemand::object obj;
     SIMDJSON_TRY(v.get_object().get(obj));
-    return EvaluateSimpleObject(obj, node, path, depth, error);
+    return depth == 0 ? EvaluateSimpleObject<true>(obj, node, path, depth, error)
+                      : EvaluateSimpleObject<false>(obj, node, path, depth, error);
   }
   if (t == ondemand::json_type::array) {
     ondemand::array arr;
@@ -950,6 +976,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimple(ondemand::value& v, NodeI
   return simdjson::SUCCESS;
 }
 
+template <bool kRoot>
 error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object obj, NodeId node,
                                                              const PathLink* path, int depth,
                                                              uint32_t& error) {
@@ -972,7 +999,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
     if (!fresh) DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
     ++field_count;
     const PathLink link{path, key, -1};
-    if (depth == 0) SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
+    if constexpr (kRoot) SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
     NodeId child = kNoNode;
     bool additional = false;
     if (slot != nullptr) {
@@ -984,24 +1011,18 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
       additional = true;
     }
     const error_code err =
-        EvaluateMember(child, additional, key, value, path, &link, depth + 1, error);
-    capture_target_ = nullptr;
+        EvaluateMember<kRoot>(child, additional, key, value, path, &link, depth + 1, error);
+    if constexpr (kRoot) capture_target_ = nullptr;
     if (err) return err;
   }
   if (error == kNoError) {
     const bool missing = n.slot_bits ? (keys.slots & n.required_slots) != n.required_slots
                                      : required_hits < n.required.size();
-    if (missing) {
-      for (KeyId k : n.required) {
-        const KeyInfo& info = schema_.keys[k];
-        const PropertySlot* slot = schema_.FindKey(n.property_table, n.property_table_mask, k);
-        const bool present =
-            n.slot_bits ? (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1
-                        : HasKey(keys, info);
-        if (!present) {
-          error = NewError(ErrorKind::kRequired, node, path, JsonType::kObject, info.name);
-          break;
-        }
+    for (size_t r = 0; missing && r < n.required.size(); ++r) {
+      if (!HasObjectKey(keys, n, n.required[r])) {
+        error = NewError(ErrorKind::kRequired, node, path, JsonType::kObject,
+                         schema_.keys[n.required[r]].name);
+        break;
       }
     }
   }
@@ -1024,7 +1045,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleArray(ondemand::array arr,
     ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
     const PathLink link{path, {}, static_cast<int64_t>(index)};
     const NodeId child = index < n.prefix_items.size() ? n.prefix_items[index] : n.items;
-    SIMDJSON_TRY(EvaluateMember(child, false, {}, item, path, &link, depth + 1, error));
+    SIMDJSON_TRY(EvaluateMember<false>(child, false, {}, item, path, &link, depth + 1, error));
     ++index;
   }
   if (error == kNoError && index < n.min_items)
@@ -1084,7 +1105,7 @@ error_code JsonSchemaValidator::Walker::EvaluateObject(ondemand::object obj, uin
       uint32_t error = instances_[parent].error;  // not a reference: frames may be pushed
       if (error == kNoError) instances_[parent].required_hits += p.required;
       const error_code err =
-          EvaluateMember(p.child, false, key, value, path, &link, depth + 1, error);
+          EvaluateMember<true>(p.child, false, key, value, path, &link, depth + 1, error);
       instances_[parent].error = error;
       capture_target_ = nullptr;
       if (err) return err;
