@@ -1,0 +1,152 @@
+// Plans: what the planner (planner.h) makes of DDL statements, and what the engine runs.
+//
+// A StreamSpec is a checked CREATE STREAM: the options the ingest path and the pipelines need,
+// with defaults filled in. A ViewPlan is a checked CREATE MATERIALIZED VIEW over one stream:
+// a windowed (or unwindowed) grouped aggregation, described with bound expressions (expr.h)
+// that the stream operator compiles against one FieldSet per pipeline.
+//
+// How a ViewPlan is evaluated, per event:
+//   1. the event's fields are extracted; the input row's columns are
+//        [kEventTimeColumn]   the event time (TIMESTAMP),
+//        [kWindowStartColumn] the window's start, [kWindowEndColumn] its end (TIMESTAMP);
+//   2. `where` (over the input row) must be TRUE, else the event is skipped;
+//   3. the event's time is the log record's event time (parsed once at ingest from the
+//      stream's event_time field) or, when `time` is set, that expression;
+//   4. the event belongs to one window (TUMBLE), size/slide windows (HOP) or the single
+//      unbounded "window" of an unwindowed view;
+//   5. per window, the group is (values of `keys`, window start); each aggregate adds the
+//      event's `argument` (when its `filter` holds).
+// Per changed group, the aggregated row's columns are
+//   [0, keys.size())                            the key values,
+//   [keys.size(), keys.size() + aggregates.size())  the aggregate results,
+//   then window_start and window_end (windowed plans only),
+// and the view row is `columns` evaluated over it, kept only while `having` is TRUE.
+//
+// Invariants the planner guarantees (the operator relies on them, tests check them):
+// * Expressions over the input row read only the input columns above and event fields;
+//   expressions over the aggregated row (`columns`, `having`) read only its columns.
+// * A windowed plan groups by its window (GROUP BY names window_start or window_end), so one
+//   group is one window; every key and the window appear among the output columns, so a view
+//   row is identified by its key columns (`key_columns`, never empty for a plan with keys or a
+//   window).
+// * Sizes are positive; a hop's size / slide is at most kMaxWindowsPerEvent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sql/ast.h"
+#include "sql/expr.h"
+#include "sql/value.h"
+
+namespace sluice::sql {
+
+// ---- Streams ----------------------------------------------------------------------------------
+
+enum class Delivery { kAtLeastOnce, kExactlyOnce };
+
+struct StreamColumn {
+  std::string name;
+  Type type = Type::kAny;
+  std::string type_sql;  // as declared, e.g. "VARCHAR(16)"
+};
+
+// CREATE STREAM name [(columns)] WITH (...): defaults are what an option left out means.
+struct StreamSpec {
+  std::string name;
+  std::vector<StreamColumn> columns;       // declared columns: static types of top-level fields
+  std::string subject;                     // registry subject events are validated against
+  std::string event_time = "occurred_at";  // the RFC 3339 event-time field
+  std::string dedup_key = "event_id";      // the unique id of an event
+  std::string partition_key;               // "" = partition by dedup_key
+  Delivery delivery = Delivery::kAtLeastOnce;
+  std::string exactly_once_when;               // canonical SQL of the predicate, "" = none
+  int64_t watermark_delay_micros = 5'000'000;  // watermark = max event time - this
+  std::optional<int64_t> retention_micros;     // of the log; unset = the engine's default
+  std::optional<uint32_t> partitions;          // of the log; unset = the engine's default
+};
+
+// ---- Views ------------------------------------------------------------------------------------
+
+enum class WindowKind { kNone, kTumble, kHop };
+
+// Windows are [start, start + size) with start = offset + k * slide (slide = size for TUMBLE).
+struct WindowSpec {
+  WindowKind kind = WindowKind::kNone;
+  int64_t size_micros = 0;
+  int64_t slide_micros = 0;
+  int64_t offset_micros = 0;
+};
+
+// A HOP may put one event in at most this many windows (size / slide).
+inline constexpr int64_t kMaxWindowsPerEvent = 1000;
+
+enum class AggregateKind {
+  kCountStar,      // count(*)
+  kCount,          // count(x): non-NULL values
+  kCountDistinct,  // count(DISTINCT x): exact
+  kSum,            // BIGINT sums are exact (128-bit); any DOUBLE makes the sum a DOUBLE
+  kMin,
+  kMax,
+  kAvg,  // DOUBLE
+};
+
+// "count", "count_distinct", "sum", ...
+std::string_view AggregateKindName(AggregateKind kind);
+
+struct AggregateSpec {
+  AggregateKind kind = AggregateKind::kCountStar;
+  std::optional<BoundExpr> argument;  // over the input row; none for count(*)
+  std::optional<BoundExpr> filter;    // FILTER (WHERE ...), over the input row
+  Type result_type = Type::kBigint;   // static type of the result (kAny: per value)
+  std::string sql;                    // canonical text of the call, for messages and DESCRIBE
+};
+
+enum class EmitMode {
+  kOnUpdate,  // every change is applied to the view at once (partial windows are visible)
+  kOnClose,   // a window's rows appear once, when the watermark passes its end
+};
+
+struct OutputColumn {
+  std::string name;
+  BoundExpr expr;  // over the aggregated row
+  Type type = Type::kAny;
+};
+
+struct ViewPlan {
+  static constexpr int kEventTimeColumn = 0;
+  static constexpr int kWindowStartColumn = 1;
+  static constexpr int kWindowEndColumn = 2;
+  static constexpr int kInputColumns = 3;
+
+  std::string name;
+  std::string stream;
+  WindowSpec window;
+  std::optional<BoundExpr> time;   // unset: the log record's event time
+  std::optional<BoundExpr> where;  // over the input row
+  std::vector<BoundExpr> keys;     // non-window GROUP BY keys, over the input row
+  std::vector<AggregateSpec> aggregates;
+  std::vector<OutputColumn> columns;
+  std::optional<BoundExpr> having;       // over the aggregated row
+  std::vector<std::string> key_columns;  // output columns that identify a row
+  EmitMode emit = EmitMode::kOnUpdate;
+  int64_t watermark_delay_micros = 5'000'000;  // from the stream
+  int64_t allowed_lateness_micros = 0;         // on_close: how long after its end a window waits
+  std::optional<int64_t> retention_micros;     // windows ending this long before the watermark
+                                               // are purged from state and view; unset: never
+
+  // Column indexes of the aggregated row.
+  int aggregate_column(size_t i) const { return static_cast<int>(keys.size() + i); }
+  int window_start_column() const { return static_cast<int>(keys.size() + aggregates.size()); }
+  int window_end_column() const { return window_start_column() + 1; }
+  int aggregated_columns() const {
+    return window_start_column() + (window.kind == WindowKind::kNone ? 0 : 2);
+  }
+};
+
+// The run-time type for a declared SQL type (INT -> BIGINT, DECIMAL -> DOUBLE, ...).
+Type TypeForDataType(const DataType& type);
+
+}  // namespace sluice::sql

@@ -1,0 +1,730 @@
+#include "sql/planner.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "base/time.h"
+#include "sql/functions.h"
+#include "sql/parser.h"
+
+namespace sluice::sql {
+
+std::string_view AggregateKindName(AggregateKind kind) {
+  switch (kind) {
+    case AggregateKind::kCountStar:
+      return "count_star";
+    case AggregateKind::kCount:
+      return "count";
+    case AggregateKind::kCountDistinct:
+      return "count_distinct";
+    case AggregateKind::kSum:
+      return "sum";
+    case AggregateKind::kMin:
+      return "min";
+    case AggregateKind::kMax:
+      return "max";
+    case AggregateKind::kAvg:
+      return "avg";
+  }
+  return "?";
+}
+
+Type TypeForDataType(const DataType& type) {
+  switch (type.kind) {
+    case TypeKind::kBoolean:
+      return Type::kBoolean;
+    case TypeKind::kInt:
+    case TypeKind::kBigint:
+      return Type::kBigint;
+    case TypeKind::kReal:
+    case TypeKind::kDouble:
+    case TypeKind::kDecimal:
+      return Type::kDouble;
+    case TypeKind::kVarchar:
+      return Type::kVarchar;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestamptz:
+      return Type::kTimestamp;
+    case TypeKind::kDate:
+      return Type::kDate;
+    case TypeKind::kInterval:
+      return Type::kInterval;
+    case TypeKind::kJson:
+    case TypeKind::kJsonb:
+      return Type::kJson;
+  }
+  return Type::kAny;
+}
+
+namespace {
+
+// ---- Option values ----------------------------------------------------------------------------
+
+// A word: 'text' or a bare name (delivery = exactly_once).
+Result<std::string> WordOption(const Option& option) {
+  if (const auto* s = std::get_if<StringLiteral>(&option.value.node)) return s->value;
+  if (const auto* c = std::get_if<ColumnRef>(&option.value.node); c && c->path.size() == 1)
+    return c->path[0].name;
+  return ErrorAt(option.value.location,
+                 fmt::format("option '{}' takes a name or a string, e.g. {} = 'value'",
+                             option.key.name, option.key.name));
+}
+
+Result<std::string> NonEmptyWordOption(const Option& option) {
+  SLUICE_ASSIGN_OR_RETURN(std::string word, WordOption(option));
+  if (word.empty())
+    return ErrorAt(option.value.location,
+                   fmt::format("option '{}' must not be empty", option.key.name));
+  return word;
+}
+
+// A constant INTERVAL: INTERVAL '5' SECOND, or a string such as '5 seconds'.
+Result<int64_t> ConstantInterval(const Expr& expr, std::string_view what) {
+  Scope empty;
+  Result<BoundExpr> bound = Bind(expr, empty);
+  if (!bound.ok()) {
+    // Names are not allowed here; say what is expected rather than "unknown column".
+    if (std::holds_alternative<ColumnRef>(expr.node))
+      return ErrorAt(expr.location, fmt::format("{} must be a constant INTERVAL, e.g. "
+                                                "INTERVAL '1' MINUTE",
+                                                what));
+    return bound.status();
+  }
+  if (bound->kind == BoundExpr::Kind::kConstant && bound->string_literal) {
+    Result<int64_t> micros = ParseInterval(bound->constant.str());
+    if (!micros.ok()) {
+      // Durations in years ('2 years') are fine for retention: 365 days each.
+      Result<int64_t> duration = ParseDuration(bound->constant.str());
+      if (!duration.ok())
+        return ErrorAt(expr.location, fmt::format("{}: {}", what, micros.status().message()));
+      return *duration;
+    }
+    return *micros;
+  }
+  if (bound->kind == BoundExpr::Kind::kConstant && bound->constant.type == Type::kInterval)
+    return bound->constant.integer;
+  return ErrorAt(expr.location,
+                 fmt::format("{} must be a constant INTERVAL, e.g. INTERVAL '1' MINUTE, found {}",
+                             what, TypeName(bound->type)));
+}
+
+Result<int64_t> PositiveInterval(const Expr& expr, std::string_view what) {
+  SLUICE_ASSIGN_OR_RETURN(int64_t micros, ConstantInterval(expr, what));
+  if (micros <= 0) return ErrorAt(expr.location, fmt::format("{} must be positive", what));
+  return micros;
+}
+
+Result<int64_t> DurationOption(const Option& option, bool allow_zero) {
+  const std::string what = fmt::format("option '{}'", option.key.name);
+  SLUICE_ASSIGN_OR_RETURN(int64_t micros, ConstantInterval(option.value, what));
+  if (micros < 0 || (micros == 0 && !allow_zero))
+    return ErrorAt(option.value.location, fmt::format("{} must be positive", what));
+  return micros;
+}
+
+Status UnknownOption(const Option& option, std::initializer_list<std::string_view> known) {
+  std::string list;
+  std::string_view best;
+  size_t best_distance = 3;
+  for (std::string_view k : known) {
+    if (!list.empty()) list += ", ";
+    list += k;
+    const size_t d = EditDistance(option.key.name, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  std::string message = fmt::format("unknown option '{}'", option.key.name);
+  if (!best.empty()) message += fmt::format(" (did you mean '{}'?)", best);
+  return ErrorAt(option.key.location, fmt::format("{}; the options are: {}", message, list));
+}
+
+// ---- Names ------------------------------------------------------------------------------------
+
+// The name a select item gets without AS: a column's (last) name, a function's name, a cast's
+// operand's; otherwise the expression's canonical text (as DuckDB does).
+std::string DefaultColumnName(const Expr& expr) {
+  if (const auto* c = std::get_if<ColumnRef>(&expr.node)) return c->path.back().name;
+  if (const auto* f = std::get_if<FieldAccess>(&expr.node)) return f->field.name;
+  if (const auto* call = std::get_if<FunctionCall>(&expr.node)) return call->name;
+  if (const auto* cast = std::get_if<Cast>(&expr.node)) return DefaultColumnName(*cast->operand);
+  return ToSql(expr);
+}
+
+bool IsBooleanish(Type t) {
+  return t == Type::kBoolean || t == Type::kAny || t == Type::kNull;
+}
+
+// Whether `bound` reads column `column` anywhere.
+bool ReadsColumn(const BoundExpr& bound, int column) {
+  if (bound.kind == BoundExpr::Kind::kColumn && bound.column == column) return true;
+  for (const BoundExpr& arg : bound.args)
+    if (ReadsColumn(arg, column)) return true;
+  return false;
+}
+
+// ---- The view planner -------------------------------------------------------------------------
+
+class ViewPlanner {
+ public:
+  ViewPlanner(const CreateMaterializedView& create, const PlannerCatalog& catalog)
+      : create_(create), query_(create.query), catalog_(catalog) {}
+
+  Result<ViewPlan> Plan() {
+    plan_.name = create_.name.name;
+    SLUICE_RETURN_IF_ERROR(CheckShape());
+    SLUICE_RETURN_IF_ERROR(PlanFrom());
+    SLUICE_RETURN_IF_ERROR(PlanOptions());
+    SLUICE_RETURN_IF_ERROR(PlanWhere());
+    SLUICE_RETURN_IF_ERROR(PlanGroupBy());
+    SLUICE_RETURN_IF_ERROR(PlanAggregates());
+    SLUICE_RETURN_IF_ERROR(PlanOutput());
+    return std::move(plan_);
+  }
+
+ private:
+  // What a materialized view cannot (yet) contain.
+  Status CheckShape() {
+    const Query& q = query_;
+    if (!q.from)
+      return ErrorAt(
+          create_.name.location,
+          "a materialized view needs FROM: a stream, or TUMBLE(...) / HOP(...) over one");
+    if (q.distinct)
+      return ErrorAt(q.select_list.front().location,
+                     "SELECT DISTINCT is not supported in a materialized view; use GROUP BY");
+    if (!q.from->joins.empty())
+      return ErrorAt(q.from->joins.front().table.location,
+                     "joins are not supported in materialized views yet");
+    if (!q.order_by.empty())
+      return ErrorAt(q.order_by.front().expr.location,
+                     "ORDER BY is not allowed in a materialized view (a view is a set of rows; "
+                     "order when querying it)");
+    if (q.limit || q.offset)
+      return ErrorAt(create_.name.location,
+                     "LIMIT and OFFSET are not allowed in a materialized view");
+    for (const SelectItem& item : q.select_list) {
+      if (std::holds_alternative<Star>(item.value))
+        return ErrorAt(item.location,
+                       "SELECT * is not supported in a materialized view; list the columns");
+    }
+    return Status::Ok();
+  }
+
+  Status PlanStreamRef(const NamedTable& table, SourceLocation location) {
+    if (table.time_travel)
+      return ErrorAt(table.time_travel->at.location,
+                     "FOR SYSTEM_TIME / VERSION AS OF is not supported over a stream");
+    if (table.name.size() != 1)
+      return ErrorAt(location, fmt::format("unknown stream '{}'", table.name.back().name));
+    const std::string& name = table.name[0].name;
+    stream_ = catalog_.FindStream(name);
+    if (stream_ == nullptr) {
+      if (catalog_.IsView(name))
+        return ErrorAt(location, fmt::format("'{}' is a materialized view; views over views are "
+                                             "not supported yet: read the stream instead",
+                                             name));
+      std::string message = fmt::format("unknown stream '{}'", name);
+      std::string_view best;
+      size_t best_distance = std::max<size_t>(1, name.size() / 3) + 1;
+      const std::vector<std::string> names = catalog_.StreamNames();
+      for (const std::string& s : names) {
+        const size_t d = EditDistance(name, s);
+        if (d < best_distance) {
+          best_distance = d;
+          best = s;
+        }
+      }
+      if (!best.empty()) message += fmt::format(" (did you mean '{}'?)", best);
+      return ErrorAt(location, message);
+    }
+    plan_.stream = stream_->name;
+    plan_.watermark_delay_micros = stream_->watermark_delay_micros;
+    qualifiers_.push_back(stream_->name);
+    return Status::Ok();
+  }
+
+  Status PlanFrom() {
+    const TableRef& from = query_.from->first;
+    if (const auto* named = std::get_if<NamedTable>(&from.node)) {
+      SLUICE_RETURN_IF_ERROR(PlanStreamRef(*named, from.location));
+      if (named->alias) qualifiers_.push_back(named->alias->name);
+      BuildInputScope();
+      return Status::Ok();
+    }
+    if (std::holds_alternative<Subquery>(from.node))
+      return ErrorAt(from.location, "subqueries in FROM are not supported in materialized views");
+    const auto& window = std::get<WindowTable>(from.node);
+    window_location_ = from.location;
+    if (!std::holds_alternative<NamedTable>(window.input))
+      return ErrorAt(from.location,
+                     "a window function over a subquery is not supported yet; "
+                     "window a stream");
+    SLUICE_RETURN_IF_ERROR(PlanStreamRef(std::get<NamedTable>(window.input), from.location));
+    if (window.alias) {
+      qualifiers_.push_back(window.alias->name);
+      window_alias_ = window.alias->name;
+    }
+    WindowSpec& spec = plan_.window;
+    if (const auto* tumble = std::get_if<Tumble>(&window.window)) {
+      spec.kind = WindowKind::kTumble;
+      SLUICE_ASSIGN_OR_RETURN(spec.size_micros,
+                              PositiveInterval(tumble->size, "the size of TUMBLE"));
+      spec.slide_micros = spec.size_micros;
+      if (tumble->offset) {
+        SLUICE_ASSIGN_OR_RETURN(spec.offset_micros,
+                                ConstantInterval(*tumble->offset, "the offset of TUMBLE"));
+      }
+      window_name_ = "TUMBLE";
+    } else if (const auto* hop = std::get_if<Hop>(&window.window)) {
+      spec.kind = WindowKind::kHop;
+      SLUICE_ASSIGN_OR_RETURN(spec.slide_micros, PositiveInterval(hop->slide, "the slide of HOP"));
+      SLUICE_ASSIGN_OR_RETURN(spec.size_micros, PositiveInterval(hop->size, "the size of HOP"));
+      if (hop->offset) {
+        SLUICE_ASSIGN_OR_RETURN(spec.offset_micros,
+                                ConstantInterval(*hop->offset, "the offset of HOP"));
+      }
+      if (spec.size_micros / spec.slide_micros > kMaxWindowsPerEvent)
+        return ErrorAt(hop->size.location,
+                       fmt::format("HOP puts every event in size / slide = {} windows; at most {} "
+                                   "are supported",
+                                   spec.size_micros / spec.slide_micros, kMaxWindowsPerEvent));
+      window_name_ = "HOP";
+    } else {
+      return ErrorAt(from.location, "SESSION windows are not supported yet; use TUMBLE or HOP");
+    }
+    // Keep offsets within one slide: the same windows, a canonical number.
+    spec.offset_micros = spec.offset_micros % spec.slide_micros;
+    if (spec.offset_micros < 0) spec.offset_micros += spec.slide_micros;
+    BuildInputScope();
+    return PlanTimeColumn(window.time_column);
+  }
+
+  void BuildInputScope() {
+    input_.SetEventRelation(qualifiers_);
+    input_.AddColumn("event_time", Type::kTimestamp, ViewPlan::kEventTimeColumn);
+    if (plan_.window.kind != WindowKind::kNone) {
+      // window_start and window_end, also qualified by the window's alias (w.window_start).
+      input_.AddColumn("window_start", Type::kTimestamp, ViewPlan::kWindowStartColumn,
+                       window_alias_);
+      input_.AddColumn("window_end", Type::kTimestamp, ViewPlan::kWindowEndColumn, window_alias_);
+    }
+    // Declared columns give fields static types.
+    if (!stream_->columns.empty()) {
+      std::vector<StreamColumn> columns = stream_->columns;
+      input_.SetFieldTypeHook([columns](const FieldPath& path) -> std::optional<Type> {
+        if (path.size() != 1 || path[0].index >= 0) return std::nullopt;
+        for (const StreamColumn& c : columns)
+          if (c.name == path[0].name) return c.type;
+        return std::nullopt;
+      });
+    }
+  }
+
+  // The time column: the stream's event-time field (or event_time) is the log record's event
+  // time, parsed once at ingest; anything else is read from the event as a TIMESTAMP.
+  Status PlanTimeColumn(const std::vector<Identifier>& path) {
+    std::vector<Identifier> rest = path;
+    if (rest.size() >= 2 &&
+        std::find(qualifiers_.begin(), qualifiers_.end(), rest[0].name) != qualifiers_.end())
+      rest.erase(rest.begin());
+    if (rest.size() == 1 && (rest[0].name == stream_->event_time || rest[0].name == "event_time")) {
+      return Status::Ok();
+    }
+    Expr ref{path[0].location, ColumnRef{path}};
+    SLUICE_ASSIGN_OR_RETURN(BoundExpr time, Bind(ref, input_));
+    if (ReadsColumn(time, ViewPlan::kWindowStartColumn) ||
+        ReadsColumn(time, ViewPlan::kWindowEndColumn))
+      return ErrorAt(path[0].location, "the time column cannot be the window's own column");
+    SLUICE_RETURN_IF_ERROR(
+        CoerceArgument(time, Type::kTimestamp, fmt::format("the time column of {}", window_name_)));
+    plan_.time = std::move(time);
+    return Status::Ok();
+  }
+
+  Status PlanOptions() {
+    for (const Option& option : create_.options) {
+      const std::string& key = option.key.name;
+      if (key == "retention") {
+        SLUICE_ASSIGN_OR_RETURN(int64_t micros, DurationOption(option, /*allow_zero=*/false));
+        if (plan_.window.kind == WindowKind::kNone)
+          return ErrorAt(option.key.location,
+                         "retention needs a windowed view (TUMBLE or HOP): it drops windows that "
+                         "ended that long before the watermark");
+        plan_.retention_micros = micros;
+      } else if (key == "emit") {
+        SLUICE_ASSIGN_OR_RETURN(std::string mode, WordOption(option));
+        if (mode == "on_update") {
+          plan_.emit = EmitMode::kOnUpdate;
+        } else if (mode == "on_close") {
+          if (plan_.window.kind == WindowKind::kNone)
+            return ErrorAt(option.value.location,
+                           "emit = 'on_close' needs a windowed view (TUMBLE or HOP)");
+          plan_.emit = EmitMode::kOnClose;
+        } else {
+          return ErrorAt(option.value.location,
+                         fmt::format("emit must be 'on_update' or 'on_close', not '{}'", mode));
+        }
+      } else if (key == "allowed_lateness") {
+        SLUICE_ASSIGN_OR_RETURN(plan_.allowed_lateness_micros,
+                                DurationOption(option, /*allow_zero=*/true));
+      } else {
+        return UnknownOption(option, {"retention", "emit", "allowed_lateness"});
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status PlanWhere() {
+    if (!query_.where) return Status::Ok();
+    Scope scope = input_;
+    scope.SetAggregateHint("in WHERE; use HAVING to filter on aggregates");
+    SLUICE_ASSIGN_OR_RETURN(BoundExpr where, Bind(*query_.where, scope));
+    if (!IsBooleanish(where.type))
+      return ErrorAt(query_.where->location,
+                     fmt::format("WHERE must be BOOLEAN, found {}", TypeName(where.type)));
+    plan_.where = std::move(where);
+    return Status::Ok();
+  }
+
+  // A GROUP BY item that is the window: window_start / window_end (or alias.window_start).
+  bool IsWindowColumn(const BoundExpr& bound) const {
+    return bound.kind == BoundExpr::Kind::kColumn &&
+           (bound.column == ViewPlan::kWindowStartColumn ||
+            bound.column == ViewPlan::kWindowEndColumn);
+  }
+
+  Status PlanGroupBy() {
+    Scope scope = input_;
+    scope.SetAggregateHint("in GROUP BY");
+    for (const Expr& item : query_.group_by) {
+      const Expr* key = &item;
+      if (const auto* ordinal = std::get_if<IntegerLiteral>(&item.node)) {
+        // GROUP BY 2: the second select item (PostgreSQL, DuckDB).
+        const int64_t n = ordinal->value;
+        if (n < 1 || n > static_cast<int64_t>(query_.select_list.size()))
+          return ErrorAt(item.location,
+                         fmt::format("GROUP BY position {} is not in the select list (1 to {})", n,
+                                     query_.select_list.size()));
+        key = &std::get<Expr>(query_.select_list[static_cast<size_t>(n - 1)].value);
+        if (!FindAggregates(*key).empty())
+          return ErrorAt(item.location,
+                         fmt::format("GROUP BY position {} refers to an aggregate", n));
+      }
+      SLUICE_ASSIGN_OR_RETURN(BoundExpr bound, Bind(*key, scope));
+      if (IsWindowColumn(bound)) {
+        grouped_by_window_ = true;
+        window_keys_.push_back(*key);
+        continue;
+      }
+      if (ReadsColumn(bound, ViewPlan::kWindowStartColumn) ||
+          ReadsColumn(bound, ViewPlan::kWindowEndColumn))
+        return ErrorAt(key->location,
+                       "a GROUP BY key may be window_start or window_end itself, not an "
+                       "expression over them");
+      if (bound.type == Type::kJson)
+        return ErrorAt(key->location, "cannot GROUP BY a JSON value; extract a field or cast it");
+      if (std::find(key_asts_.begin(), key_asts_.end(), *key) != key_asts_.end()) continue;
+      key_asts_.push_back(*key);
+      key_locations_.push_back(item.location);
+      plan_.keys.push_back(std::move(bound));
+    }
+    if (plan_.window.kind != WindowKind::kNone && !grouped_by_window_)
+      return ErrorAt(query_.group_by.empty() ? window_location_ : query_.group_by.front().location,
+                     fmt::format("a view over {} must GROUP BY window_start (or window_end): its "
+                                 "rows are per window",
+                                 window_name_));
+    return Status::Ok();
+  }
+
+  Status PlanAggregate(const Expr& call_expr) {
+    const auto& call = std::get<FunctionCall>(call_expr.node);
+    const SourceLocation loc = call_expr.location;
+    AggregateSpec spec;
+    spec.sql = ToSql(call_expr);
+    Scope scope = input_;
+    scope.SetAggregateHint("aggregate calls cannot be nested");
+    for (const Expr& arg : call.args) {
+      if (std::vector<const Expr*> nested = FindAggregates(arg); !nested.empty())
+        return ErrorAt(nested.front()->location, "aggregate calls cannot be nested");
+    }
+    auto bind_arg = [&]() -> Status {
+      SLUICE_ASSIGN_OR_RETURN(BoundExpr arg, Bind(call.args[0], scope));
+      if (ReadsColumn(arg, ViewPlan::kWindowStartColumn) ||
+          ReadsColumn(arg, ViewPlan::kWindowEndColumn))
+        return ErrorAt(call.args[0].location,
+                       "an aggregate's argument cannot read window_start or window_end");
+      spec.argument = std::move(arg);
+      return Status::Ok();
+    };
+    const std::string& name = call.name;
+    if (name == "count") {
+      if (call.star) {
+        spec.kind = AggregateKind::kCountStar;
+      } else if (call.args.size() != 1) {
+        return ErrorAt(loc,
+                       "count takes one argument, or *: count(*), count(x), "
+                       "count(DISTINCT x)");
+      } else {
+        spec.kind = call.distinct ? AggregateKind::kCountDistinct : AggregateKind::kCount;
+        SLUICE_RETURN_IF_ERROR(bind_arg());
+        if (spec.kind == AggregateKind::kCountDistinct && spec.argument->type == Type::kJson)
+          return ErrorAt(call.args[0].location,
+                         "count(DISTINCT ...) of JSON values is not "
+                         "supported; extract a field or cast it");
+      }
+      spec.result_type = Type::kBigint;
+    } else if (name == "sum" || name == "avg" || name == "min" || name == "max") {
+      if (call.star) return ErrorAt(loc, fmt::format("{}(*) is only valid for count", name));
+      if (call.args.size() != 1)
+        return ErrorAt(loc, fmt::format("{} takes one argument, found {}", name, call.args.size()));
+      const bool numeric = name == "sum" || name == "avg";
+      if (call.distinct && numeric)
+        return ErrorAt(loc, fmt::format("{}(DISTINCT ...) is not supported yet; DISTINCT works "
+                                        "in count(DISTINCT x)",
+                                        name));
+      SLUICE_RETURN_IF_ERROR(bind_arg());
+      const Type t = spec.argument->type;
+      if (numeric && !IsNumeric(t) && t != Type::kAny && t != Type::kNull)
+        return ErrorAt(call.args[0].location,
+                       fmt::format("{} needs a number, found {}", name, TypeName(t)));
+      if (!numeric && t == Type::kJson)
+        return ErrorAt(call.args[0].location,
+                       fmt::format("{} of JSON values is not supported; extract a field", name));
+      if (name == "sum") {
+        spec.kind = AggregateKind::kSum;
+        spec.result_type = t == Type::kNull ? Type::kBigint : t;
+      } else if (name == "avg") {
+        spec.kind = AggregateKind::kAvg;
+        spec.result_type = Type::kDouble;
+      } else {
+        spec.kind = name == "min" ? AggregateKind::kMin : AggregateKind::kMax;
+        spec.result_type = t;
+      }
+    } else {
+      return ErrorAt(loc, fmt::format("aggregate '{}' is not supported yet (supported: count, "
+                                      "count(DISTINCT x), sum, min, max, avg)",
+                                      name));
+    }
+    if (call.filter) {
+      Scope filter_scope = input_;
+      filter_scope.SetAggregateHint("in FILTER");
+      SLUICE_ASSIGN_OR_RETURN(BoundExpr filter, Bind(**call.filter, filter_scope));
+      if (!IsBooleanish(filter.type))
+        return ErrorAt(
+            (*call.filter)->location,
+            fmt::format("FILTER (WHERE ...) must be BOOLEAN, found {}", TypeName(filter.type)));
+      spec.filter = std::move(filter);
+    }
+    plan_.aggregates.push_back(std::move(spec));
+    return Status::Ok();
+  }
+
+  Status PlanAggregates() {
+    auto collect = [&](const Expr& e) -> Status {
+      for (const Expr* call : FindAggregates(e)) {
+        if (std::find(aggregate_asts_.begin(), aggregate_asts_.end(), *call) !=
+            aggregate_asts_.end())
+          continue;
+        SLUICE_RETURN_IF_ERROR(PlanAggregate(*call));
+        aggregate_asts_.push_back(*call);
+      }
+      return Status::Ok();
+    };
+    for (const SelectItem& item : query_.select_list)
+      SLUICE_RETURN_IF_ERROR(collect(std::get<Expr>(item.value)));
+    if (query_.having) SLUICE_RETURN_IF_ERROR(collect(*query_.having));
+    if (plan_.keys.empty() && !grouped_by_window_ && plan_.aggregates.empty())
+      return ErrorAt(query_.select_list.front().location,
+                     "a materialized view aggregates: add GROUP BY or an aggregate such as "
+                     "count(*) (views of single events are not supported yet)");
+    return Status::Ok();
+  }
+
+  Status PlanOutput() {
+    Scope out;
+    for (size_t i = 0; i < key_asts_.size(); ++i)
+      out.AddExpression(key_asts_[i], plan_.keys[i].type, static_cast<int>(i));
+    for (size_t i = 0; i < aggregate_asts_.size(); ++i)
+      out.AddExpression(aggregate_asts_[i], plan_.aggregates[i].result_type,
+                        plan_.aggregate_column(i));
+    if (plan_.window.kind != WindowKind::kNone) {
+      out.AddColumn("window_start", Type::kTimestamp, plan_.window_start_column(), window_alias_);
+      out.AddColumn("window_end", Type::kTimestamp, plan_.window_end_column(), window_alias_);
+    }
+    out.SetUnknownNameHint(
+        "a view's columns are computed from its GROUP BY keys and aggregates; group by it or "
+        "aggregate it");
+
+    std::vector<bool> key_shown(plan_.keys.size(), false);
+    bool window_shown = false;
+    for (const SelectItem& item : query_.select_list) {
+      const Expr& expr = std::get<Expr>(item.value);
+      OutputColumn column;
+      column.name = item.alias ? item.alias->name : DefaultColumnName(expr);
+      Result<BoundExpr> bound = Bind(expr, out);
+      if (!bound.ok()) return NotGroupedError(bound.status());
+      column.expr = std::move(*bound);
+      column.type = column.expr.type;
+      for (const OutputColumn& other : plan_.columns) {
+        if (other.name == column.name)
+          return ErrorAt(
+              item.location,
+              fmt::format("the view has two columns named '{}'; name one with AS", column.name));
+      }
+      if (column.expr.kind == BoundExpr::Kind::kColumn) {
+        const int c = column.expr.column;
+        const bool is_key = c < static_cast<int>(plan_.keys.size()) && !key_shown[c];
+        const bool is_window =
+            (c == plan_.window_start_column() || c == plan_.window_end_column()) &&
+            plan_.window.kind != WindowKind::kNone && !window_shown;
+        if (is_key) key_shown[c] = true;
+        if (is_window) window_shown = true;
+        if (is_key || is_window) plan_.key_columns.push_back(column.name);
+      }
+      plan_.columns.push_back(std::move(column));
+    }
+    for (size_t i = 0; i < key_shown.size(); ++i) {
+      if (!key_shown[i])
+        return ErrorAt(key_locations_[i],
+                       fmt::format("GROUP BY key {} must also be a column of the view: rows are "
+                                   "identified by their keys",
+                                   ToSql(key_asts_[i])));
+    }
+    if (plan_.window.kind != WindowKind::kNone && !window_shown)
+      return ErrorAt(window_keys_.front().location,
+                     "window_start (or window_end) must also be a column of the view: rows are "
+                     "identified by their window");
+    if (query_.having) {
+      Result<BoundExpr> having = Bind(*query_.having, out);
+      if (!having.ok()) return NotGroupedError(having.status());
+      if (!IsBooleanish(having->type))
+        return ErrorAt(query_.having->location,
+                       fmt::format("HAVING must be BOOLEAN, found {}", TypeName(having->type)));
+      plan_.having = std::move(*having);
+    }
+    return Status::Ok();
+  }
+
+  // Rewords "unknown column 'x'" after GROUP BY for the common mistakes: an event field that is
+  // neither grouped nor aggregated, and window_start without a window.
+  Status NotGroupedError(const Status& status) {
+    const std::string& message = status.message();
+    if (message.find("unknown column '") == std::string::npos) return status;
+    const size_t at = message.find("unknown column '");
+    const size_t start = at + 16;
+    const std::string name = message.substr(start, message.find('\'', start) - start);
+    const size_t colon = message.find(": ");
+    const std::string where = message.substr(0, colon);
+    if ((name == "window_start" || name == "window_end") && plan_.window.kind == WindowKind::kNone)
+      return Status::InvalidArgument(fmt::format(
+          "{}: {} needs a window: read the stream through TUMBLE(...) or HOP(...)", where, name));
+    return Status::InvalidArgument(fmt::format(
+        "{}: column '{}' must appear in GROUP BY or be used in an aggregate", where, name));
+  }
+
+  const CreateMaterializedView& create_;
+  const Query& query_;
+  const PlannerCatalog& catalog_;
+  ViewPlan plan_;
+  const StreamSpec* stream_ = nullptr;
+  std::vector<std::string> qualifiers_;
+  std::string window_alias_;
+  std::string window_name_;
+  SourceLocation window_location_;
+  Scope input_;
+  std::vector<Expr> key_asts_;
+  std::vector<SourceLocation> key_locations_;
+  std::vector<Expr> window_keys_;
+  std::vector<Expr> aggregate_asts_;
+  bool grouped_by_window_ = false;
+};
+
+}  // namespace
+
+Result<StreamSpec> PlanStream(const CreateStream& create) {
+  StreamSpec spec;
+  spec.name = create.name.name;
+  if (spec.name.starts_with('_') || spec.name.find('/') != std::string::npos ||
+      spec.name.find('.') != std::string::npos || spec.name.size() > 128)
+    return ErrorAt(create.name.location,
+                   fmt::format("invalid stream name '{}': use letters, digits, '_' and '-', not "
+                               "starting with '_', at most 128 characters",
+                               spec.name));
+  for (char c : spec.name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok)
+      return ErrorAt(
+          create.name.location,
+          fmt::format("invalid stream name '{}': use letters, digits, '_' and '-'", spec.name));
+  }
+  for (const ColumnDef& column : create.columns)
+    spec.columns.push_back({column.name.name, TypeForDataType(column.type), ToSql(column.type)});
+  for (const Option& option : create.options) {
+    const std::string& key = option.key.name;
+    if (key == "subject") {
+      SLUICE_ASSIGN_OR_RETURN(spec.subject, WordOption(option));
+    } else if (key == "event_time") {
+      SLUICE_ASSIGN_OR_RETURN(spec.event_time, NonEmptyWordOption(option));
+    } else if (key == "dedup_key") {
+      SLUICE_ASSIGN_OR_RETURN(spec.dedup_key, NonEmptyWordOption(option));
+    } else if (key == "partition_key") {
+      SLUICE_ASSIGN_OR_RETURN(spec.partition_key, WordOption(option));
+    } else if (key == "delivery") {
+      SLUICE_ASSIGN_OR_RETURN(std::string delivery, WordOption(option));
+      if (delivery == "exactly_once") {
+        spec.delivery = Delivery::kExactlyOnce;
+      } else if (delivery == "at_least_once") {
+        spec.delivery = Delivery::kAtLeastOnce;
+      } else {
+        return ErrorAt(
+            option.value.location,
+            fmt::format("delivery must be 'exactly_once' or 'at_least_once', not '{}'", delivery));
+      }
+    } else if (key == "exactly_once_when") {
+      Expr predicate = option.value;
+      if (const auto* text = std::get_if<StringLiteral>(&option.value.node)) {
+        Result<Expr> parsed = ParseExpression(text->value);
+        if (!parsed.ok())
+          return ErrorAt(option.value.location,
+                         fmt::format("exactly_once_when: {}", parsed.status().message()));
+        predicate = std::move(*parsed);
+      }
+      Scope scope;
+      scope.SetEventRelation({spec.name});
+      scope.AddColumn("event_time", Type::kTimestamp, 0);
+      SLUICE_ASSIGN_OR_RETURN(BoundExpr bound, Bind(predicate, scope));
+      if (!IsBooleanish(bound.type))
+        return ErrorAt(
+            option.value.location,
+            fmt::format("exactly_once_when must be BOOLEAN, found {}", TypeName(bound.type)));
+      spec.exactly_once_when = ToSql(predicate);
+    } else if (key == "watermark_delay") {
+      SLUICE_ASSIGN_OR_RETURN(spec.watermark_delay_micros,
+                              DurationOption(option, /*allow_zero=*/true));
+    } else if (key == "retention") {
+      SLUICE_ASSIGN_OR_RETURN(spec.retention_micros, DurationOption(option, /*allow_zero=*/false));
+    } else if (key == "partitions") {
+      const auto* n = std::get_if<IntegerLiteral>(&option.value.node);
+      if (n == nullptr || n->value < 1 || n->value > 1024)
+        return ErrorAt(option.value.location, "partitions must be an integer from 1 to 1024");
+      spec.partitions = static_cast<uint32_t>(n->value);
+    } else {
+      return UnknownOption(option,
+                           {"subject", "event_time", "watermark_delay", "delivery", "dedup_key",
+                            "exactly_once_when", "retention", "partition_key", "partitions"});
+    }
+  }
+  return spec;
+}
+
+Result<ViewPlan> PlanView(const CreateMaterializedView& create, const PlannerCatalog& catalog) {
+  ViewPlanner planner(create, catalog);
+  return planner.Plan();
+}
+
+}  // namespace sluice::sql

@@ -1,0 +1,56 @@
+// The planner: DDL statements (ast.h) -> checked stream specs and view plans (plan.h).
+//
+//   SLUICE_ASSIGN_OR_RETURN(StreamSpec spec, PlanStream(create_stream));
+//   SLUICE_ASSIGN_OR_RETURN(ViewPlan plan, PlanView(create_view, catalog));
+//
+// What callers may rely on:
+// * Every error is InvalidArgument "line L, column C: ..." at the offending node (an unknown
+//   stream or option, a column that is neither grouped nor aggregated, window_start without a
+//   window, an unsupported construct), so a client can point at it.
+// * Planning has no side effects and does not keep references to its inputs: the plan owns
+//   everything it holds.
+// * What is supported in a materialized view (docs/sql.md, "Materialized views"):
+//     SELECT <expressions over GROUP BY keys, aggregates, window_start, window_end>
+//     FROM TUMBLE(s, t, size [, offset]) | HOP(s, t, slide, size [, offset]) | s  [[AS] alias]
+//     [WHERE <predicate over the event>]
+//     [GROUP BY <expressions over the event> | window_start | window_end | <ordinal>, ...]
+//     [HAVING <predicate over the aggregated row>]
+//   with aggregates count(*), count(x), count(DISTINCT x), sum, min, max, avg (each with an
+//   optional FILTER (WHERE ...)), and options retention, emit ('on_update' | 'on_close'),
+//   allowed_lateness. Joins, subqueries, SESSION windows, ORDER BY / LIMIT, SELECT * and the
+//   approximate aggregates are reported as not supported (yet), at their location.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "sql/ast.h"
+#include "sql/plan.h"
+
+namespace sluice::sql {
+
+// What the planner needs to know about existing objects.
+class PlannerCatalog {
+ public:
+  virtual ~PlannerCatalog() = default;
+  // The stream called `name`, or nullptr.
+  virtual const StreamSpec* FindStream(std::string_view name) const = 0;
+  // Every stream name (for "did you mean" suggestions).
+  virtual std::vector<std::string> StreamNames() const = 0;
+  // Whether `name` is a materialized view (reading views from views is not supported yet).
+  virtual bool IsView(std::string_view name) const = 0;
+};
+
+// Checks a CREATE STREAM and fills in the defaults of the options it leaves out. Options:
+// subject, event_time, dedup_key, partition_key (field names as strings or bare words),
+// delivery ('exactly_once' | 'at_least_once'), exactly_once_when (a predicate, or a string
+// holding one), watermark_delay and retention (a duration: '5 seconds', INTERVAL '5' SECOND),
+// partitions (1..1024).
+Result<StreamSpec> PlanStream(const CreateStream& create);
+
+// Plans a CREATE MATERIALIZED VIEW against the catalog (see the header comment).
+Result<ViewPlan> PlanView(const CreateMaterializedView& create, const PlannerCatalog& catalog);
+
+}  // namespace sluice::sql
