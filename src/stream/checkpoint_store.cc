@@ -29,12 +29,14 @@ uint64_t GetU64(const char* p) {
   return v;
 }
 
-// Metadata value: u64 version | u64 partition count | u64 offset × count.
-std::string EncodeMeta(const std::vector<uint64_t>& offsets, uint64_t version) {
+// Metadata value: u64 version | u64 partition count | u64 offset × count | pipeline metadata.
+std::string EncodeMeta(const std::vector<uint64_t>& offsets, uint64_t version,
+                       std::string_view meta) {
   std::string v;
   PutU64(v, version);
   PutU64(v, offsets.size());
   for (uint64_t o : offsets) PutU64(v, o);
+  v.append(meta);
   return v;
 }
 
@@ -65,11 +67,12 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'm'), &meta);
   if (s.IsNotFound()) return data;
   if (!s.ok()) return ToStatus(s, "reading checkpoint of " + pipeline);
-  if (meta.size() < 16 || meta.size() != 16 + 8 * GetU64(meta.data() + 8))
+  if (meta.size() < 16 || GetU64(meta.data() + 8) > (meta.size() - 16) / 8)
     return Status::Corruption(fmt::format("checkpoint metadata of {} is malformed", pipeline));
   data.version = GetU64(meta.data());
   size_t n = GetU64(meta.data() + 8);
   for (size_t i = 0; i < n; ++i) data.offsets.push_back(GetU64(meta.data() + 16 + 8 * i));
+  data.meta = meta.substr(16 + 8 * n);
 
   const std::string prefix = Prefix(pipeline, 's');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -82,7 +85,8 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
 
 Status CheckpointStore::Commit(const std::string& pipeline,
                                const std::vector<std::pair<std::string, std::string>>& changed,
-                               const std::vector<uint64_t>& offsets, uint64_t version) {
+                               const std::vector<uint64_t>& offsets, uint64_t version,
+                               std::string_view meta) {
   rocksdb::WriteBatch batch;
   const std::string prefix = Prefix(pipeline, 's');
   std::string key;
@@ -91,11 +95,38 @@ Status CheckpointStore::Commit(const std::string& pipeline,
     rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
     if (!s.ok()) return ToStatus(s, "building checkpoint batch");
   }
-  rocksdb::Status s = batch.Put(Prefix(pipeline, 'm'), EncodeMeta(offsets, version));
+  rocksdb::Status s = batch.Put(Prefix(pipeline, 'm'), EncodeMeta(offsets, version, meta));
   if (!s.ok()) return ToStatus(s, "building checkpoint batch");
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return ToStatus(db_->Write(wo, &batch), "committing checkpoint of " + pipeline);
+}
+
+Status CheckpointStore::Drop(const std::string& pipeline) {
+  std::string begin = pipeline;
+  begin += '\0';
+  std::string end = pipeline;
+  end += '\x01';
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return ToStatus(db_->DeleteRange(wo, db_->DefaultColumnFamily(), begin, end),
+                  "dropping the checkpoint of " + pipeline);
+}
+
+Result<std::vector<std::string>> CheckpointStore::Pipelines() const {
+  std::vector<std::string> names;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  // One seek per pipeline: jump past all keys of a pipeline to the next name.
+  for (it->SeekToFirst(); it->Valid();) {
+    const rocksdb::Slice key = it->key();
+    const size_t nul = std::string_view(key.data(), key.size()).find('\0');
+    std::string name(key.data(), nul == std::string_view::npos ? key.size() : nul);
+    names.push_back(name);
+    name += '\x01';
+    it->Seek(name);
+  }
+  if (!it->status().ok()) return ToStatus(it->status(), "listing checkpoints");
+  return names;
 }
 
 }  // namespace sluice::stream

@@ -3,13 +3,15 @@
 // resumes exactly where the last checkpoint left off: never losing, never double-counting.
 //
 // Layout: keys are "<pipeline>\x00<kind>\x00<key>": kind "s" for state entries, "m" for the
-// metadata record (offsets and version).
+// metadata record (version, offsets, then the pipeline's own metadata bytes). A pipeline name
+// must not contain a NUL byte.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -24,6 +26,7 @@ struct CheckpointData {
   std::vector<uint64_t> offsets;             // next offset to read, per partition of the input log
   uint64_t version = 0;                      // output view version at the checkpoint
   std::map<std::string, std::string> state;  // keyed state
+  std::string meta;                          // the pipeline's own metadata (e.g. its watermark)
 };
 
 class CheckpointStore {
@@ -35,10 +38,15 @@ class CheckpointStore {
   Result<CheckpointData> Load(const std::string& pipeline) const;
 
   // Atomically (one synced write batch) stores `changed_state` (an empty value deletes the key),
-  // the offsets and the version.
+  // the offsets, the version and `meta`.
   Status Commit(const std::string& pipeline,
                 const std::vector<std::pair<std::string, std::string>>& changed_state,
-                const std::vector<uint64_t>& offsets, uint64_t version);
+                const std::vector<uint64_t>& offsets, uint64_t version, std::string_view meta = {});
+
+  // Deletes every record of `pipeline` (its state and metadata).
+  Status Drop(const std::string& pipeline);
+  // The names of the pipelines with anything stored.
+  Result<std::vector<std::string>> Pipelines() const;
 
  private:
   explicit CheckpointStore(std::unique_ptr<rocksdb::DB> db);

@@ -1,0 +1,786 @@
+#include "stream/aggregation.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "base/json_writer.h"
+#include "base/time.h"
+#include "sql/functions.h"
+
+namespace sluice::stream {
+namespace {
+
+using sql::AggregateKind;
+using sql::CompiledExpr;
+using sql::Type;
+using sql::Value;
+using sql::ViewPlan;
+
+// ---- Encodings --------------------------------------------------------------------------------
+//
+// Group keys: per GROUP BY key a type tag and the value, then (windowed plans) the window start;
+// the same string is the group's hash-map key, its view row key and its checkpoint key. The
+// encoding preserves order within a type (so a view's rows are listed by key, then window) and
+// is self-delimiting: integers and doubles as 8 big-endian bytes with the sign flipped, text
+// with 0x00 escaped as 0x00 0xFF and terminated by 0x00 0x00.
+
+void PutOrdered(std::string& out, uint64_t u) {
+  char buf[8];
+  for (int i = 7; i >= 0; --i) {
+    buf[i] = static_cast<char>(u & 0xFF);
+    u >>= 8;
+  }
+  out.append(buf, 8);
+}
+
+uint64_t GetOrdered(const char* p) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<unsigned char>(p[i]);
+  return u;
+}
+
+void PutOrderedInt(std::string& out, int64_t v) {
+  PutOrdered(out, static_cast<uint64_t>(v) ^ (uint64_t{1} << 63));
+}
+
+int64_t GetOrderedInt(const char* p) {
+  return static_cast<int64_t>(GetOrdered(p) ^ (uint64_t{1} << 63));
+}
+
+void EncodeValue(std::string& out, const Value& v) {
+  out += static_cast<char>(v.type);
+  switch (v.type) {
+    case Type::kBoolean:
+      out += v.boolean ? '\1' : '\0';
+      return;
+    case Type::kBigint:
+    case Type::kTimestamp:
+    case Type::kDate:
+    case Type::kInterval:
+      PutOrderedInt(out, v.integer);
+      return;
+    case Type::kDouble: {
+      double d = v.real == 0 ? 0.0 : v.real;  // -0.0 groups with 0.0
+      if (d != d) d = std::numeric_limits<double>::quiet_NaN();
+      uint64_t bits;
+      std::memcpy(&bits, &d, 8);
+      bits = (bits >> 63) ? ~bits : bits ^ (uint64_t{1} << 63);
+      PutOrdered(out, bits);
+      return;
+    }
+    case Type::kVarchar:
+    case Type::kJson: {
+      const std::string_view s = v.str();
+      size_t start = 0;
+      for (size_t zero = s.find('\0'); zero != std::string_view::npos; zero = s.find('\0', start)) {
+        out.append(s.data() + start, zero - start);
+        out += '\0';
+        out += '\xFF';
+        start = zero + 1;
+      }
+      out.append(s.data() + start, s.size() - start);
+      out += '\0';
+      out += '\0';
+      return;
+    }
+    case Type::kNull:
+    case Type::kAny:
+      return;
+  }
+}
+
+// Decodes one value written by EncodeValue from `in`, advancing it; text goes to `text` (which
+// must have room: decoded text is never longer than its encoding).
+bool DecodeValue(std::string_view& in, Value& v, char*& text) {
+  if (in.empty()) return false;
+  const auto type = static_cast<Type>(static_cast<uint8_t>(in[0]));
+  in.remove_prefix(1);
+  switch (type) {
+    case Type::kNull:
+      v = Value();
+      return true;
+    case Type::kBoolean:
+      if (in.empty()) return false;
+      v = Value::Boolean(in[0] != 0);
+      in.remove_prefix(1);
+      return true;
+    case Type::kBigint:
+    case Type::kTimestamp:
+    case Type::kDate:
+    case Type::kInterval:
+      if (in.size() < 8) return false;
+      v = Value::Bigint(GetOrderedInt(in.data()));
+      v.type = type;
+      in.remove_prefix(8);
+      return true;
+    case Type::kDouble: {
+      if (in.size() < 8) return false;
+      uint64_t bits = GetOrdered(in.data());
+      bits = (bits >> 63) ? bits ^ (uint64_t{1} << 63) : ~bits;
+      double d;
+      std::memcpy(&d, &bits, 8);
+      v = Value::Double(d);
+      in.remove_prefix(8);
+      return true;
+    }
+    case Type::kVarchar:
+    case Type::kJson: {
+      char* start = text;
+      size_t i = 0;
+      for (;;) {
+        if (i >= in.size()) return false;
+        if (in[i] != '\0') {
+          *text++ = in[i++];
+          continue;
+        }
+        if (i + 1 >= in.size()) return false;
+        if (in[i + 1] == '\0') break;
+        if (in[i + 1] != '\xFF') return false;
+        *text++ = '\0';
+        i += 2;
+      }
+      const std::string_view s(start, static_cast<size_t>(text - start));
+      v = type == Type::kJson ? Value::Json(s) : Value::Varchar(s);
+      in.remove_prefix(i + 2);
+      return true;
+    }
+    case Type::kAny:
+      return false;
+  }
+  return false;
+}
+
+// Little-endian fixed-width fields of serialized accumulators.
+template <typename T>
+void PutRaw(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+bool GetRaw(std::string_view& in, T& v) {
+  if (in.size() < sizeof v) return false;
+  std::memcpy(&v, in.data(), sizeof v);
+  in.remove_prefix(sizeof v);
+  return true;
+}
+
+constexpr char kStateFormat = 1;
+constexpr char kMetaFormat = 1;
+
+// ---- Groups -----------------------------------------------------------------------------------
+
+// One aggregate's running state. Fields unused by a kind stay zero.
+struct Accumulator {
+  int64_t count = 0;  // rows (count(*)), non-NULL values (count, sum, avg)
+  __int128 int_sum = 0;
+  double double_sum = 0;
+  bool has_double = false;
+  Value extreme;     // min / max; its text lives in `text`
+  std::string text;  // (a Value holding text never owns it)
+  std::unique_ptr<std::unordered_set<std::string>> distinct;  // encoded values
+};
+
+struct Group {
+  const std::string* key = nullptr;  // the hash map's key (node-based map: stable)
+  std::unique_ptr<char[]> text;      // the text of `keys`, decoded from the key
+  std::vector<Value> keys;
+  int64_t window_start = 0;
+  std::unique_ptr<Accumulator[]> acc;
+  bool touched = false;  // changed since the last TakeChanges()
+  bool dirty = false;    // changed since the last TakeCheckpointChanges()
+  bool in_view = false;  // the view holds this group's row
+  bool closed = false;   // on_close: the window closed (its row was emitted)
+};
+
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+bool IsTrue(const Value& v) {
+  return v.type == Type::kBoolean && v.boolean;
+}
+
+// sum(): NULL without values; a BIGINT while the exact sum fits, else a DOUBLE.
+Value SumValue(const Accumulator& a) {
+  if (a.count == 0) return Value();
+  if (a.has_double) return Value::Double(static_cast<double>(a.int_sum) + a.double_sum);
+  if (a.int_sum >= std::numeric_limits<int64_t>::min() &&
+      a.int_sum <= std::numeric_limits<int64_t>::max())
+    return Value::Bigint(static_cast<int64_t>(a.int_sum));
+  return Value::Double(static_cast<double>(a.int_sum));
+}
+
+}  // namespace
+
+struct Aggregator::Impl {
+  ViewPlan plan;
+  // Over the input row.
+  std::optional<CompiledExpr> where;
+  std::optional<CompiledExpr> time;
+  std::vector<CompiledExpr> keys;
+  std::vector<std::optional<CompiledExpr>> args;
+  std::vector<std::optional<CompiledExpr>> filters;
+  bool where_per_window = false;    // WHERE reads window_start / window_end
+  bool filters_per_window = false;  // some FILTER does
+  // Over the aggregated row.
+  sql::FieldSet no_fields;
+  std::vector<CompiledExpr> columns;
+  std::optional<CompiledExpr> having;
+  std::vector<std::string> column_prefixes;  // `{"name":`, `,"name":`
+
+  sql::EvalContext ctx;
+  sql::EvalContext out_ctx;
+  std::unordered_map<std::string, Group, KeyHash, std::equal_to<>> groups;
+  std::vector<Group*> touched;
+  std::vector<Group*> dirty;
+  std::vector<std::string> purged;  // keys to delete at the next checkpoint
+  // Window start -> the keys of its groups: for retention purges, and (on_close) the windows
+  // that have not closed yet.
+  std::map<int64_t, std::vector<const std::string*>> by_window;
+  std::map<int64_t, std::vector<const std::string*>> open_windows;
+  int64_t max_event_time = std::numeric_limits<int64_t>::min();
+
+  // Per-event scratch space.
+  Value input[ViewPlan::kInputColumns];
+  std::vector<Value> arg_values;
+  std::vector<char> filter_passed;
+  std::string key;
+  std::string scratch;
+  std::vector<Value> aggregated;
+
+  uint64_t late = 0;
+  uint64_t dropped = 0;
+  uint64_t errors = 0;
+  uint64_t filtered = 0;
+
+  int64_t Watermark() const {
+    if (max_event_time == std::numeric_limits<int64_t>::min()) return max_event_time;
+    return max_event_time - plan.watermark_delay_micros;
+  }
+
+  sql::Row InputRow(std::span<const Value> fields) const { return sql::Row{fields, input}; }
+
+  Group& FindOrCreate(int64_t window_start) {
+    auto it = groups.find(std::string_view(key));
+    if (it != groups.end()) return it->second;
+    return *CreateGroup(key, window_start, /*closed=*/false);
+  }
+
+  // Adds a group for `group_key` (an encoded key), decoding its key values; nullptr when the key
+  // does not decode (only a corrupt checkpoint has such keys).
+  Group* CreateGroup(const std::string& group_key, int64_t window_start, bool closed) {
+    auto [it, inserted] = groups.try_emplace(group_key);
+    Group& g = it->second;
+    g.text = std::make_unique<char[]>(group_key.size() + 1);
+    g.keys.resize(plan.keys.size());
+    std::string_view in = group_key;
+    char* text = g.text.get();
+    for (Value& v : g.keys) {
+      if (!DecodeValue(in, v, text)) {
+        groups.erase(it);
+        return nullptr;
+      }
+    }
+    g.key = &it->first;
+    g.window_start = window_start;
+    g.closed = closed;
+    g.acc = std::make_unique<Accumulator[]>(plan.aggregates.size());
+    if (plan.window.kind != sql::WindowKind::kNone) {
+      if (plan.retention_micros) by_window[window_start].push_back(g.key);
+      if (plan.emit == sql::EmitMode::kOnClose && !closed)
+        open_windows[window_start].push_back(g.key);
+    }
+    return &g;
+  }
+
+  void Touch(Group& g) {
+    if (!g.touched) {
+      g.touched = true;
+      touched.push_back(&g);
+    }
+    if (!g.dirty) {
+      g.dirty = true;
+      dirty.push_back(&g);
+    }
+  }
+
+  void Accumulate(Accumulator& a, AggregateKind kind, const Value& v) {
+    switch (kind) {
+      case AggregateKind::kCountStar:
+        ++a.count;
+        return;
+      case AggregateKind::kCount:
+        if (!v.is_null()) ++a.count;
+        return;
+      case AggregateKind::kCountDistinct:
+        if (v.is_null()) return;
+        scratch.clear();
+        EncodeValue(scratch, v);
+        if (!a.distinct) a.distinct = std::make_unique<std::unordered_set<std::string>>();
+        a.distinct->insert(scratch);
+        return;
+      case AggregateKind::kSum:
+      case AggregateKind::kAvg:
+        if (v.type == Type::kBigint) {
+          a.int_sum += v.integer;
+          ++a.count;
+        } else if (v.type == Type::kDouble) {
+          a.double_sum += v.real;
+          a.has_double = true;
+          ++a.count;
+        }
+        return;
+      case AggregateKind::kMin:
+      case AggregateKind::kMax: {
+        if (v.is_null() || v.type == Type::kJson) return;
+        if (!a.extreme.is_null()) {
+          const int c = sql::CompareValues(v, a.extreme);
+          if (c == sql::kIncomparable) return;
+          if (kind == AggregateKind::kMin ? c >= 0 : c <= 0) return;
+        }
+        SetExtreme(a, v);
+        return;
+      }
+    }
+  }
+
+  static void SetExtreme(Accumulator& a, const Value& v) {
+    if (v.type == Type::kVarchar) {
+      a.text.assign(v.str());
+      a.extreme = Value::Varchar(a.text);
+    } else {
+      a.extreme = v;
+    }
+  }
+
+  Value Result(const Accumulator& a, AggregateKind kind) const {
+    switch (kind) {
+      case AggregateKind::kCountStar:
+      case AggregateKind::kCount:
+        return Value::Bigint(a.count);
+      case AggregateKind::kCountDistinct:
+        return Value::Bigint(a.distinct ? static_cast<int64_t>(a.distinct->size()) : 0);
+      case AggregateKind::kSum:
+        return SumValue(a);
+      case AggregateKind::kAvg:
+        if (a.count == 0) return Value();
+        return Value::Double((static_cast<double>(a.int_sum) + a.double_sum) /
+                             static_cast<double>(a.count));
+      case AggregateKind::kMin:
+      case AggregateKind::kMax:
+        return a.extreme;
+    }
+    return Value();
+  }
+
+  // Adds the current event (input columns set, keys encoded into `key` up to `prefix`) to the
+  // window starting at `start`.
+  void AddToWindow(std::span<const Value> fields, size_t prefix, int64_t start) {
+    const int64_t end = start + plan.window.size_micros;
+    const int64_t watermark = Watermark();
+    if (plan.emit == sql::EmitMode::kOnClose && end + plan.allowed_lateness_micros <= watermark) {
+      ++dropped;
+      return;
+    }
+    if (plan.retention_micros && end + *plan.retention_micros < watermark) {
+      ++dropped;
+      return;
+    }
+    input[ViewPlan::kWindowStartColumn] = Value::Timestamp(start);
+    input[ViewPlan::kWindowEndColumn] = Value::Timestamp(end);
+    if (where_per_window && !PassesWhere(fields)) return;
+    if (filters_per_window) EvaluateFilters(fields);
+    key.resize(prefix);
+    PutOrderedInt(key, start);
+    AddToGroup(FindOrCreate(start));
+  }
+
+  void AddToGroup(Group& g) {
+    for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+      if (filter_passed[i]) Accumulate(g.acc[i], plan.aggregates[i].kind, arg_values[i]);
+    }
+    Touch(g);
+  }
+
+  bool PassesWhere(std::span<const Value> fields) {
+    const Value v = where->Evaluate(InputRow(fields), ctx);
+    if (!ctx.ok()) {
+      ++errors;
+      return false;
+    }
+    if (!IsTrue(v)) {
+      ++filtered;
+      return false;
+    }
+    return true;
+  }
+
+  void EvaluateFilters(std::span<const Value> fields) {
+    for (size_t i = 0; i < filters.size(); ++i) {
+      filter_passed[i] = !filters[i] || IsTrue(filters[i]->Evaluate(InputRow(fields), ctx));
+    }
+  }
+
+  void Add(std::span<const Value> fields, int64_t record_time) {
+    int64_t t = record_time;
+    if (time) {
+      const Value v = time->Evaluate(InputRow(fields), ctx);
+      if (!ctx.ok()) {
+        ++errors;
+        ctx.Reset();
+        return;
+      }
+      if (v.type != Type::kTimestamp) {
+        ++filtered;
+        ctx.Reset();
+        return;
+      }
+      t = v.integer;
+    }
+    if (t < Watermark()) ++late;
+    if (t > max_event_time) max_event_time = t;
+    input[ViewPlan::kEventTimeColumn] = Value::Timestamp(t);
+    Process(fields, t);
+    ctx.Reset();
+  }
+
+  void Process(std::span<const Value> fields, int64_t t) {
+    if (where && !where_per_window && !PassesWhere(fields)) return;
+    key.clear();
+    for (const CompiledExpr& k : keys) {
+      const Value v = k.Evaluate(InputRow(fields), ctx);
+      if (!ctx.ok()) {
+        ++errors;
+        return;
+      }
+      EncodeValue(key, v);
+    }
+    for (size_t i = 0; i < args.size(); ++i)
+      arg_values[i] = args[i] ? args[i]->Evaluate(InputRow(fields), ctx) : Value();
+    if (!ctx.ok()) ++errors;  // the argument is NULL; the event still counts
+    if (!filters_per_window) EvaluateFilters(fields);
+    const size_t prefix = key.size();
+    const sql::WindowSpec& w = plan.window;
+    switch (w.kind) {
+      case sql::WindowKind::kNone:
+        AddToGroup(FindOrCreate(0));
+        return;
+      case sql::WindowKind::kTumble:
+        AddToWindow(fields, prefix,
+                    FloorDiv(t - w.offset_micros, w.size_micros) * w.size_micros + w.offset_micros);
+        return;
+      case sql::WindowKind::kHop: {
+        const int64_t last =
+            FloorDiv(t - w.offset_micros, w.slide_micros) * w.slide_micros + w.offset_micros;
+        for (int64_t start = last; start > t - w.size_micros; start -= w.slide_micros)
+          AddToWindow(fields, prefix, start);
+        return;
+      }
+    }
+  }
+
+  // The view row of `g` in `out`; false when HAVING rejects it.
+  bool RowJson(const Group& g, std::string& out) {
+    aggregated.resize(static_cast<size_t>(plan.aggregated_columns()));
+    std::copy(g.keys.begin(), g.keys.end(), aggregated.begin());
+    for (size_t i = 0; i < plan.aggregates.size(); ++i)
+      aggregated[static_cast<size_t>(plan.aggregate_column(i))] =
+          Result(g.acc[i], plan.aggregates[i].kind);
+    if (plan.window.kind != sql::WindowKind::kNone) {
+      aggregated[static_cast<size_t>(plan.window_start_column())] =
+          Value::Timestamp(g.window_start);
+      aggregated[static_cast<size_t>(plan.window_end_column())] =
+          Value::Timestamp(g.window_start + plan.window.size_micros);
+    }
+    const sql::Row row{{}, aggregated};
+    if (having && !IsTrue(having->Evaluate(row, out_ctx))) {
+      out_ctx.Reset();
+      return false;
+    }
+    out.clear();
+    for (size_t i = 0; i < columns.size(); ++i) {
+      out += column_prefixes[i];
+      sql::AppendJson(out, columns[i].Evaluate(row, out_ctx));
+    }
+    out += '}';
+    out_ctx.Reset();
+    return true;
+  }
+
+  void EmitRow(Group& g, std::vector<store::RowChange>& out) {
+    std::string row;
+    if (RowJson(g, row)) {
+      out.push_back({*g.key, std::move(row)});
+      g.in_view = true;
+    } else if (g.in_view) {
+      out.push_back({*g.key, std::string()});
+      g.in_view = false;
+    }
+  }
+
+  void CloseWindows(std::vector<store::RowChange>& out) {
+    const int64_t watermark = Watermark();
+    while (!open_windows.empty()) {
+      auto it = open_windows.begin();
+      if (it->first + plan.window.size_micros + plan.allowed_lateness_micros > watermark) break;
+      for (const std::string* k : it->second) {
+        Group& g = groups.find(*k)->second;
+        g.closed = true;
+        g.touched = false;
+        if (!g.dirty) {
+          g.dirty = true;
+          dirty.push_back(&g);
+        }
+        EmitRow(g, out);
+      }
+      open_windows.erase(it);
+    }
+  }
+
+  void Purge(std::vector<store::RowChange>& out) {
+    const int64_t watermark = Watermark();
+    while (!by_window.empty()) {
+      auto it = by_window.begin();
+      if (it->first + plan.window.size_micros + *plan.retention_micros >= watermark) break;
+      for (const std::string* k : it->second) {
+        auto g = groups.find(*k);
+        if (g->second.in_view) out.push_back({*k, std::string()});
+        if (g->second.touched) std::erase(touched, &g->second);
+        if (g->second.dirty) std::erase(dirty, &g->second);
+        purged.push_back(*k);
+        groups.erase(g);
+      }
+      open_windows.erase(it->first);
+      by_window.erase(it);
+    }
+  }
+
+  std::string Serialize(const Group& g) const {
+    std::string out;
+    out += kStateFormat;
+    out += static_cast<char>(g.closed ? 1 : 0);
+    for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+      const Accumulator& a = g.acc[i];
+      PutRaw(out, a.count);
+      PutRaw(out, a.int_sum);
+      PutRaw(out, a.double_sum);
+      out += static_cast<char>(a.has_double ? 1 : 0);
+      EncodeValue(out, a.extreme);
+      const uint64_t n = a.distinct ? a.distinct->size() : 0;
+      PutRaw(out, n);
+      if (a.distinct) {
+        for (const std::string& v : *a.distinct) {
+          PutRaw(out, static_cast<uint32_t>(v.size()));
+          out += v;
+        }
+      }
+    }
+    return out;
+  }
+
+  bool Deserialize(std::string_view in, Group& g) {
+    if (in.size() < 2 || in[0] != kStateFormat) return false;
+    g.closed = in[1] != 0;
+    in.remove_prefix(2);
+    for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+      Accumulator& a = g.acc[i];
+      char has_double = 0;
+      if (!GetRaw(in, a.count) || !GetRaw(in, a.int_sum) || !GetRaw(in, a.double_sum) ||
+          !GetRaw(in, has_double))
+        return false;
+      a.has_double = has_double != 0;
+      std::string buffer(in.size(), '\0');
+      char* p = buffer.data();
+      Value extreme;
+      if (!DecodeValue(in, extreme, p)) return false;
+      SetExtreme(a, extreme);  // copies text out of `buffer`
+      uint64_t n = 0;
+      if (!GetRaw(in, n)) return false;
+      if (n > 0) a.distinct = std::make_unique<std::unordered_set<std::string>>();
+      for (uint64_t j = 0; j < n; ++j) {
+        uint32_t size = 0;
+        if (!GetRaw(in, size) || in.size() < size) return false;
+        a.distinct->emplace(in.substr(0, size));
+        in.remove_prefix(size);
+      }
+    }
+    return in.empty();
+  }
+
+  // The window start encoded at the end of a windowed group key.
+  bool KeyWindowStart(const std::string& group_key, int64_t& start) const {
+    if (plan.window.kind == sql::WindowKind::kNone) {
+      start = 0;
+      return true;
+    }
+    if (group_key.size() < 8) return false;
+    start = GetOrderedInt(group_key.data() + group_key.size() - 8);
+    return true;
+  }
+};
+
+Aggregator::Aggregator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Aggregator::~Aggregator() = default;
+
+Result<std::unique_ptr<Aggregator>> Aggregator::Create(const sql::ViewPlan& plan,
+                                                       sql::FieldSet& fields) {
+  auto impl = std::make_unique<Impl>();
+  impl->plan = plan;
+  const ViewPlan& p = impl->plan;
+  auto reads_window = [](const sql::BoundExpr& e) {
+    std::vector<const sql::BoundExpr*> stack{&e};
+    while (!stack.empty()) {
+      const sql::BoundExpr* x = stack.back();
+      stack.pop_back();
+      if (x->kind == sql::BoundExpr::Kind::kColumn &&
+          (x->column == ViewPlan::kWindowStartColumn || x->column == ViewPlan::kWindowEndColumn))
+        return true;
+      for (const sql::BoundExpr& arg : x->args) stack.push_back(&arg);
+    }
+    return false;
+  };
+  if (p.where) {
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr where, sql::Compile(*p.where, fields));
+    impl->where = std::move(where);
+    impl->where_per_window = reads_window(*p.where);
+  }
+  if (p.time) {
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr time, sql::Compile(*p.time, fields));
+    impl->time = std::move(time);
+  }
+  for (const sql::BoundExpr& k : p.keys) {
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr key, sql::Compile(k, fields));
+    impl->keys.push_back(std::move(key));
+  }
+  for (const sql::AggregateSpec& a : p.aggregates) {
+    std::optional<CompiledExpr> arg, filter;
+    if (a.argument) {
+      SLUICE_ASSIGN_OR_RETURN(CompiledExpr compiled, sql::Compile(*a.argument, fields));
+      arg = std::move(compiled);
+    }
+    if (a.filter) {
+      SLUICE_ASSIGN_OR_RETURN(CompiledExpr compiled, sql::Compile(*a.filter, fields));
+      filter = std::move(compiled);
+      impl->filters_per_window |= reads_window(*a.filter);
+    }
+    impl->args.push_back(std::move(arg));
+    impl->filters.push_back(std::move(filter));
+  }
+  for (size_t i = 0; i < p.columns.size(); ++i) {
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr column, sql::Compile(p.columns[i].expr, impl->no_fields));
+    impl->columns.push_back(std::move(column));
+    std::string prefix = i == 0 ? "{" : ",";
+    AppendJsonString(prefix, p.columns[i].name);
+    prefix += ':';
+    impl->column_prefixes.push_back(std::move(prefix));
+  }
+  if (p.having) {
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr having, sql::Compile(*p.having, impl->no_fields));
+    impl->having = std::move(having);
+  }
+  if (impl->no_fields.size() != 0)
+    return Status::Internal("a view's output columns read event fields: a planner bug");
+  impl->arg_values.resize(p.aggregates.size());
+  impl->filter_passed.assign(p.aggregates.size(), 1);
+  return std::unique_ptr<Aggregator>(new Aggregator(std::move(impl)));
+}
+
+const sql::ViewPlan& Aggregator::plan() const {
+  return impl_->plan;
+}
+
+void Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros) {
+  impl_->Add(fields, event_time_micros);
+}
+
+void Aggregator::TakeChanges(std::vector<store::RowChange>& out) {
+  Impl& s = *impl_;
+  const bool on_close = s.plan.emit == sql::EmitMode::kOnClose;
+  for (Group* g : s.touched) {
+    g->touched = false;
+    if (!on_close) s.EmitRow(*g, out);
+  }
+  s.touched.clear();
+  if (on_close) s.CloseWindows(out);
+  if (s.plan.retention_micros) s.Purge(out);
+}
+
+void Aggregator::TakeCheckpointChanges(std::vector<std::pair<std::string, std::string>>& out) {
+  Impl& s = *impl_;
+  for (std::string& k : s.purged) out.emplace_back(std::move(k), std::string());
+  s.purged.clear();
+  for (Group* g : s.dirty) {
+    g->dirty = false;
+    out.emplace_back(*g->key, s.Serialize(*g));
+  }
+  s.dirty.clear();
+}
+
+std::string Aggregator::Meta() const {
+  std::string out;
+  out += kMetaFormat;
+  PutRaw(out, impl_->max_event_time);
+  return out;
+}
+
+Status Aggregator::Restore(const std::map<std::string, std::string>& state, std::string_view meta) {
+  Impl& s = *impl_;
+  if (!meta.empty()) {
+    if (meta[0] != kMetaFormat)
+      return Status::Corruption(fmt::format("view {}: unknown checkpoint format", s.plan.name));
+    meta.remove_prefix(1);
+    if (!GetRaw(meta, s.max_event_time))
+      return Status::Corruption(fmt::format("view {}: truncated checkpoint", s.plan.name));
+  }
+  for (const auto& [k, v] : state) {
+    int64_t start = 0;
+    if (!s.KeyWindowStart(k, start))
+      return Status::Corruption(fmt::format("view {}: malformed group key", s.plan.name));
+    // The group's closed flag decides whether it waits for its window to close: read it first.
+    const bool closed = v.size() >= 2 && v[1] != 0;
+    Group* g = s.CreateGroup(k, start, closed);
+    if (g == nullptr || !s.Deserialize(v, *g))
+      return Status::Corruption(fmt::format("view {}: malformed state of a group", s.plan.name));
+  }
+  return Status::Ok();
+}
+
+std::map<std::string, std::string> Aggregator::Rows() {
+  Impl& s = *impl_;
+  std::map<std::string, std::string> rows;
+  const bool on_close = s.plan.emit == sql::EmitMode::kOnClose;
+  std::string row;
+  for (auto& [k, g] : s.groups) {
+    g.in_view = (!on_close || g.closed) && s.RowJson(g, row);
+    if (g.in_view) rows.emplace(k, row);
+  }
+  return rows;
+}
+
+int64_t Aggregator::watermark() const {
+  return impl_->Watermark();
+}
+size_t Aggregator::group_count() const {
+  return impl_->groups.size();
+}
+uint64_t Aggregator::late_events() const {
+  return impl_->late;
+}
+uint64_t Aggregator::dropped_events() const {
+  return impl_->dropped;
+}
+uint64_t Aggregator::errors() const {
+  return impl_->errors;
+}
+uint64_t Aggregator::filtered_events() const {
+  return impl_->filtered;
+}
+
+}  // namespace sluice::stream

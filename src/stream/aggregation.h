@@ -1,0 +1,94 @@
+// The windowed-aggregation operator: the in-memory core of a materialized view's pipeline.
+//
+// An Aggregator runs one sql::ViewPlan (plan.h): it takes events one at a time (their extracted
+// fields and the log record's event time), keeps one group per (GROUP BY key values, window)
+// with the accumulators of the plan's aggregates, and tells its driver (view_pipeline.h) which
+// view rows changed and which state changed since the last checkpoint. It does no I/O and
+// starts no thread; one thread uses it at a time.
+//
+// Behaviour callers may rely on:
+// * Results do not depend on the order events arrive in, except where stated: counts, sums,
+//   min, max, avg and exact distinct counts of a window are the same for any order (a DOUBLE
+//   sum may differ in its last bits). What does depend on arrival order is lateness: the
+//   watermark is the largest event time seen minus the stream's watermark delay, across all
+//   partitions, and an event behind it is late.
+// * emit = on_update: every group an event changes is in the next TakeChanges() (one upsert
+//   per changed row, or a delete when the row stops satisfying HAVING). Late events still
+//   update their window and are counted in late_events().
+// * emit = on_close: a window's rows appear once, when the watermark reaches
+//   window_end + allowed_lateness; an event whose window has already closed is not added to it
+//   and is counted in dropped_events() (for a HOP: once per closed window it misses).
+// * Retention (the view's `retention` option): a window whose end is more than the retention
+//   before the watermark is purged from state and from the view (a delete), and later events
+//   for it are dropped (counted). This is what bounds the state: memory is proportional to
+//   the groups of the windows within the retention. Without retention, windows are kept.
+// * Checkpoint state: TakeCheckpointChanges() gives, per group changed since the last call,
+//   its key and its serialized accumulators (an empty value: the group was purged); Meta()
+//   holds what else must survive a restart (the largest event time). Restore() from the same
+//   data rebuilds an operator that continues exactly like the original would.
+// * Bad data never stops the operator: an event whose WHERE, key or time fails to evaluate
+//   (a data error such as a failed CAST) is skipped and counted in errors(); a value an
+//   aggregate cannot take (text in a sum) is ignored, like NULL.
+// * Cost: no heap allocation per event once a group exists, except count(DISTINCT) adding a
+//   new value; one hash lookup per event and window.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "sql/event_fields.h"
+#include "sql/plan.h"
+#include "store/view.h"
+
+namespace sluice::stream {
+
+class Aggregator {
+ public:
+  // Compiles the plan, registering the event fields it reads in `fields` (shared with the
+  // extractor that will read the events; build the extractor after this call).
+  static Result<std::unique_ptr<Aggregator>> Create(const sql::ViewPlan& plan,
+                                                    sql::FieldSet& fields);
+  ~Aggregator();
+
+  const sql::ViewPlan& plan() const;
+
+  // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the
+  // extractor's values()), `event_time_micros` the log record's event time.
+  void Add(std::span<const sql::Value> fields, int64_t event_time_micros);
+
+  // Appends the view changes since the last call (see the header comment) to `out`.
+  void TakeChanges(std::vector<store::RowChange>& out);
+
+  // Appends (group key, serialized state) for every group changed since the last call; an
+  // empty state means the group is gone.
+  void TakeCheckpointChanges(std::vector<std::pair<std::string, std::string>>& out);
+  // The operator-wide state to store with a checkpoint.
+  std::string Meta() const;
+
+  // Rebuilds the state from a checkpoint (on a new operator, before any Add()).
+  Status Restore(const std::map<std::string, std::string>& state, std::string_view meta);
+  // Every row the view holds for the current state (after Restore(): the view to Reset to).
+  std::map<std::string, std::string> Rows();
+
+  // The event-time watermark (INT64_MIN before the first event).
+  int64_t watermark() const;
+  size_t group_count() const;
+  uint64_t late_events() const;      // behind the watermark when added
+  uint64_t dropped_events() const;   // not added: their window was closed or purged
+  uint64_t errors() const;           // skipped: a data error in WHERE, a key or the time
+  uint64_t filtered_events() const;  // skipped: WHERE was not TRUE, or no event time
+
+ private:
+  struct Impl;
+  explicit Aggregator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::stream
