@@ -235,6 +235,7 @@ class Compiler {
       n.scalar_pass = pass & (kNullBit | kBooleanBit | kNumberBit | kIntegerBit | kStringBit);
       BuildClosureTable(n);
     }
+    for (NodeId id = 0; id < nodes().size(); ++id) BuildConditions(id);
     for (const Node& n : nodes()) {
       const NodeBrief::Kind kind = n.trivial                     ? NodeBrief::kTrivial
                                    : n.simple && !n.always_false ? NodeBrief::kSimple
@@ -751,6 +752,93 @@ class Compiler {
            !n.enum_has_composite;
   }
 
+  // No assertion of its own (it may have applicators).
+  static bool NoOwnKeywords(const Node& n) {
+    return !n.always_false && n.types == 0 && !n.has_enum && !n.has_number_keywords &&
+           !n.has_string_keywords && !n.has_object_keywords && !n.has_array_keywords;
+  }
+
+  // See Node::conditions. Needs `simple` and the property tables of every node.
+  void BuildConditions(NodeId id) {
+    Node& n = nodes()[id];
+    constexpr size_t kMaxConditions = 16;
+    if (n.closure.size() < 2 || !SimpleKeywords(n) || !n.any_of.empty() || !n.one_of.empty() ||
+        n.not_node != kNoNode || n.ref != kNoNode)
+      return;
+    // The nodes whose if/then/else become conditions: n itself and its allOf members.
+    std::vector<NodeId> owners;
+    if (n.if_node != kNoNode) owners.push_back(id);
+    for (NodeId w : n.all_of) {
+      const Node& m = nodes()[w];
+      if (!NoOwnKeywords(m) || m.if_node == kNoNode || !m.all_of.empty() || !m.any_of.empty() ||
+          !m.one_of.empty() || m.not_node != kNoNode || m.ref != kNoNode ||
+          std::find(owners.begin(), owners.end(), w) != owners.end())
+        return;
+      owners.push_back(w);
+    }
+    if (owners.size() > kMaxConditions) return;
+    auto branch_ok = [&](NodeId b) {  // only `required`
+      if (b == kNoNode) return true;
+      const Node& m = nodes()[b];
+      return m.closure.size() == 1 && !m.always_false && m.types == 0 && !m.has_enum &&
+             !m.has_number_keywords && !m.has_string_keywords && !m.has_array_keywords &&
+             m.properties.empty() && m.pattern_properties.empty() &&
+             m.additional_properties == kNoNode && m.property_names == kNoNode &&
+             m.min_properties == 0 && m.max_properties == kUnbounded;
+    };
+    auto if_ok = [&](NodeId f) {  // `required` and leaf `properties`
+      const Node& m = nodes()[f];
+      if (m.closure.size() != 1 || m.always_false || m.types != 0 || m.has_enum ||
+          m.has_number_keywords || m.has_string_keywords || m.has_array_keywords ||
+          !m.pattern_properties.empty() || m.additional_properties != kNoNode ||
+          m.property_names != kNoNode || m.min_properties != 0 || m.max_properties != kUnbounded)
+        return false;
+      for (const auto& [key, child] : m.properties) {
+        const Node& c = nodes()[child];
+        if (c.closure.size() != 1 || !(c.simple || c.trivial) || c.has_object_keywords ||
+            c.has_array_keywords)
+          return false;
+      }
+      return true;
+    };
+    // The closure must be exactly n, the owners and their roles, each node in one role only (a
+    // node shared with anything else keeps the general path, which evaluates it once).
+    std::vector<NodeId> roles;
+    for (NodeId o : owners) {
+      const Node& m = nodes()[o];
+      if (!if_ok(m.if_node) || !branch_ok(m.then_node) || !branch_ok(m.else_node)) return;
+      for (NodeId r : {m.if_node, m.then_node, m.else_node})
+        if (r != kNoNode) roles.push_back(r);
+    }
+    std::vector<NodeId> expected = roles;
+    std::sort(expected.begin(), expected.end());
+    if (std::adjacent_find(expected.begin(), expected.end()) != expected.end()) return;
+    if (std::binary_search(expected.begin(), expected.end(), id)) return;
+    for (NodeId o : owners)
+      if (std::binary_search(expected.begin(), expected.end(), o)) return;
+    expected.insert(expected.end(), owners.begin(), owners.end());
+    expected.push_back(id);  // also an owner when it has if/then/else itself
+    std::sort(expected.begin(), expected.end());
+    expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+    std::vector<NodeId> closure = n.closure;
+    std::sort(closure.begin(), closure.end());
+    if (closure != expected) return;
+
+    std::vector<KeyId> keys;  // the if-properties, in order of first appearance
+    std::unordered_map<KeyId, std::vector<ClosureProperty>> entries;
+    for (uint32_t c = 0; c < owners.size(); ++c) {
+      const Node& m = nodes()[owners[c]];
+      n.conditions.push_back({m.if_node, m.then_node, m.else_node});
+      for (const auto& [key, child] : nodes()[m.if_node].properties) {
+        std::vector<ClosureProperty>& list = entries[key];
+        if (list.empty()) keys.push_back(key);
+        list.push_back({c, child, false});
+      }
+    }
+    n.simple = true;
+    BuildKeyTable(keys, entries, n.condition_table, n.condition_table_mask, n.condition_properties);
+  }
+
   // See Node::closure_table. Needs the property tables of the closure's nodes.
   void BuildClosureTable(Node& n) const {
     if (n.closure.size() < 2) return;
@@ -769,19 +857,27 @@ class Compiler {
       }
     }
     if (keys.empty()) return;
-    size_t capacity = std::bit_ceil(keys.size() * 2);
-    n.closure_table.assign(capacity, ClosureSlot{});
-    n.closure_table_mask = capacity - 1;
-    n.closure_slot_bits = capacity <= 64;
+    BuildKeyTable(keys, entries, n.closure_table, n.closure_table_mask, n.closure_properties);
+    n.closure_slot_bits = n.closure_table.size() <= 64;
+  }
+
+  // An open-addressing table of ClosureSlot over `keys`, each with its entries (in order) in
+  // `properties`.
+  void BuildKeyTable(const std::vector<KeyId>& keys,
+                     std::unordered_map<KeyId, std::vector<ClosureProperty>>& entries,
+                     std::vector<ClosureSlot>& table, uint64_t& mask,
+                     std::vector<ClosureProperty>& properties) const {
+    const size_t capacity = std::bit_ceil(std::max<size_t>(keys.size() * 2, 1));
+    table.assign(capacity, ClosureSlot{});
+    mask = capacity - 1;
     for (KeyId key : keys) {
       const std::vector<ClosureProperty>& list = entries[key];
-      ClosureSlot slot{schema_->keys[key].ToTableKey(key),
-                       static_cast<uint32_t>(n.closure_properties.size()),
+      ClosureSlot slot{schema_->keys[key].ToTableKey(key), static_cast<uint32_t>(properties.size()),
                        static_cast<uint32_t>(list.size())};
-      n.closure_properties.insert(n.closure_properties.end(), list.begin(), list.end());
-      uint64_t i = slot.hash & n.closure_table_mask;
-      while (n.closure_table[i].key != kUnknownKey) i = (i + 1) & n.closure_table_mask;
-      n.closure_table[i] = slot;
+      properties.insert(properties.end(), list.begin(), list.end());
+      uint64_t i = slot.hash & mask;
+      while (table[i].key != kUnknownKey) i = (i + 1) & mask;
+      table[i] = slot;
     }
   }
 

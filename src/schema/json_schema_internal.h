@@ -345,8 +345,26 @@ struct Node {
   // Checked by the validator without frames (see EvaluateSimple there): no keyword needs the
   // general path: patternProperties and propertyNames (which hand keys to several subschemas),
   // uniqueItems and object or array members of enum/const (which need value hashes); and the
-  // closure is this node alone.
+  // closure is this node alone, or this node and its `conditions`.
   bool simple = false;
+  // The in-place applicators of a simple node whose closure has more than itself: if/then/else,
+  // on the node itself or in allOf members that hold nothing else, each `if` testing only
+  // `required` and `properties` whose subschemas are leaves (they check an object or array
+  // value without reading into it) and each branch only `required`. That is the usual "these
+  // fields are required when the type is one of ..." rule (the fulfilment schema's financial
+  // and exception events). The validator decides them from the object's keys and from the
+  // if-properties' values it checks on the way, in the frameless pass.
+  struct Condition {
+    NodeId if_node = kNoNode;
+    NodeId then_node = kNoNode;  // kNoNode: none
+    NodeId else_node = kNoNode;
+  };
+  std::vector<Condition> conditions;
+  // The if-nodes' `properties` by key: entries (position: the condition's index, child: the
+  // if-node's subschema for the key) in condition_properties[begin, begin + count).
+  std::vector<ClosureSlot> condition_table;
+  uint64_t condition_table_mask = 0;
+  std::vector<ClosureProperty> condition_properties;
   // TypeBit mask of the scalars this node accepts with nothing more to check (no enum, bounds,
   // lengths, pattern or format apply to them): the validator's one-test leaf check.
   uint8_t scalar_pass = 0;

@@ -523,6 +523,18 @@ class JsonSchemaValidator::Walker {
     }
     return EvaluateInFrame(v, child, path, depth, parent_error);
   }
+  // A field that the `if` of some of simple node `n`'s conditions tests (`gate`): its value is
+  // checked against those subschemas as well as against `child`, still read once: the
+  // if-subschemas are leaves, so an object or array needs only their CompositeError, and a
+  // scalar is read once for all. Failures set the conditions' bits in `if_failed`.
+  error_code EvaluateGatedMember(const Node& n, const ClosureSlot& gate, NodeId child,
+                                 bool additional, std::string_view key, ondemand::value& v,
+                                 const PathLink* parent_path, const PathLink* path, int depth,
+                                 uint32_t& parent_error, uint64_t& if_failed);
+  // The first error of the conditions' branches that apply to an object with `keys`, in fold
+  // order (the order a frame would create them in), or kNoError.
+  uint32_t ConditionsError(const Node& n, const ObjectKeys& keys, uint64_t if_failed,
+                           const PathLink* path);
   // Whether an object read against simple node `n` has key `k`: by slot bit when n's table
   // tracks it, else in the key list.
   bool HasObjectKey(const ObjectKeys& keys, const Node& n, KeyId k) const {
@@ -985,6 +997,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
   ObjectKeys keys = OpenObject();
   uint64_t field_count = 0;
   uint64_t required_hits = 0;  // without slot bits
+  uint64_t if_failed = 0;      // bit c: a property value failed the `if` of condition c
   for (auto field_result : obj) {
     SIMDJSON_TRY(field_result.error());
     ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
@@ -1010,8 +1023,15 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
       child = n.additional_properties;
       additional = true;
     }
+    const ClosureSlot* gate =
+        n.conditions.empty()
+            ? nullptr
+            : schema_.Find(n.condition_table, n.condition_table_mask, fingerprint, key);
     const error_code err =
-        EvaluateMember<kRoot>(child, additional, key, value, path, &link, depth + 1, error);
+        gate == nullptr
+            ? EvaluateMember<kRoot>(child, additional, key, value, path, &link, depth + 1, error)
+            : EvaluateGatedMember(n, *gate, child, additional, key, value, path, &link, depth + 1,
+                                  error, if_failed);
     if constexpr (kRoot) capture_target_ = nullptr;
     if (err) return err;
   }
@@ -1030,8 +1050,73 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
     error = NewError(ErrorKind::kMinProperties, node, path, JsonType::kObject, {}, field_count);
   if (error == kNoError && field_count > n.max_properties)
     error = NewError(ErrorKind::kMaxProperties, node, path, JsonType::kObject, {}, field_count);
+  // Last, as in Fold: a node's applicators count only when its own keywords hold.
+  if (error == kNoError && !n.conditions.empty()) error = ConditionsError(n, keys, if_failed, path);
   CloseObject(keys);
   return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::EvaluateGatedMember(
+    const Node& n, const ClosureSlot& gate, NodeId child, bool additional, std::string_view key,
+    ondemand::value& v, const PathLink* parent_path, const PathLink* path, int depth,
+    uint32_t& parent_error, uint64_t& if_failed) {
+  // Once the node has failed, its conditions cannot change its (first) error.
+  if (parent_error != kNoError) return Consume(v, path, depth);
+  ondemand::json_type t;
+  SIMDJSON_TRY(v.type().get(t));
+  if (t == ondemand::json_type::object || t == ondemand::json_type::array) {
+    const JsonType type = t == ondemand::json_type::object ? JsonType::kObject : JsonType::kArray;
+    for (uint32_t e = gate.begin; e < gate.begin + gate.count; ++e) {
+      const ClosureProperty& p = n.condition_properties[e];
+      if (CompositeError(p.child, type, path) != kNoError) if_failed |= uint64_t{1} << p.position;
+    }
+    return EvaluateMember<true>(child, additional, key, v, parent_path, path, depth, parent_error);
+  }
+  if (depth > kMaxDepth) return TooDeep(path);
+  Scalar s;
+  SIMDJSON_TRY(ReadScalar(v, t, s));
+  for (uint32_t e = gate.begin; e < gate.begin + gate.count; ++e) {
+    const ClosureProperty& p = n.condition_properties[e];
+    if (ScalarError(p.child, s, path) != kNoError) if_failed |= uint64_t{1} << p.position;
+  }
+  // `child` against the scalar already read, as EvaluateMember would.
+  if (child == kNoNode || briefs_[child].kind == NodeBrief::kTrivial) return simdjson::SUCCESS;
+  if (nodes_[child].always_false) {
+    parent_error = additional ? NewError(ErrorKind::kPropertyNotAllowed, child, parent_path,
+                                         JsonType::kObject, key)
+                              : NewError(ErrorKind::kFalseSchema, child, path);
+  } else if (briefs_[child].kind == NodeBrief::kSimple) {
+    parent_error = ScalarError(child, s, path);
+  } else {
+    parent_error = EvaluateScalarInFrame(s, child, path);
+  }
+  return simdjson::SUCCESS;
+}
+
+uint32_t JsonSchemaValidator::Walker::ConditionsError(const Node& n, const ObjectKeys& keys,
+                                                      uint64_t if_failed, const PathLink* path) {
+  constexpr size_t kMaxConditions = 64;  // the compiler allows fewer (bits of if_failed)
+  std::array<NodeId, kMaxConditions> branches;
+  size_t count = 0;
+  for (size_t c = 0; c < n.conditions.size(); ++c) {
+    const Node::Condition& condition = n.conditions[c];
+    bool holds = ((if_failed >> c) & 1) == 0;
+    for (KeyId k : nodes_[condition.if_node].required) holds = holds && HasObjectKey(keys, n, k);
+    const NodeId branch = holds ? condition.then_node : condition.else_node;
+    if (branch != kNoNode) branches[count++] = branch;
+  }
+  for (size_t i = 1; i < count; ++i)  // insertion sort by fold rank: a handful of nodes
+    for (size_t j = i; j > 0 && nodes_[branches[j]].fold_rank < nodes_[branches[j - 1]].fold_rank;
+         --j)
+      std::swap(branches[j], branches[j - 1]);
+  for (size_t b = 0; b < count; ++b) {
+    for (KeyId k : nodes_[branches[b]].required) {
+      if (!HasObjectKey(keys, n, k))
+        return NewError(ErrorKind::kRequired, branches[b], path, JsonType::kObject,
+                        schema_.keys[k].name);
+    }
+  }
+  return kNoError;
 }
 
 error_code JsonSchemaValidator::Walker::EvaluateSimpleArray(ondemand::array arr, NodeId node,

@@ -329,6 +329,50 @@ TEST(JsonSchemaComposition, IfThenElseFinancialEvents) {
             "/: matches the schema in 'not'");
 }
 
+// if/then/else that only require fields (the fulfilment schema's rules) are decided in the
+// frameless pass (Node::conditions). The same schema with "anyOf":[true] added, which changes
+// nothing but forces the general path, must give the same answer and message on every event.
+TEST(JsonSchemaComposition, ConditionsAgreeWithTheGeneralPath) {
+  const std::string schemas[] = {
+      R"({"type":"object","required":["event_type"],
+          "properties":{"event_type":{"type":"string"},"amount":{"type":"integer"},"n":{}},
+          "allOf":[
+            {"if":{"required":["event_type"],"properties":{"event_type":{"enum":["pay","refund"]}}},
+             "then":{"required":["amount","currency"]}},
+            {"if":{"properties":{"event_type":{"const":"exception"},"n":{"type":"integer"}}},
+             "then":{"required":["code"]},"else":{"required":["n"]}}]})",
+      R"({"properties":{"kind":{"enum":["a","b"]},"x":{"minimum":3}},
+          "if":{"properties":{"kind":{"const":"a"},"x":{"type":"number"}},"required":["kind"]},
+          "then":{"required":["x"]},"else":{"required":["y","z"]}})",
+      R"({"additionalProperties":{"type":"integer"},"properties":{"t":{"type":"string"}},
+          "allOf":[{"if":{"properties":{"t":false}},"then":{"required":["u"]}}]})",
+  };
+  const char* keys[] = {"event_type", "amount", "currency", "code", "n", "kind",
+                        "x",          "y",      "z",        "t",    "u"};
+  const char* values[] = {"\"pay\"",  "\"refund\"", "\"exception\"", "\"a\"", "\"b\"", "1",
+                          "2.5",      "7",          "null",          "true",  "{}",    "[1]",
+                          "{\"a\":1}"};
+  std::mt19937 rng(5);
+  for (const std::string& schema : schemas) {
+    auto conditions = CompileJsonSchema(schema);
+    auto general = CompileJsonSchema(schema.substr(0, schema.rfind('}')) + R"(,"anyOf":[true]})");
+    ASSERT_TRUE(conditions.ok() && general.ok()) << schema;
+    JsonSchemaValidator a(conditions.value()), b(general.value());
+    for (int i = 0; i < 4000; ++i) {
+      std::string event = "{";
+      for (int fields = static_cast<int>(rng() % 6); fields > 0; --fields) {
+        if (event.size() > 1) event += ",";
+        event +=
+            JsonString(keys[rng() % std::size(keys)]) + ":" + values[rng() % std::size(values)];
+      }
+      event = Padded(event + "}");
+      Status sa = a.Validate(event), sb = b.Validate(event);
+      ASSERT_EQ(sa.ok() ? "ok" : sa.message(), sb.ok() ? "ok" : sb.message()) << schema << "\n"
+                                                                              << event;
+    }
+  }
+}
+
 TEST(JsonSchemaRefs, LocalAndRecursive) {
   const char* tree = R"({"$ref":"#/$defs/node","$defs":{"node":{"type":"object",
       "properties":{"v":{"type":"integer"},"children":{"type":"array","items":{"$ref":"#/$defs/node"}}}}}})";
