@@ -33,7 +33,9 @@ namespace {
 struct Scratch {
   std::vector<RecordSlice> slices;
   std::vector<std::vector<log::RecordToAppend>> by_partition;
-  std::map<std::string, std::unique_ptr<EventParser>, std::less<>> parsers;  // per stream
+  // Per stream, by identity: a stream dropped and created again under its name gets a new
+  // parser (Streams are never freed while the ingestor lives, so addresses are not reused).
+  std::map<const void*, std::unique_ptr<EventParser>> parsers;
 };
 
 thread_local Scratch scratch;
@@ -75,7 +77,18 @@ void Ingestor::AddStream(StreamConfig config, log::Log* log, log::Log* dead_lett
   s->dead_letters = dead_letters;
   s->cursor_path = dead_letters->dir() + "/replay.cursor";
   std::string name = s->config.name;
-  streams_.insert_or_assign(std::move(name), std::move(s));
+  std::unique_lock lock(streams_mu_);
+  std::unique_ptr<Stream>& slot = streams_[std::move(name)];
+  if (slot) retired_.push_back(std::move(slot));
+  slot = std::move(s);
+}
+
+void Ingestor::RemoveStream(std::string_view name) {
+  std::unique_lock lock(streams_mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return;
+  retired_.push_back(std::move(it->second));
+  streams_.erase(it);
 }
 
 bool Ingestor::HasStream(std::string_view name) const {
@@ -83,6 +96,7 @@ bool Ingestor::HasStream(std::string_view name) const {
 }
 
 Ingestor::Stream* Ingestor::FindStream(std::string_view name) const {
+  std::shared_lock lock(streams_mu_);
   auto it = streams_.find(name);
   return it == streams_.end() ? nullptr : it->second.get();
 }
@@ -103,7 +117,7 @@ Result<std::shared_ptr<const schema::CompiledSchema>> Ingestor::Compiled(
 }
 
 Result<EventParser*> Ingestor::ParserFor(const Stream& stream, const IngestOptions& options) {
-  std::unique_ptr<EventParser>& parser = scratch.parsers[stream.config.name];
+  std::unique_ptr<EventParser>& parser = scratch.parsers[&stream];
   if (stream.config.subject.empty()) {
     if (!parser) parser = std::make_unique<EventParser>(stream.config.fields);
     return parser.get();

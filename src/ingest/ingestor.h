@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,8 +66,13 @@ class Ingestor {
            const schema::Registry* registry = nullptr);
   ~Ingestor();
 
-  // Registers a stream. Both logs must outlive the ingestor.
+  // Registers a stream (also while requests are being served: streams created by SQL). Both
+  // logs must outlive the ingestor. Registering a name again replaces the stream.
   void AddStream(StreamConfig config, log::Log* log, log::Log* dead_letters);
+  // Unregisters a stream: later requests for it get NotFound. A request already running
+  // finishes against the stream it started with (which the ingestor keeps until it is
+  // destroyed, so the logs must still outlive the ingestor).
+  void RemoveStream(std::string_view name);
   bool HasStream(std::string_view name) const;
 
   using Done = std::function<void(Result<IngestAnswer>)>;
@@ -109,7 +115,9 @@ class Ingestor {
   Clock& clock_;
   MetricsRegistry& metrics_;
   const schema::Registry* registry_;
+  mutable std::shared_mutex streams_mu_;  // guards streams_ and retired_, not the Streams
   std::map<std::string, std::unique_ptr<Stream>, std::less<>> streams_;
+  std::vector<std::unique_ptr<Stream>> retired_;  // removed or replaced, maybe still in use
   std::mutex compiled_mu_;
   std::unordered_map<int, std::shared_ptr<const schema::CompiledSchema>> compiled_;
 };
