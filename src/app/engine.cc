@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "app/catalog.h"
 #include "app/fulfilment_schema.h"
 #include "base/metrics.h"
 #include "ingest/ingestor.h"
@@ -17,7 +18,6 @@
 #include "server/http_server.h"
 #include "store/view.h"
 #include "stream/checkpoint_store.h"
-#include "stream/tumbling_count.h"
 
 namespace sluice::app {
 
@@ -26,14 +26,12 @@ struct Engine::Impl {
   Clock& clock;
   MetricsRegistry metrics;
   log::Syncer syncer;
-  std::unique_ptr<log::Log> fulfilment_log;
-  std::unique_ptr<log::Log> dead_letter_log;
   std::unique_ptr<log::Log> schemas_log;  // the registry's state, like Confluent's _schemas
   std::unique_ptr<schema::Registry> registry;
   std::unique_ptr<stream::CheckpointStore> checkpoints;
   store::ViewRegistry views;
   std::unique_ptr<ingest::Ingestor> ingestor;
-  std::unique_ptr<stream::TumblingCountPipeline> events_per_minute;
+  std::unique_ptr<Catalog> catalog;  // streams and views; owns their logs and pipelines
   std::unique_ptr<server::HttpServer> server;
   std::atomic<bool> ready{false};
 
@@ -42,28 +40,13 @@ struct Engine::Impl {
   std::condition_variable housekeeping_cv;
   bool stopping = false;
 
-  Gauge* fulfilment_bytes = nullptr;
-  Gauge* dead_letter_bytes = nullptr;
-
   explicit Impl(const Config& c, Clock& cl) : config(c), clock(cl) {}
-
-  void Housekeep() {
-    for (log::Log* l : {fulfilment_log.get(), dead_letter_log.get()}) {
-      auto deleted = l->EnforceRetention();
-      if (!deleted.ok())
-        spdlog::error("retention on {} failed: {}", l->dir(), deleted.status().ToString());
-      else if (deleted.value() > 0)
-        spdlog::info("retention: deleted {} segment(s) of {}", deleted.value(), l->dir());
-    }
-    fulfilment_bytes->Set(static_cast<int64_t>(fulfilment_log->SizeBytes()));
-    dead_letter_bytes->Set(static_cast<int64_t>(dead_letter_log->SizeBytes()));
-  }
 
   void HousekeepingLoop() {
     std::unique_lock lock(housekeeping_mu);
     while (!stopping) {
       lock.unlock();
-      Housekeep();
+      catalog->Housekeep();
       lock.lock();
       housekeeping_cv.wait_for(lock, std::chrono::microseconds(config.housekeeping_interval_micros),
                                [this] { return stopping; });
@@ -117,18 +100,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
     return Status::IOError(
         fmt::format("cannot create data directory {}: {}", config.data_dir, ec.message()));
 
-  log::LogOptions log_options;
-  log_options.partitions = config.log_partitions;
-  log_options.segment_bytes = config.log_segment_bytes;
-  log_options.retention_micros = config.log_retention_micros;
   const fs::path streams = fs::path(config.data_dir) / "streams";
-  SLUICE_ASSIGN_OR_RETURN(impl->fulfilment_log, log::Log::Open((streams / "fulfilment").string(),
-                                                               log_options, clock, impl->syncer));
-  log::LogOptions dead_letter_options = log_options;
-  dead_letter_options.partitions = 1;
-  SLUICE_ASSIGN_OR_RETURN(impl->dead_letter_log,
-                          log::Log::Open((streams / "fulfilment.dead_letters").string(),
-                                         dead_letter_options, clock, impl->syncer));
   // One partition (the registry's mutations are totally ordered) and no retention: the log is
   // the registry's only copy of its state. Housekeeping never enforces retention on it.
   log::LogOptions schemas_options;
@@ -138,10 +110,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   SLUICE_ASSIGN_OR_RETURN(impl->schemas_log, log::Log::Open((streams / "_schemas").string(),
                                                             schemas_options, clock, impl->syncer));
   SLUICE_ASSIGN_OR_RETURN(impl->registry, schema::Registry::Open(*impl->schemas_log, impl->syncer));
-  impl->fulfilment_bytes = impl->metrics.GetGauge(
-      "sluice_log_bytes", "Bytes on disk per stream log", "stream=\"fulfilment\"");
-  impl->dead_letter_bytes = impl->metrics.GetGauge(
-      "sluice_log_bytes", "Bytes on disk per stream log", "stream=\"fulfilment.dead_letters\"");
 
   SLUICE_ASSIGN_OR_RETURN(impl->checkpoints, stream::CheckpointStore::Open(
                                                  (fs::path(config.data_dir) / "state").string()));
@@ -150,25 +118,29 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
     SLUICE_RETURN_IF_ERROR(RegisterDefaultSchemas(*impl->registry));
   impl->ingestor =
       std::make_unique<ingest::Ingestor>(impl->syncer, clock, impl->metrics, impl->registry.get());
-  ingest::StreamConfig fulfilment;
-  fulfilment.name = "fulfilment";
-  fulfilment.fields.partition_key = "order_id";  // an order's lifecycle stays in one partition
-  fulfilment.subject = config.fulfilment_subject;
-  impl->ingestor->AddStream(fulfilment, impl->fulfilment_log.get(), impl->dead_letter_log.get());
 
-  stream::TumblingCountOptions epm;
-  epm.name = "events_per_minute";
-  epm.checkpoint_interval_micros = config.checkpoint_interval_micros;
-  store::View* view = impl->views.Add(stream::TumblingCountViewDefinition(epm, "fulfilment"));
-  SLUICE_ASSIGN_OR_RETURN(impl->events_per_minute, stream::TumblingCountPipeline::Create(
-                                                       epm, *impl->fulfilment_log, *view,
-                                                       *impl->checkpoints, clock, impl->metrics));
+  Catalog::Dependencies deps;
+  deps.config = &impl->config;
+  deps.clock = &clock;
+  deps.metrics = &impl->metrics;
+  deps.syncer = &impl->syncer;
+  deps.ingestor = impl->ingestor.get();
+  deps.views = &impl->views;
+  deps.checkpoints = impl->checkpoints.get();
+  deps.registry = impl->registry.get();
+  // [streams.fulfilment] subject in the configuration file overrides the stream's definition.
+  if (config.fulfilment_subject != kFulfilmentSubject) {
+    deps.adjust_stream = [subject = config.fulfilment_subject](sql::StreamSpec& spec) {
+      if (spec.name == "fulfilment") spec.subject = subject;
+    };
+  }
+  SLUICE_ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(std::move(deps), DefaultCatalogSql()));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 Status Engine::Start() {
   Impl& s = *impl_;
-  s.events_per_minute->Start();
+  s.catalog->Start();
   s.housekeeping = std::thread([&s] { s.HousekeepingLoop(); });
 
   server::ServerContext context;
@@ -176,6 +148,7 @@ Status Engine::Start() {
   context.views = &s.views;
   context.metrics = &s.metrics;
   context.registry = s.registry.get();
+  context.sql = [&s](std::string_view sql) { return s.catalog->Execute(sql); };
   context.ready = [&s] { return s.ready.load(); };
   server::ServerOptions options;
   options.address = s.config.http_address;
@@ -198,11 +171,7 @@ void Engine::Stop() {
     s.server->Stop();
     s.server.reset();
   }
-  if (s.events_per_minute) {
-    if (Status st = s.events_per_minute->Stop(); !st.ok())
-      spdlog::error("final checkpoint failed: {}", st.ToString());
-    s.events_per_minute.reset();
-  }
+  if (s.catalog) s.catalog->Stop();
   {
     std::lock_guard lock(s.housekeeping_mu);
     s.stopping = true;

@@ -1,9 +1,11 @@
-// The engine: everything `sluice serve` runs, wired together on the embedded default
-// (the `fulfilment` stream, its dead-letter stream, the `events_per_minute` view and its
-// pipeline, the HTTP server) over one data directory:
+// The engine: everything `sluice serve` runs, wired together over one data directory: the
+// schema registry, the ingestor, the catalog of SQL-defined streams and views (catalog.h;
+// a new data directory starts with the embedded default: the `fulfilment` stream and the
+// `events_per_minute` view), their pipelines, and the HTTP server.
 //
-//   <data_dir>/streams/<stream>/   the stream's partitioned log
+//   <data_dir>/streams/<stream>/   a stream's partitioned log (and <stream>.dead_letters/)
 //   <data_dir>/streams/_schemas/   the schema registry's log (its only state)
+//   <data_dir>/streams/_catalog/   the catalog's log: stream and view definitions as SQL
 //   <data_dir>/state/              pipeline checkpoints (RocksDB)
 #pragma once
 

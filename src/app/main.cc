@@ -1,4 +1,4 @@
-// sluice: the command-line entry point. Subcommands: serve, demo, gen, bench.
+// sluice: the command-line entry point. Subcommands: serve, demo, gen, bench, sql.
 #include <pthread.h>
 #include <signal.h>
 
@@ -15,6 +15,7 @@
 #include "app/config.h"
 #include "app/engine.h"
 #include "app/gen.h"
+#include "app/sql_cli.h"
 #include "base/clock.h"
 
 namespace sluice::app {
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
       "bench", "Benchmark a running server: end-to-end latency or ingest throughput");
   AddBenchOptions(bench, bench_options);
 
+  SqlCliOptions sql_options;
+  CLI::App* sql = app.add_subcommand(
+      "sql", "Run SQL statements on a running server (DDL, SHOW, DESCRIBE) and print the results");
+  AddSqlCliOptions(sql, sql_options);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) return Serve(serve_flags, nullptr);
@@ -136,5 +142,6 @@ int main(int argc, char** argv) {
     return RunGen(gen_options, never);
   }
   if (*bench) return RunBench(bench_options);
+  if (*sql) return RunSqlCli(sql_options);
   return 0;
 }

@@ -262,10 +262,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (need(http::verb::post)) HandleReplayDeadLetters(seg[2], t.query);
       return;
     }
+    if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "sql" && context_.sql) {
+      if (need(http::verb::post)) HandleSql(std::move(req));
+      return;
+    }
     if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "subscribe") {
       if (!need(http::verb::get)) return;
       std::string view_name = QueryParam(t.query, "view");
-      store::View* view = context_.views->Find(view_name);
+      std::shared_ptr<store::View> view = context_.views->Find(view_name);
       if (view == nullptr) {
         SendError(404,
                   view_name.empty() ? "missing query parameter 'view'"
@@ -277,7 +281,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         SendError(426, "this endpoint speaks WebSocket: send an Upgrade request", keep_alive_);
         return;
       }
-      StartWebSocketSession(stream_.release_socket(), std::move(req), view, options_,
+      StartWebSocketSession(stream_.release_socket(), std::move(req), std::move(view), options_,
                             context_.metrics);
       return;
     }
@@ -287,7 +291,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         SendJson(200, ViewsListJson());
         return;
       }
-      store::View* view = seg.size() == 3 ? context_.views->Find(seg[2]) : nullptr;
+      std::shared_ptr<store::View> view = seg.size() == 3 ? context_.views->Find(seg[2]) : nullptr;
       if (view == nullptr) {
         SendError(404, fmt::format("unknown view '{}'", seg.size() == 3 ? seg[2] : ""),
                   keep_alive_);
@@ -330,7 +334,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string ViewsListJson() const {
     std::string out = "{\"views\":[";
     bool first = true;
-    for (store::View* v : context_.views->All()) {
+    for (const std::shared_ptr<store::View>& v : context_.views->All()) {
       if (!first) out += ',';
       first = false;
       const auto& d = v->definition();
@@ -399,6 +403,43 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
             }
           });
         });
+  }
+
+  // POST /v1/sql: the body is the SQL text (application/sql, text/plain, or no Content-Type),
+  // or {"sql":"..."} (application/json).
+  void HandleSql(http::request<http::string_body>&& req) {
+    std::string media(
+        req[http::field::content_type].substr(0, req[http::field::content_type].find(';')));
+    std::transform(media.begin(), media.end(), media.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    while (!media.empty() && media.back() == ' ') media.pop_back();
+    std::string body = std::move(req.body());
+    std::string sql;
+    if (media == "application/json") {
+      body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+      simdjson::ondemand::parser parser;
+      simdjson::ondemand::document doc;
+      std::string_view text;
+      if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+              .get(doc) ||
+          doc["sql"].get_string().get(text)) {
+        SendError(400, "the JSON body must be an object with a string \"sql\": {\"sql\":\"...\"}",
+                  keep_alive_);
+        return;
+      }
+      sql.assign(text);
+    } else if (media.empty() || media == "application/sql" || media == "text/plain") {
+      sql = std::move(body);
+    } else {
+      SendError(415,
+                fmt::format("unsupported Content-Type '{}': send the SQL text as application/sql "
+                            "or text/plain, or {{\"sql\":\"...\"}} as application/json",
+                            media),
+                keep_alive_);
+      return;
+    }
+    SqlAnswer answer = context_.sql(sql);
+    SendJson(answer.status, std::move(answer.body));
   }
 
   // Parses an optional unsigned query parameter; false (after answering 400) when malformed.

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/metrics.h"
 #include "base/status.h"
@@ -34,11 +35,21 @@ struct ServerOptions {
   size_t max_queued_messages = 4096;  // per WebSocket client before it is told to resync
 };
 
+// The answer to POST /v1/sql: an HTTP status and a JSON body.
+struct SqlAnswer {
+  int status = 200;
+  std::string body;
+};
+// Runs the SQL text of one request (one or more statements); see docs/http-api.md. Called on
+// an I/O thread: it may block for a group commit, not for long work.
+using SqlExecutor = std::function<SqlAnswer(std::string_view sql)>;
+
 struct ServerContext {
   ingest::Ingestor* ingestor = nullptr;
   store::ViewRegistry* views = nullptr;
   MetricsRegistry* metrics = nullptr;
   schema::Registry* registry = nullptr;  // /registry/...; nullptr answers 404 there
+  SqlExecutor sql;                       // POST /v1/sql; nullptr answers 404 there
   std::function<bool()> ready;           // /readyz; nullptr means always ready
 };
 

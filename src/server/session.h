@@ -16,7 +16,7 @@ using tcp = boost::asio::ip::tcp;
 // Takes over a connection whose request asked for a WebSocket upgrade to /v1/subscribe.
 // `view` must exist (the HTTP session answers 404 otherwise).
 void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> request,
-                           store::View* view, const ServerOptions& options,
+                           std::shared_ptr<store::View> view, const ServerOptions& options,
                            MetricsRegistry* metrics);
 
 }  // namespace sluice::server

@@ -19,9 +19,9 @@ namespace websocket = boost::beast::websocket;
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
-  WebSocketSession(tcp::socket socket, store::View* view, const ServerOptions& options,
-                   MetricsRegistry* metrics)
-      : ws_(std::move(socket)), view_(view), max_queued_(options.max_queued_messages) {
+  WebSocketSession(tcp::socket socket, std::shared_ptr<store::View> view,
+                   const ServerOptions& options, MetricsRegistry* metrics)
+      : ws_(std::move(socket)), view_(std::move(view)), max_queued_(options.max_queued_messages) {
     subscribers_ =
         metrics->GetGauge("sluice_websocket_subscribers", "Open WebSocket subscriptions");
     dropped_ = metrics->GetCounter("sluice_websocket_slow_client_closes_total",
@@ -73,6 +73,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
       return;
     }
     queue_.push_back(message);
+    // The view was dropped: that message is the last one; close normally once it is sent.
+    if (message->starts_with(R"({"type":"dropped")")) view_dropped_ = true;
     if (!writing_) WriteNext();
   }
 
@@ -89,6 +91,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
                       }
                       if (self->close_pending_) {
                         self->SendClose();
+                        return;
+                      }
+                      if (self->view_dropped_ && self->queue_.empty()) {
+                        self->closing_ = true;
+                        self->ws_.async_close(
+                            websocket::close_reason(websocket::close_code::normal, "view dropped"),
+                            [self](beast::error_code) {});
                         return;
                       }
                       self->WriteNext();
@@ -131,7 +140,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   }
 
   websocket::stream<beast::tcp_stream> ws_;
-  store::View* view_;
+  std::shared_ptr<store::View> view_;  // kept alive while subscribed, even once dropped
   size_t max_queued_;
   uint64_t subscription_ = 0;
   std::deque<std::shared_ptr<const std::string>> queue_;
@@ -139,6 +148,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool writing_ = false;        // an async_write of queue_.front() is in flight
   bool closing_ = false;        // nothing more is sent (beyond a pending close frame)
   bool close_pending_ = false;  // send the close frame once the in-flight write completes
+  bool view_dropped_ = false;   // the "dropped" message is queued: close after it
   Gauge* subscribers_;
   Counter* dropped_;
 };
@@ -146,9 +156,10 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 }  // namespace
 
 void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> request,
-                           store::View* view, const ServerOptions& options,
+                           std::shared_ptr<store::View> view, const ServerOptions& options,
                            MetricsRegistry* metrics) {
-  auto session = std::make_shared<WebSocketSession>(std::move(socket), view, options, metrics);
+  auto session =
+      std::make_shared<WebSocketSession>(std::move(socket), std::move(view), options, metrics);
   session->Run(std::move(request));
 }
 

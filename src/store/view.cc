@@ -124,26 +124,49 @@ size_t View::subscriber_count() const {
   return listeners_.size();
 }
 
-View* ViewRegistry::Add(ViewDefinition definition) {
+void View::Drop() {
+  std::string message = "{\"type\":\"dropped\",\"view\":";
+  AppendJsonString(message, definition_.name);
+  message += '}';
+  auto shared = std::make_shared<const std::string>(std::move(message));
+  std::lock_guard lock(mu_);
+  for (auto& [id, listener] : listeners_) listener(version_, shared);
+  listeners_.clear();
+}
+
+std::shared_ptr<View> ViewRegistry::Add(ViewDefinition definition) {
   std::lock_guard lock(mu_);
   std::string name = definition.name;
   auto [it, inserted] = views_.try_emplace(name, nullptr);
   if (!inserted) throw std::logic_error("view " + name + " defined twice");
-  it->second = std::make_unique<View>(std::move(definition));
-  return it->second.get();
+  it->second = std::make_shared<View>(std::move(definition));
+  return it->second;
 }
 
-View* ViewRegistry::Find(const std::string& name) const {
+std::shared_ptr<View> ViewRegistry::Find(const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = views_.find(name);
-  return it == views_.end() ? nullptr : it->second.get();
+  return it == views_.end() ? nullptr : it->second;
 }
 
-std::vector<View*> ViewRegistry::All() const {
+std::vector<std::shared_ptr<View>> ViewRegistry::All() const {
   std::lock_guard lock(mu_);
-  std::vector<View*> out;
-  for (const auto& [name, v] : views_) out.push_back(v.get());
+  std::vector<std::shared_ptr<View>> out;
+  for (const auto& [name, v] : views_) out.push_back(v);
   return out;
+}
+
+bool ViewRegistry::Remove(const std::string& name) {
+  std::shared_ptr<View> view;
+  {
+    std::lock_guard lock(mu_);
+    auto it = views_.find(name);
+    if (it == views_.end()) return false;
+    view = std::move(it->second);
+    views_.erase(it);
+  }
+  view->Drop();
+  return true;
 }
 
 }  // namespace sluice::store

@@ -10,6 +10,7 @@
 // Wire formats (also what GET /v1/views/{view} and the WebSocket send):
 //   snapshot: {"type":"snapshot","view":"…","version":N,"columns":[…],"key":[…],"rows":[{…},…]}
 //   delta:    {"type":"delta","view":"…","version":N,"position":P,"rows":[{…}],"deleted":[{…}]}
+//   dropped:  {"type":"dropped","view":"…"}  (the last message: the view was dropped)
 // ("deleted" is present only when rows were removed).
 // `rows` are upserts (a full row, identified by its key columns); `deleted` holds removed rows
 // as they last were. `position` is the input position the delta derives from (the total
@@ -79,6 +80,10 @@ class View {
   void Unsubscribe(uint64_t id);
   size_t subscriber_count() const;
 
+  // Sends the "dropped" message to every listener and forgets them; later Apply() calls reach
+  // no one. Used when the view is dropped.
+  void Drop();
+
  private:
   std::string SnapshotJsonLocked(const std::function<bool(const std::string&)>& filter) const;
 
@@ -90,16 +95,20 @@ class View {
   std::map<uint64_t, Listener> listeners_;
 };
 
-// The views of a process, by name.
+// The views of a process, by name. Views are shared: one removed from the registry lives on
+// while someone (a WebSocket subscriber) still holds it.
 class ViewRegistry {
  public:
-  View* Add(ViewDefinition definition);       // throws std::logic_error on a duplicate name
-  View* Find(const std::string& name) const;  // nullptr when absent
-  std::vector<View*> All() const;
+  // Throws std::logic_error on a duplicate name.
+  std::shared_ptr<View> Add(ViewDefinition definition);
+  std::shared_ptr<View> Find(const std::string& name) const;  // nullptr when absent
+  std::vector<std::shared_ptr<View>> All() const;
+  // Removes the view and tells its subscribers (View::Drop); false when absent.
+  bool Remove(const std::string& name);
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<View>> views_;
+  std::map<std::string, std::shared_ptr<View>> views_;
 };
 
 }  // namespace sluice::store

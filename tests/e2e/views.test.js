@@ -18,7 +18,8 @@ describe('views', () => {
     assert.equal(status, 200);
     const view = body.views.find((v) => v.name === 'events_per_minute');
     assert.ok(view);
-    assert.deepEqual(view.columns, ['warehouse_id', 'event_type', 'window_start', 'events']);
+    assert.deepEqual(view.columns,
+        ['warehouse_id', 'event_type', 'window_start', 'events', 'amount_minor']);
     assert.deepEqual(view.key, ['warehouse_id', 'event_type', 'window_start']);
     assert.match(view.sql, /TUMBLE/);
   });

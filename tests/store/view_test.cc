@@ -58,5 +58,20 @@ TEST(ViewRegistry, FindsByName) {
   EXPECT_THROW(registry.Add(Def()), std::logic_error);
 }
 
+TEST(ViewRegistry, RemovingAViewTellsItsSubscribersAndKeepsItAliveForThem) {
+  ViewRegistry registry;
+  std::shared_ptr<View> view = registry.Add(Def());
+  std::vector<std::string> messages;
+  view->Subscribe([&](uint64_t, const auto& m) { messages.push_back(*m); }, {});
+  EXPECT_TRUE(registry.Remove("v"));
+  EXPECT_FALSE(registry.Remove("v"));
+  EXPECT_EQ(registry.Find("v"), nullptr);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0], R"({"type":"dropped","view":"v"})");
+  view->Apply({{"a", R"({"k":"a","n":1})"}}, 1);  // a late pipeline round reaches no one
+  EXPECT_EQ(messages.size(), 1u);
+  EXPECT_EQ(view->subscriber_count(), 0u);
+}
+
 }  // namespace
 }  // namespace sluice::store

@@ -1,0 +1,687 @@
+#include "app/catalog.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "base/time.h"
+#include "sql/parser.h"
+#include "sql/planner.h"
+#include "stream/view_pipeline.h"
+
+namespace sluice::app {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+std::string_view DefaultCatalogSql() {
+  // The stream leaves partitions and retention to the configuration ([log]).
+  return R"sql(
+CREATE STREAM fulfilment WITH (subject = 'fulfilment-value', event_time = 'occurred_at',
+    watermark_delay = '5 seconds', delivery = 'exactly_once', dedup_key = 'event_id',
+    partition_key = 'order_id');
+CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
+  SELECT warehouse_id, event_type, window_start, count(*) AS events,
+         sum(amount_minor) AS amount_minor
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
+  GROUP BY warehouse_id, event_type, window_start;
+)sql";
+}
+
+namespace {
+
+// "5 seconds", "2 years" (365-day years, as ParseDuration reads them), "90 minutes".
+std::string FormatDuration(int64_t micros) {
+  struct Unit {
+    int64_t micros;
+    const char* name;
+  };
+  static const Unit kUnits[] = {{365 * kMicrosPerDay, "year"}, {kMicrosPerDay, "day"},
+                                {kMicrosPerHour, "hour"},      {kMicrosPerMinute, "minute"},
+                                {kMicrosPerSecond, "second"},  {kMicrosPerMilli, "millisecond"}};
+  for (const Unit& u : kUnits) {
+    if (micros != 0 && micros % u.micros == 0) {
+      const int64_t n = micros / u.micros;
+      return fmt::format("{} {}{}", n, u.name, n == 1 ? "" : "s");
+    }
+  }
+  return fmt::format("{} microseconds", micros);
+}
+
+std::string_view DeliveryName(sql::Delivery d) {
+  return d == sql::Delivery::kExactlyOnce ? "exactly_once" : "at_least_once";
+}
+
+std::string WindowText(const sql::WindowSpec& w) {
+  switch (w.kind) {
+    case sql::WindowKind::kNone:
+      return "";
+    case sql::WindowKind::kTumble:
+      return fmt::format("TUMBLE {}", FormatDuration(w.size_micros));
+    case sql::WindowKind::kHop:
+      return fmt::format("HOP {} every {}", FormatDuration(w.size_micros),
+                         FormatDuration(w.slide_micros));
+  }
+  return "";
+}
+
+// "line L, column C: ..." -> L and C, for the JSON error answer.
+std::optional<std::pair<int, int>> ErrorPosition(const std::string& message) {
+  int line = 0, column = 0;
+  if (std::sscanf(message.c_str(), "line %d, column %d:", &line, &column) == 2)
+    return std::make_pair(line, column);
+  return std::nullopt;
+}
+
+int HttpStatusFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 507;
+    default:
+      return 500;
+  }
+}
+
+struct StreamEntry {
+  sql::StreamSpec spec;
+  std::string sql;
+  std::unique_ptr<log::Log> log;
+  std::unique_ptr<log::Log> dead_letters;
+  Gauge* log_bytes = nullptr;
+  Gauge* dead_letter_bytes = nullptr;
+};
+
+struct ViewEntry {
+  sql::ViewPlan plan;
+  std::string sql;
+  std::string pipeline_id;
+  std::shared_ptr<store::View> view;
+  std::unique_ptr<stream::ViewPipeline> pipeline;
+};
+
+}  // namespace
+
+struct Catalog::Impl {
+  Dependencies deps;
+  std::unique_ptr<log::Log> catalog_log;
+  fs::path streams_dir;
+
+  std::mutex mu;  // one statement at a time
+  std::map<std::string, std::unique_ptr<StreamEntry>> streams;
+  std::map<std::string, std::unique_ptr<ViewEntry>> views;
+  // Logs of dropped streams: a request that found the stream before the drop may still append.
+  std::vector<std::unique_ptr<log::Log>> retired_logs;
+  bool started = false;
+  bool replaying = false;  // applying the catalog log: nothing is appended to it
+  uint64_t replay_offset = 0;
+
+  // The planner's view of the catalog.
+  struct Planner : sql::PlannerCatalog {
+    const Impl* impl;
+    explicit Planner(const Impl* i) : impl(i) {}
+    const sql::StreamSpec* FindStream(std::string_view name) const override {
+      auto it = impl->streams.find(std::string(name));
+      return it == impl->streams.end() ? nullptr : &it->second->spec;
+    }
+    std::vector<std::string> StreamNames() const override {
+      std::vector<std::string> names;
+      for (const auto& [name, s] : impl->streams) names.push_back(name);
+      return names;
+    }
+    bool IsView(std::string_view name) const override {
+      return impl->views.contains(std::string(name));
+    }
+  };
+
+  // ---- The catalog log
+
+  // The offset the next definition will get (one writer: statements run one at a time).
+  uint64_t NextOffset() const { return catalog_log->EndOffset(0); }
+  // The catalog offset of the definition being applied: the next one, or while replaying, the
+  // replayed one's.
+  uint64_t DefinitionOffset() const { return replaying ? replay_offset : NextOffset(); }
+
+  Status Persist(const std::string& sql, uint64_t expected_offset) {
+    if (replaying) return Status::Ok();
+    log::RecordToAppend record{deps.clock->NowMicros(), sql};
+    SLUICE_ASSIGN_OR_RETURN(log::Log::Appended appended,
+                            catalog_log->Append(0, std::span(&record, 1)));
+    if (appended.first_offset != expected_offset)
+      return Status::Internal("the catalog log was appended to concurrently");
+    return deps.syncer->WaitDurable(appended.sync_ticket);
+  }
+
+  // ---- Streams
+
+  Result<std::unique_ptr<log::Log>> OpenLog(const std::string& dir_name, uint32_t partitions,
+                                            int64_t retention) {
+    log::LogOptions options;
+    options.partitions = partitions;
+    options.segment_bytes = deps.config->log_segment_bytes;
+    options.retention_micros = retention;
+    return log::Log::Open((streams_dir / dir_name).string(), options, *deps.clock, *deps.syncer);
+  }
+
+  static std::string DeadLettersName(const std::string& stream) { return stream + ".dead_letters"; }
+
+  Status CreateStream(sql::StreamSpec spec, std::string sql) {
+    if (deps.adjust_stream) deps.adjust_stream(spec);
+    auto entry = std::make_unique<StreamEntry>();
+    const uint32_t partitions = spec.partitions.value_or(deps.config->log_partitions);
+    const int64_t retention = spec.retention_micros.value_or(deps.config->log_retention_micros);
+    SLUICE_ASSIGN_OR_RETURN(entry->log, OpenLog(spec.name, partitions, retention));
+    SLUICE_ASSIGN_OR_RETURN(entry->dead_letters, OpenLog(DeadLettersName(spec.name), 1, retention));
+    SLUICE_RETURN_IF_ERROR(Persist(sql, NextOffset()));
+    entry->log_bytes = deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
+                                              fmt::format("stream=\"{}\"", spec.name));
+    entry->dead_letter_bytes =
+        deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
+                               fmt::format("stream=\"{}\"", DeadLettersName(spec.name)));
+    ingest::StreamConfig config;
+    config.name = spec.name;
+    config.fields.id = spec.dedup_key;
+    config.fields.event_time = spec.event_time;
+    config.fields.partition_key = spec.partition_key;
+    config.subject = spec.subject;
+    deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get());
+    entry->spec = std::move(spec);
+    entry->sql = std::move(sql);
+    const std::string name = entry->spec.name;
+    streams[name] = std::move(entry);
+    return Status::Ok();
+  }
+
+  // Moves a dropped stream's directories out of the way; they are deleted at the next start.
+  void RetireDirectories(const std::string& name, uint64_t offset) {
+    const fs::path dropped = streams_dir / ".dropped";
+    std::error_code ec;
+    fs::create_directories(dropped, ec);
+    for (const std::string& dir : {name, DeadLettersName(name)}) {
+      if (!fs::exists(streams_dir / dir)) continue;
+      fs::rename(streams_dir / dir, dropped / fmt::format("{}@{}", dir, offset), ec);
+      if (ec)
+        spdlog::warn("could not move {} of the dropped stream aside: {}",
+                     (streams_dir / dir).string(), ec.message());
+    }
+  }
+
+  Status DropStream(const std::string& name, const std::string& sql) {
+    std::vector<std::string> dependents;
+    for (const auto& [view_name, v] : views)
+      if (v->plan.stream == name) dependents.push_back(view_name);
+    if (!dependents.empty()) {
+      std::string list;
+      for (const std::string& d : dependents) list += (list.empty() ? "" : ", ") + d;
+      return Status::FailedPrecondition(
+          fmt::format("cannot drop stream '{}': materialized view{} {} read{} it; drop {} first",
+                      name, dependents.size() == 1 ? "" : "s", list,
+                      dependents.size() == 1 ? "s" : "", dependents.size() == 1 ? "it" : "them"));
+    }
+    const uint64_t offset = NextOffset();
+    SLUICE_RETURN_IF_ERROR(Persist(sql, offset));
+    deps.ingestor->RemoveStream(name);
+    auto it = streams.find(name);
+    if (it != streams.end()) {
+      retired_logs.push_back(std::move(it->second->log));
+      retired_logs.push_back(std::move(it->second->dead_letters));
+      streams.erase(it);
+    }
+    RetireDirectories(name, offset);
+    return Status::Ok();
+  }
+
+  // ---- Views
+
+  Status CreateView(sql::ViewPlan plan, std::string sql) {
+    const StreamEntry& stream = *streams.at(plan.stream);
+    auto entry = std::make_unique<ViewEntry>();
+    const uint64_t offset = DefinitionOffset();
+    entry->pipeline_id = fmt::format("{}@{}", plan.name, offset);
+    entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql));
+    stream::ViewPipelineOptions options;
+    options.id = entry->pipeline_id;
+    options.checkpoint_interval_micros = deps.config->checkpoint_interval_micros;
+    auto pipeline = stream::ViewPipeline::Create(plan, options, *stream.log, *entry->view,
+                                                 *deps.checkpoints, *deps.clock, *deps.metrics);
+    Status persisted = pipeline.ok() ? Persist(sql, offset) : pipeline.status();
+    if (!persisted.ok()) {
+      deps.views->Remove(plan.name);
+      return persisted;
+    }
+    entry->pipeline = std::move(pipeline).value();
+    if (started) entry->pipeline->Start();
+    entry->plan = std::move(plan);
+    entry->sql = std::move(sql);
+    const std::string name = entry->plan.name;
+    views[name] = std::move(entry);
+    return Status::Ok();
+  }
+
+  Status DropView(const std::string& name, const std::string& sql) {
+    SLUICE_RETURN_IF_ERROR(Persist(sql, NextOffset()));
+    auto it = views.find(name);
+    if (it == views.end()) return Status::Ok();
+    ViewEntry& v = *it->second;
+    // Stop() checkpoints; the state is deleted right after, so its outcome does not matter.
+    (void)v.pipeline->Stop();
+    v.pipeline.reset();
+    if (Status st = deps.checkpoints->Drop(v.pipeline_id); !st.ok())
+      spdlog::warn("view {}: deleting its checkpoint failed (deleted at the next start): {}", name,
+                   st.ToString());
+    deps.views->Remove(name);
+    views.erase(it);
+    return Status::Ok();
+  }
+
+  // ---- Statements
+
+  bool NameTaken(const std::string& name, Json& result, bool if_not_exists, std::string_view kind,
+                 Status& error, sql::SourceLocation location) {
+    const bool is_stream = streams.contains(name);
+    const bool is_view = views.contains(name);
+    if (!is_stream && !is_view) return false;
+    const std::string existing = is_stream ? "stream" : "materialized view";
+    if (if_not_exists && existing == kind) {
+      result["created"] = false;
+      result["message"] = fmt::format("{} {} already exists", existing, name);
+      return true;
+    }
+    error = Status::AlreadyExists(
+        sql::ErrorAt(location, fmt::format("{} '{}' already exists", existing, name)).message());
+    return true;
+  }
+
+  Status Run(const sql::Statement& statement, Json& result) {
+    return std::visit([&](const auto& node) { return RunNode(node, statement, result); },
+                      statement.node);
+  }
+
+  Status RunNode(const sql::CreateStream& create, const sql::Statement& statement, Json& result) {
+    result["statement"] = "CREATE STREAM";
+    result["name"] = create.name.name;
+    Status taken;
+    if (NameTaken(create.name.name, result, create.if_not_exists, "stream", taken,
+                  create.name.location))
+      return taken;
+    SLUICE_ASSIGN_OR_RETURN(sql::StreamSpec spec, sql::PlanStream(create));
+    sql::Statement canonical = statement;
+    std::get<sql::CreateStream>(canonical.node).if_not_exists = false;
+    SLUICE_RETURN_IF_ERROR(CreateStream(std::move(spec), sql::ToSql(canonical)));
+    const sql::StreamSpec& created = streams.at(create.name.name)->spec;
+    result["created"] = true;
+    std::string message = fmt::format("created stream {}: POST events to /v1/streams/{}/events",
+                                      created.name, created.name);
+    if (!created.subject.empty() && deps.registry != nullptr &&
+        !deps.registry->Latest(created.subject))
+      message += fmt::format(
+          "; subject '{}' has no schema yet, so events are refused until one is registered",
+          created.subject);
+    result["message"] = message;
+    return Status::Ok();
+  }
+
+  Status RunNode(const sql::CreateMaterializedView& create, const sql::Statement& statement,
+                 Json& result) {
+    result["statement"] = "CREATE MATERIALIZED VIEW";
+    result["name"] = create.name.name;
+    Status taken;
+    if (NameTaken(create.name.name, result, create.if_not_exists, "materialized view", taken,
+                  create.name.location))
+      return taken;
+    Planner planner(this);
+    SLUICE_ASSIGN_OR_RETURN(sql::ViewPlan plan, sql::PlanView(create, planner));
+    sql::Statement canonical = statement;
+    std::get<sql::CreateMaterializedView>(canonical.node).if_not_exists = false;
+    const std::string stream_name = plan.stream;
+    SLUICE_RETURN_IF_ERROR(CreateView(std::move(plan), sql::ToSql(canonical)));
+    const ViewEntry& v = *views.at(create.name.name);
+    result["created"] = true;
+    Json columns = Json::array();
+    for (const sql::OutputColumn& c : v.plan.columns) columns.push_back(c.name);
+    result["columns"] = columns;
+    result["key"] = v.plan.key_columns;
+    uint64_t retained = 0;
+    const log::Log& log = *streams.at(stream_name)->log;
+    for (uint32_t p = 0; p < log.partitions(); ++p)
+      retained += log.DurableEndOffset(p) - log.StartOffset(p);
+    result["message"] = fmt::format(
+        "created materialized view {}: backfilling from {} retained event{} of {}; "
+        "subscribe at /v1/subscribe?view={}",
+        v.plan.name, retained, retained == 1 ? "" : "s", stream_name, v.plan.name);
+    return Status::Ok();
+  }
+
+  Status RunNode(const sql::CreateTable& create, const sql::Statement&, Json& result) {
+    result["statement"] = "CREATE TABLE";
+    return sql::ErrorAt(create.name.location, "reference tables are not supported yet");
+  }
+
+  Status RunNode(const sql::Drop& drop, const sql::Statement& statement, Json& result) {
+    const std::string& name = drop.name.name;
+    const bool stream = drop.kind == sql::ObjectKind::kStream;
+    result["statement"] = stream ? "DROP STREAM" : "DROP MATERIALIZED VIEW";
+    result["name"] = name;
+    if (drop.kind == sql::ObjectKind::kTable)
+      return sql::ErrorAt(drop.name.location, "reference tables are not supported yet");
+    const bool exists = stream ? streams.contains(name) : views.contains(name);
+    if (!exists) {
+      if (drop.if_exists) {
+        result["dropped"] = false;
+        result["message"] = fmt::format("{} {} does not exist", stream ? "stream" : "view", name);
+        return Status::Ok();
+      }
+      std::string message =
+          fmt::format("{} '{}' does not exist", stream ? "stream" : "materialized view", name);
+      if (stream && views.contains(name))
+        message += "; it is a materialized view: DROP MATERIALIZED VIEW " + name;
+      if (!stream && streams.contains(name)) message += "; it is a stream: DROP STREAM " + name;
+      return Status::NotFound(sql::ErrorAt(drop.name.location, message).message());
+    }
+    sql::Statement canonical = statement;
+    std::get<sql::Drop>(canonical.node).if_exists = false;
+    if (!stream) std::get<sql::Drop>(canonical.node).kind = sql::ObjectKind::kMaterializedView;
+    const std::string text = sql::ToSql(canonical);
+    if (stream) {
+      Status st = DropStream(name, text);
+      if (!st.ok() && st.code() == StatusCode::kFailedPrecondition)
+        return Status::FailedPrecondition(sql::ErrorAt(drop.name.location, st.message()).message());
+      SLUICE_RETURN_IF_ERROR(st);
+    } else {
+      SLUICE_RETURN_IF_ERROR(DropView(name, text));
+    }
+    result["dropped"] = true;
+    result["message"] = fmt::format("dropped {} {}", stream ? "stream" : "materialized view", name);
+    return Status::Ok();
+  }
+
+  Status RunNode(const sql::Show& show, const sql::Statement&, Json& result) {
+    Json rows = Json::array();
+    switch (show.kind) {
+      case sql::ObjectKind::kStream:
+        result["statement"] = "SHOW STREAMS";
+        result["columns"] = {"name",    "event_time", "partitions", "retention",
+                             "subject", "delivery",   "events",     "views"};
+        for (const auto& [name, s] : streams) {
+          uint64_t events = 0;
+          for (uint32_t p = 0; p < s->log->partitions(); ++p)
+            events += s->log->DurableEndOffset(p) - s->log->StartOffset(p);
+          std::string readers;
+          for (const auto& [view_name, v] : views)
+            if (v->plan.stream == name) readers += (readers.empty() ? "" : ", ") + view_name;
+          rows.push_back(
+              {name, s->spec.event_time, s->log->partitions(),
+               FormatDuration(s->spec.retention_micros.value_or(deps.config->log_retention_micros)),
+               s->spec.subject, DeliveryName(s->spec.delivery), events, readers});
+        }
+        break;
+      case sql::ObjectKind::kTable:
+        result["statement"] = "SHOW TABLES";
+        result["columns"] = {"name", "columns", "primary_key"};
+        break;
+      case sql::ObjectKind::kView:
+      case sql::ObjectKind::kMaterializedView:
+        result["statement"] = "SHOW VIEWS";
+        result["columns"] = {"name", "stream", "window", "emit", "rows", "version", "lag"};
+        for (const auto& [name, v] : views) {
+          const log::Log& log = *streams.at(v->plan.stream)->log;
+          uint64_t end = 0;
+          for (uint32_t p = 0; p < log.partitions(); ++p) end += log.DurableEndOffset(p);
+          const uint64_t position = v->pipeline->position();
+          rows.push_back({name, v->plan.stream, WindowText(v->plan.window),
+                          v->plan.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update",
+                          v->view->row_count(), v->view->version(),
+                          end > position ? end - position : 0});
+        }
+        break;
+    }
+    result["rows"] = rows;
+    return Status::Ok();
+  }
+
+  Status RunNode(const sql::Describe& describe, const sql::Statement&, Json& result) {
+    const std::string& name = describe.name.name;
+    result["statement"] = "DESCRIBE";
+    result["name"] = name;
+    if (auto it = streams.find(name); it != streams.end()) {
+      const sql::StreamSpec& s = it->second->spec;
+      result["kind"] = "stream";
+      result["columns"] = {"column", "type"};
+      Json rows = Json::array();
+      for (const sql::StreamColumn& c : s.columns) rows.push_back({c.name, c.type_sql});
+      result["rows"] = rows;
+      Json options = Json::object();
+      options["subject"] = s.subject;
+      options["event_time"] = s.event_time;
+      options["watermark_delay"] = FormatDuration(s.watermark_delay_micros);
+      options["delivery"] = DeliveryName(s.delivery);
+      options["dedup_key"] = s.dedup_key;
+      if (!s.exactly_once_when.empty()) options["exactly_once_when"] = s.exactly_once_when;
+      options["partition_key"] = s.partition_key;
+      options["partitions"] = it->second->log->partitions();
+      options["retention"] =
+          FormatDuration(s.retention_micros.value_or(deps.config->log_retention_micros));
+      result["options"] = options;
+      result["sql"] = it->second->sql;
+      return Status::Ok();
+    }
+    if (auto it = views.find(name); it != views.end()) {
+      const sql::ViewPlan& p = it->second->plan;
+      result["kind"] = "materialized view";
+      result["columns"] = {"column", "type", "key"};
+      Json rows = Json::array();
+      for (const sql::OutputColumn& c : p.columns) {
+        const bool key =
+            std::find(p.key_columns.begin(), p.key_columns.end(), c.name) != p.key_columns.end();
+        rows.push_back({c.name, sql::TypeName(c.type), key});
+      }
+      result["rows"] = rows;
+      Json options = Json::object();
+      options["stream"] = p.stream;
+      if (p.window.kind != sql::WindowKind::kNone) options["window"] = WindowText(p.window);
+      options["emit"] = p.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update";
+      if (p.emit == sql::EmitMode::kOnClose)
+        options["allowed_lateness"] = FormatDuration(p.allowed_lateness_micros);
+      options["retention"] = p.retention_micros ? FormatDuration(*p.retention_micros) : "forever";
+      options["watermark_delay"] = FormatDuration(p.watermark_delay_micros);
+      result["options"] = options;
+      result["sql"] = it->second->sql;
+      return Status::Ok();
+    }
+    return Status::NotFound(
+        sql::ErrorAt(describe.name.location, fmt::format("no stream or view named '{}'", name))
+            .message());
+  }
+
+  Status RunNode(const sql::Query&, const sql::Statement& statement, Json& result) {
+    result["statement"] = "SELECT";
+    return sql::ErrorAt(statement.location,
+                        "queries are not supported yet: read a view with GET /v1/views/{view} or "
+                        "subscribe to it");
+  }
+
+  server::SqlAnswer Execute(std::string_view text) {
+    std::lock_guard lock(mu);
+    Json results = Json::array();
+    auto fail = [&](const Status& st, int index) {
+      Json error = Json::object();
+      error["error"] = st.message();
+      if (auto position = ErrorPosition(st.message())) {
+        error["line"] = position->first;
+        error["column"] = position->second;
+      }
+      if (index >= 0) error["statement"] = index;
+      error["results"] = results;
+      return server::SqlAnswer{HttpStatusFor(st), error.dump()};
+    };
+    Result<std::vector<sql::Statement>> statements = sql::Parse(text);
+    if (!statements.ok()) return fail(statements.status(), -1);
+    for (size_t i = 0; i < statements->size(); ++i) {
+      Json result = Json::object();
+      Status st = Run((*statements)[i], result);
+      if (!st.ok()) return fail(st, static_cast<int>(i));
+      results.push_back(std::move(result));
+    }
+    Json answer = Json::object();
+    answer["results"] = std::move(results);
+    return server::SqlAnswer{200, answer.dump()};
+  }
+
+  // Rebuilds the objects the catalog log defines. The log is folded first (a DROP cancels the
+  // CREATE before it), then the surviving definitions are created in their original order: a
+  // stream dropped and created again under its name opens only its latest log. Directories of
+  // streams whose last word is a DROP are moved aside (again: a crash may have come between
+  // the DROP's append and the move).
+  Status Replay() {
+    struct Definition {
+      uint64_t offset;
+      sql::Statement statement;
+    };
+    std::vector<Definition> live;
+    std::map<std::string, uint64_t> dropped_streams;  // name -> offset of its last DROP
+    auto reader = catalog_log->NewReader(0, catalog_log->StartOffset(0));
+    for (;;) {
+      SLUICE_ASSIGN_OR_RETURN(auto batch, reader->Read(1 << 20));
+      if (batch.empty()) break;
+      for (const log::RecordView& record : batch) {
+        Result<std::vector<sql::Statement>> parsed = sql::Parse(record.payload);
+        if (!parsed.ok()) {
+          spdlog::error("catalog record {} does not parse and is skipped: {}", record.offset,
+                        parsed.status().message());
+          continue;
+        }
+        for (sql::Statement& statement : *parsed) {
+          const auto* drop = std::get_if<sql::Drop>(&statement.node);
+          if (drop == nullptr) {
+            if (const auto* create = std::get_if<sql::CreateStream>(&statement.node))
+              dropped_streams.erase(create->name.name);
+            live.push_back({record.offset, std::move(statement)});
+            continue;
+          }
+          const bool stream = drop->kind == sql::ObjectKind::kStream;
+          if (stream) dropped_streams[drop->name.name] = record.offset;
+          std::erase_if(live, [&](const Definition& d) {
+            if (stream) {
+              const auto* c = std::get_if<sql::CreateStream>(&d.statement.node);
+              return c != nullptr && c->name.name == drop->name.name;
+            }
+            const auto* c = std::get_if<sql::CreateMaterializedView>(&d.statement.node);
+            return c != nullptr && c->name.name == drop->name.name;
+          });
+        }
+      }
+    }
+    replaying = true;
+    for (const Definition& d : live) {
+      replay_offset = d.offset;
+      Json ignored;
+      if (Status st = Run(d.statement, ignored); !st.ok())
+        spdlog::error("catalog record {} ({}) failed and is skipped: {}", d.offset,
+                      sql::ToSql(d.statement), st.message());
+    }
+    replaying = false;
+    for (const auto& [name, offset] : dropped_streams) RetireDirectories(name, offset);
+    return Status::Ok();
+  }
+
+  // Deletes the checkpoints of pipelines that no view owns any more.
+  void CollectCheckpoints() {
+    auto pipelines = deps.checkpoints->Pipelines();
+    if (!pipelines.ok()) {
+      spdlog::warn("listing checkpoints failed: {}", pipelines.status().ToString());
+      return;
+    }
+    for (const std::string& id : *pipelines) {
+      bool owned = false;
+      for (const auto& [name, v] : views) owned |= v->pipeline_id == id;
+      if (owned) continue;
+      if (Status st = deps.checkpoints->Drop(id); !st.ok())
+        spdlog::warn("deleting the stale checkpoint {} failed: {}", id, st.ToString());
+      else
+        spdlog::info("deleted the checkpoint of {}, which no view uses any more", id);
+    }
+  }
+};
+
+Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Catalog::~Catalog() {
+  Stop();
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(Dependencies deps, std::string_view initial_sql) {
+  auto impl = std::make_unique<Impl>();
+  impl->deps = std::move(deps);
+  impl->streams_dir = fs::path(impl->deps.config->data_dir) / "streams";
+  std::error_code ec;
+  fs::remove_all(impl->streams_dir / ".dropped", ec);
+  // One partition (definitions are totally ordered) and no retention: the log is the catalog's
+  // only copy of its state.
+  log::LogOptions options;
+  options.partitions = 1;
+  options.segment_bytes = 16u << 20;
+  options.retention_micros = std::numeric_limits<int64_t>::max() / 2;
+  SLUICE_ASSIGN_OR_RETURN(impl->catalog_log,
+                          log::Log::Open((impl->streams_dir / "_catalog").string(), options,
+                                         *impl->deps.clock, *impl->deps.syncer));
+  if (impl->catalog_log->EndOffset(0) == 0) {
+    server::SqlAnswer answer = impl->Execute(initial_sql);
+    if (answer.status != 200)
+      return Status::Internal("the catalog's initial statements failed: " + answer.body);
+  } else {
+    SLUICE_RETURN_IF_ERROR(impl->Replay());
+  }
+  impl->CollectCheckpoints();
+  spdlog::info("catalog: {} stream(s), {} view(s)", impl->streams.size(), impl->views.size());
+  return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
+}
+
+void Catalog::Start() {
+  std::lock_guard lock(impl_->mu);
+  for (auto& [name, v] : impl_->views) v->pipeline->Start();
+  impl_->started = true;
+}
+
+void Catalog::Stop() {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->started) return;
+  for (auto& [name, v] : impl_->views) {
+    if (Status st = v->pipeline->Stop(); !st.ok())
+      spdlog::error("view {}: final checkpoint failed: {}", name, st.ToString());
+  }
+  impl_->started = false;
+}
+
+server::SqlAnswer Catalog::Execute(std::string_view sql) {
+  return impl_->Execute(sql);
+}
+
+void Catalog::Housekeep() {
+  std::lock_guard lock(impl_->mu);
+  for (auto& [name, s] : impl_->streams) {
+    for (log::Log* l : {s->log.get(), s->dead_letters.get()}) {
+      auto deleted = l->EnforceRetention();
+      if (!deleted.ok())
+        spdlog::error("retention on {} failed: {}", l->dir(), deleted.status().ToString());
+      else if (deleted.value() > 0)
+        spdlog::info("retention: deleted {} segment(s) of {}", deleted.value(), l->dir());
+    }
+    s->log_bytes->Set(static_cast<int64_t>(s->log->SizeBytes()));
+    s->dead_letter_bytes->Set(static_cast<int64_t>(s->dead_letters->SizeBytes()));
+  }
+}
+
+}  // namespace sluice::app
