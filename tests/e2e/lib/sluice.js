@@ -111,6 +111,17 @@ export async function postEvents(url, stream, body,
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
+// POST /v1/sql; resolves with { status, body } (body parsed). `sql` is the text, sent as
+// application/sql, unless `asJson` (then {"sql": ...} as application/json).
+export async function runSql(url, sql, { asJson = false } = {}) {
+  const res = await fetch(`${url}/v1/sql`, {
+    method: 'POST',
+    headers: { 'content-type': asJson ? 'application/json' : 'application/sql' },
+    body: asJson ? JSON.stringify({ sql }) : sql,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 export async function getJson(url) {
   const res = await fetch(url);
   return { status: res.status, body: await res.json() };
