@@ -3,6 +3,16 @@
 // apply to it ("instances" of a frame), handing each field or item down to the union of the
 // child subschemas those nodes assign to it.
 //
+// Three paths read values, each giving the same results as the first would:
+// * the general path (Evaluate*, EvaluateChild): frames of instances, folded by Fold();
+// * the frameless path (EvaluateSimple*, EvaluateMember): a value whose set is one simple node
+//   (Node::simple, possibly with Node::conditions) has no instances: its result is its first
+//   error, and its fields and items stay on this path unless a child needs a frame;
+// * the consuming path (Consume*): values no node constrains are only read, with duplicate-key
+//   detection; this is all the work for streams without a schema.
+// The hot loops of the last two are where an event's time goes; their invariants are stated
+// where they are defined.
+//
 // Per-event state lives in vectors used as stacks (a frame pushes on entry and truncates on
 // exit) so that a warm validator does not allocate. Errors are recorded as small structs and
 // turned into a message only when the event is rejected.
