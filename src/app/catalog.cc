@@ -14,7 +14,7 @@
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
-#include "stream/view_pipeline.h"
+#include "stream/stream_pipeline.h"
 
 namespace sluice::app {
 
@@ -101,6 +101,7 @@ struct StreamEntry {
   std::string sql;
   std::unique_ptr<log::Log> log;
   std::unique_ptr<log::Log> dead_letters;
+  std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
 };
@@ -108,9 +109,8 @@ struct StreamEntry {
 struct ViewEntry {
   sql::ViewPlan plan;
   std::string sql;
-  std::string pipeline_id;
+  std::string checkpoint_id;  // "<view>@<catalog offset of its CREATE>"
   std::shared_ptr<store::View> view;
-  std::unique_ptr<stream::ViewPipeline> pipeline;
 };
 
 }  // namespace
@@ -198,6 +198,12 @@ struct Catalog::Impl {
     config.fields.partition_key = spec.partition_key;
     config.subject = spec.subject;
     deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get());
+    stream::StreamPipelineOptions options;
+    options.stream = spec.name;
+    options.checkpoint_interval_micros = deps.config->checkpoint_interval_micros;
+    entry->pipeline = std::make_unique<stream::StreamPipeline>(
+        options, *entry->log, *deps.checkpoints, *deps.clock, *deps.metrics);
+    if (started) entry->pipeline->Start();
     entry->spec = std::move(spec);
     entry->sql = std::move(sql);
     const std::string name = entry->spec.name;
@@ -236,6 +242,9 @@ struct Catalog::Impl {
     deps.ingestor->RemoveStream(name);
     auto it = streams.find(name);
     if (it != streams.end()) {
+      // No views read the stream: the final checkpoint has nothing to write.
+      (void)it->second->pipeline->Stop();
+      it->second->pipeline.reset();
       retired_logs.push_back(std::move(it->second->log));
       retired_logs.push_back(std::move(it->second->dead_letters));
       streams.erase(it);
@@ -247,23 +256,18 @@ struct Catalog::Impl {
   // ---- Views
 
   Status CreateView(sql::ViewPlan plan, std::string sql) {
-    const StreamEntry& stream = *streams.at(plan.stream);
+    StreamEntry& stream = *streams.at(plan.stream);
     auto entry = std::make_unique<ViewEntry>();
     const uint64_t offset = DefinitionOffset();
-    entry->pipeline_id = fmt::format("{}@{}", plan.name, offset);
+    entry->checkpoint_id = fmt::format("{}@{}", plan.name, offset);
     entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql));
-    stream::ViewPipelineOptions options;
-    options.id = entry->pipeline_id;
-    options.checkpoint_interval_micros = deps.config->checkpoint_interval_micros;
-    auto pipeline = stream::ViewPipeline::Create(plan, options, *stream.log, *entry->view,
-                                                 *deps.checkpoints, *deps.clock, *deps.metrics);
-    Status persisted = pipeline.ok() ? Persist(sql, offset) : pipeline.status();
+    const Status added = stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view);
+    const Status persisted = added.ok() ? Persist(sql, offset) : added;
     if (!persisted.ok()) {
+      if (added.ok()) stream.pipeline->RemoveView(plan.name);
       deps.views->Remove(plan.name);
       return persisted;
     }
-    entry->pipeline = std::move(pipeline).value();
-    if (started) entry->pipeline->Start();
     entry->plan = std::move(plan);
     entry->sql = std::move(sql);
     const std::string name = entry->plan.name;
@@ -276,10 +280,9 @@ struct Catalog::Impl {
     auto it = views.find(name);
     if (it == views.end()) return Status::Ok();
     ViewEntry& v = *it->second;
-    // Stop() checkpoints; the state is deleted right after, so its outcome does not matter.
-    (void)v.pipeline->Stop();
-    v.pipeline.reset();
-    if (Status st = deps.checkpoints->Drop(v.pipeline_id); !st.ok())
+    // Once removed, the pipeline never writes the view's checkpoint again: drop it.
+    streams.at(v.plan.stream)->pipeline->RemoveView(name);
+    if (Status st = deps.checkpoints->Drop(v.checkpoint_id); !st.ok())
       spdlog::warn("view {}: deleting its checkpoint failed (deleted at the next start): {}", name,
                    st.ToString());
     deps.views->Remove(name);
@@ -437,14 +440,10 @@ struct Catalog::Impl {
         result["statement"] = "SHOW VIEWS";
         result["columns"] = {"name", "stream", "window", "emit", "rows", "version", "lag"};
         for (const auto& [name, v] : views) {
-          const log::Log& log = *streams.at(v->plan.stream)->log;
-          uint64_t end = 0;
-          for (uint32_t p = 0; p < log.partitions(); ++p) end += log.DurableEndOffset(p);
-          const uint64_t position = v->pipeline->position();
           rows.push_back({name, v->plan.stream, WindowText(v->plan.window),
                           v->plan.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update",
                           v->view->row_count(), v->view->version(),
-                          end > position ? end - position : 0});
+                          streams.at(v->plan.stream)->pipeline->lag(name)});
         }
         break;
     }
@@ -606,7 +605,7 @@ struct Catalog::Impl {
     }
     for (const std::string& id : *pipelines) {
       bool owned = false;
-      for (const auto& [name, v] : views) owned |= v->pipeline_id == id;
+      for (const auto& [name, v] : views) owned |= v->checkpoint_id == id;
       if (owned) continue;
       if (Status st = deps.checkpoints->Drop(id); !st.ok())
         spdlog::warn("deleting the stale checkpoint {} failed: {}", id, st.ToString());
@@ -651,16 +650,16 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(Dependencies deps, std::string_vi
 
 void Catalog::Start() {
   std::lock_guard lock(impl_->mu);
-  for (auto& [name, v] : impl_->views) v->pipeline->Start();
+  for (auto& [name, s] : impl_->streams) s->pipeline->Start();
   impl_->started = true;
 }
 
 void Catalog::Stop() {
   std::lock_guard lock(impl_->mu);
   if (!impl_->started) return;
-  for (auto& [name, v] : impl_->views) {
-    if (Status st = v->pipeline->Stop(); !st.ok())
-      spdlog::error("view {}: final checkpoint failed: {}", name, st.ToString());
+  for (auto& [name, s] : impl_->streams) {
+    if (Status st = s->pipeline->Stop(); !st.ok())
+      spdlog::error("stream {}: final checkpoint failed: {}", name, st.ToString());
   }
   impl_->started = false;
 }

@@ -11,9 +11,10 @@
 //
 // On disk, per stream: `<data_dir>/streams/<name>/` (its log) and `<name>.dead_letters/`. A
 // dropped stream's directories move to `<data_dir>/streams/.dropped/` and are deleted at the
-// next start. A view's pipeline checkpoints under "<view>@<catalog offset of its CREATE>", so a
-// view dropped and created again never sees the old state; checkpoints of views that no longer
-// exist are deleted at start.
+// next start. Each stream has one pipeline (stream_pipeline.h) running all its views; a view
+// checkpoints under "<view>@<catalog offset of its CREATE>", so a view dropped and created
+// again never sees the old state; checkpoints of views that no longer exist are deleted at
+// start.
 //
 // Thread-safety: Execute() may be called from any thread; statements run one at a time.
 #pragma once
@@ -57,8 +58,8 @@ class Catalog {
   };
 
   // Opens and replays the catalog log (running `initial_sql` first when it is empty), opening
-  // every stream's logs, registering the streams with the ingestor and preparing every view's
-  // pipeline (loading its checkpoint). Pipelines start with Start().
+  // every stream's logs, registering the streams with the ingestor and adding every view to its
+  // stream's pipeline (loading its checkpoint). Pipelines start with Start().
   static Result<std::unique_ptr<Catalog>> Open(Dependencies deps, std::string_view initial_sql);
   ~Catalog();  // stops the pipelines
 

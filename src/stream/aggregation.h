@@ -2,7 +2,7 @@
 //
 // An Aggregator runs one sql::ViewPlan (plan.h): it takes events one at a time (their extracted
 // fields and the log record's event time), keeps one group per (GROUP BY key values, window)
-// with the accumulators of the plan's aggregates, and tells its driver (view_pipeline.h) which
+// with the accumulators of the plan's aggregates, and tells its driver (stream_pipeline.h) which
 // view rows changed and which state changed since the last checkpoint. It does no I/O and
 // starts no thread; one thread uses it at a time.
 //

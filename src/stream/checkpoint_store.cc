@@ -87,19 +87,26 @@ Status CheckpointStore::Commit(const std::string& pipeline,
                                const std::vector<std::pair<std::string, std::string>>& changed,
                                const std::vector<uint64_t>& offsets, uint64_t version,
                                std::string_view meta) {
+  return Commit({CheckpointUpdate{pipeline, changed, offsets, version, std::string(meta)}});
+}
+
+Status CheckpointStore::Commit(const std::vector<CheckpointUpdate>& updates) {
   rocksdb::WriteBatch batch;
-  const std::string prefix = Prefix(pipeline, 's');
   std::string key;
-  for (const auto& [k, v] : changed) {
-    key.assign(prefix).append(k);
-    rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
+  for (const CheckpointUpdate& u : updates) {
+    const std::string prefix = Prefix(u.pipeline, 's');
+    for (const auto& [k, v] : u.changed_state) {
+      key.assign(prefix).append(k);
+      rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
+      if (!s.ok()) return ToStatus(s, "building checkpoint batch");
+    }
+    rocksdb::Status s =
+        batch.Put(Prefix(u.pipeline, 'm'), EncodeMeta(u.offsets, u.version, u.meta));
     if (!s.ok()) return ToStatus(s, "building checkpoint batch");
   }
-  rocksdb::Status s = batch.Put(Prefix(pipeline, 'm'), EncodeMeta(offsets, version, meta));
-  if (!s.ok()) return ToStatus(s, "building checkpoint batch");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return ToStatus(db_->Write(wo, &batch), "committing checkpoint of " + pipeline);
+  return ToStatus(db_->Write(wo, &batch), "committing a checkpoint");
 }
 
 Status CheckpointStore::Drop(const std::string& pipeline) {

@@ -29,6 +29,15 @@ struct CheckpointData {
   std::string meta;                          // the pipeline's own metadata (e.g. its watermark)
 };
 
+// One pipeline's part of a checkpoint (see Commit).
+struct CheckpointUpdate {
+  std::string pipeline;
+  std::vector<std::pair<std::string, std::string>> changed_state;  // empty value: delete
+  std::vector<uint64_t> offsets;
+  uint64_t version = 0;
+  std::string meta;
+};
+
 class CheckpointStore {
  public:
   static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir);
@@ -42,6 +51,9 @@ class CheckpointStore {
   Status Commit(const std::string& pipeline,
                 const std::vector<std::pair<std::string, std::string>>& changed_state,
                 const std::vector<uint64_t>& offsets, uint64_t version, std::string_view meta = {});
+
+  // Commits the checkpoints of several pipelines in one synced write batch: all or none.
+  Status Commit(const std::vector<CheckpointUpdate>& updates);
 
   // Deletes every record of `pipeline` (its state and metadata).
   Status Drop(const std::string& pipeline);

@@ -73,7 +73,7 @@ describe('SQL views over HTTP', () => {
     assert.equal(acme().revenue, 357);
     assert.equal(sub.gaps, 0);
     const metrics = await (await fetch(`${sluice.url}/metrics`)).text();
-    assert.match(metrics, /sluice_late_events_total\{pipeline="revenue_per_minute"\} [12]\n/);
+    assert.match(metrics, /sluice_late_events_total\{pipeline="revenue_per_minute"\} [123]\n/);
     await sub.close();
   });
 
@@ -90,8 +90,11 @@ describe('SQL views over HTTP', () => {
 
         const sub = new ViewSubscription(sluice.url, 'quiet_hosts');
         await sub.opened;
-        await postEvents(sluice.url, 'pings', ndjson([4, 5].map((i) => ({
-          event_id: `p-${i}`, occurred_at: '2026-11-25T09:00:00Z', host: 'a' }))));
+        const ping = (i) => postEvents(sluice.url, 'pings', ndjson([{
+          event_id: `p-${i}`, occurred_at: '2026-11-25T09:00:00Z', host: 'a' }]));
+        await ping(4);
+        await sub.waitFor(() => sub.find((r) => r.host === 'a')?.pings === 4);
+        await ping(5);
         await sub.waitFor(() => sub.rows.size === 0);
         const last = sub.messages.at(-1);
         assert.deepEqual(last.rows, []);

@@ -10,7 +10,7 @@
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
-#include "stream/view_pipeline.h"
+#include "stream/stream_pipeline.h"
 
 namespace sluice::stream {
 namespace {
@@ -53,9 +53,9 @@ constexpr std::string_view kCountPerMinute =
     "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
     "GROUP BY warehouse_id, event_type, window_start";
 
-// A view pipeline over a real log and checkpoint store in a temporary directory, driven by
-// ProcessAvailable() on the test's thread.
-class ViewPipelineTest : public ::testing::Test {
+// A stream pipeline over a real log and checkpoint store in a temporary directory, with one
+// view (more can be added), driven by ProcessAvailable() on the test's thread.
+class StreamPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -75,14 +75,19 @@ class ViewPipelineTest : public ::testing::Test {
     lo.partitions = 2;
     log_ = log::Log::Open((dir_ / "log").string(), lo, clock_, syncer_).value();
     checkpoints_ = CheckpointStore::Open((dir_ / "state").string()).value();
-    const sql::ViewPlan plan = PlanOf(sql_);
-    view_ = std::make_unique<store::View>(ViewDefinitionFor(plan, sql_));
-    ViewPipelineOptions options;
-    options.id = "v#1";
-    auto pipeline =
-        ViewPipeline::Create(plan, options, *log_, *view_, *checkpoints_, clock_, metrics_);
-    ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
-    pipeline_ = std::move(pipeline).value();
+    StreamPipelineOptions options;
+    options.stream = "fulfilment";
+    options.read_bytes_per_partition = read_bytes_;
+    pipeline_ = std::make_unique<StreamPipeline>(options, *log_, *checkpoints_, clock_, metrics_);
+    view_ = AddView(sql_, "v#1");
+  }
+
+  std::shared_ptr<store::View> AddView(const std::string& sql_text, const std::string& id) {
+    const sql::ViewPlan plan = PlanOf(sql_text);
+    auto view = std::make_shared<store::View>(ViewDefinitionFor(plan, sql_text));
+    Status added = pipeline_->AddView(plan, id, view);
+    EXPECT_TRUE(added.ok()) << added.ToString();
+    return view;
   }
   // Simulates a crash: drops everything without a final checkpoint.
   void CrashAll() {
@@ -127,8 +132,8 @@ class ViewPipelineTest : public ::testing::Test {
   }
 
   // The view's rows, as JSON texts in key order.
-  std::vector<std::string> Rows() {
-    std::string snapshot = view_->SnapshotJson();
+  std::vector<std::string> Rows(const std::shared_ptr<store::View>& view = nullptr) {
+    std::string snapshot = (view ? view : view_)->SnapshotJson();
     simdjson::dom::parser parser;
     simdjson::dom::element doc = parser.parse(snapshot);
     std::vector<std::string> rows;
@@ -149,13 +154,14 @@ class ViewPipelineTest : public ::testing::Test {
   log::Syncer syncer_;
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<CheckpointStore> checkpoints_;
-  std::unique_ptr<store::View> view_;
-  std::unique_ptr<ViewPipeline> pipeline_;
+  std::shared_ptr<store::View> view_;
+  std::unique_ptr<StreamPipeline> pipeline_;
   std::string sql_;
+  size_t read_bytes_ = 1 << 20;
   std::vector<std::string> payloads_;
 };
 
-TEST_F(ViewPipelineTest, CountsOutOfOrderEventsIntoTheirEventTimeWindows) {
+TEST_F(StreamPipelineTest, CountsOutOfOrderEventsIntoTheirEventTimeWindows) {
   OpenAll();
   // Arrival order differs from event time order, across minutes and partitions.
   Append(0, "WH-01", "pick.completed", kT0 + 90 * kMicrosPerSecond);  // 08:01
@@ -172,7 +178,7 @@ TEST_F(ViewPipelineTest, CountsOutOfOrderEventsIntoTheirEventTimeWindows) {
   EXPECT_EQ(view_->version(), 1u);  // one round, one delta
 }
 
-TEST_F(ViewPipelineTest, DeltaCarriesOnlyChangedRows) {
+TEST_F(StreamPipelineTest, DeltaCarriesOnlyChangedRows) {
   OpenAll();
   Append(0, "WH-01", "pick.completed", kT0);
   ASSERT_EQ(Process(), 1u);
@@ -186,7 +192,7 @@ TEST_F(ViewPipelineTest, DeltaCarriesOnlyChangedRows) {
   EXPECT_NE(deltas[0].find("\"version\":2"), std::string::npos);
 }
 
-TEST_F(ViewPipelineTest, MissingGroupFieldGroupsAsNull) {
+TEST_F(StreamPipelineTest, MissingGroupFieldGroupsAsNull) {
   OpenAll();
   AppendJson(0, R"({"event_id":"x","event_type":"order.received"})", kT0);
   ASSERT_EQ(Process(), 1u);
@@ -194,7 +200,7 @@ TEST_F(ViewPipelineTest, MissingGroupFieldGroupsAsNull) {
                   Ts(kT0) + R"(","events":1,"amount_minor":null})"));
 }
 
-TEST_F(ViewPipelineTest, AggregatesFiltersAndExpressions) {
+TEST_F(StreamPipelineTest, AggregatesFiltersAndExpressions) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT upper(warehouse_id) AS wh, window_start, "
       "count(*) AS n, count(amount_minor) AS with_amount, count(DISTINCT order_id) AS orders, "
@@ -220,7 +226,7 @@ TEST_F(ViewPipelineTest, AggregatesFiltersAndExpressions) {
                          Ts(kT0 + kMicrosPerHour) + R"("})");
 }
 
-TEST_F(ViewPipelineTest, HavingDeletesRowsThatStopQualifying) {
+TEST_F(StreamPipelineTest, HavingDeletesRowsThatStopQualifying) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT warehouse_id, window_start, count(*) AS n "
       "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
@@ -247,7 +253,7 @@ TEST_F(ViewPipelineTest, HavingDeletesRowsThatStopQualifying) {
   EXPECT_EQ(view_->row_count(), 0u);
 }
 
-TEST_F(ViewPipelineTest, HopWindowsPutAnEventInEveryWindowThatCoversIt) {
+TEST_F(StreamPipelineTest, HopWindowsPutAnEventInEveryWindowThatCoversIt) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT window_start, window_end, count(*) AS n "
       "FROM HOP(fulfilment, occurred_at, INTERVAL '1' MINUTE, INTERVAL '3' MINUTE) "
@@ -265,7 +271,7 @@ TEST_F(ViewPipelineTest, HopWindowsPutAnEventInEveryWindowThatCoversIt) {
   EXPECT_EQ(Rows(), expected);
 }
 
-TEST_F(ViewPipelineTest, OnCloseEmitsAWindowOnceTheWatermarkPassesIt) {
+TEST_F(StreamPipelineTest, OnCloseEmitsAWindowOnceTheWatermarkPassesIt) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v WITH (emit = 'on_close') AS SELECT window_start, count(*) AS n "
       "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start");
@@ -292,7 +298,7 @@ TEST_F(ViewPipelineTest, OnCloseEmitsAWindowOnceTheWatermarkPassesIt) {
   EXPECT_TRUE(Has(R"({"window_start":")" + Ts(kT0 + kMicrosPerMinute) + R"(","n":2})"));
 }
 
-TEST_F(ViewPipelineTest, RetentionPurgesOldWindowsFromStateAndView) {
+TEST_F(StreamPipelineTest, RetentionPurgesOldWindowsFromStateAndView) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v WITH (retention = '10 minutes') AS SELECT window_start, "
       "count(*) AS n FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
@@ -314,7 +320,7 @@ TEST_F(ViewPipelineTest, RetentionPurgesOldWindowsFromStateAndView) {
   EXPECT_EQ(view_->row_count(), 2u);
 }
 
-TEST_F(ViewPipelineTest, OtherTimeColumnsAreReadFromTheEvent) {
+TEST_F(StreamPipelineTest, OtherTimeColumnsAreReadFromTheEvent) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) AS n "
       "FROM TUMBLE(fulfilment, promised_by, INTERVAL '1' DAY) GROUP BY window_start");
@@ -325,7 +331,7 @@ TEST_F(ViewPipelineTest, OtherTimeColumnsAreReadFromTheEvent) {
   EXPECT_EQ(Rows(), std::vector<std::string>{R"({"window_start":"2026-11-27T00:00:00Z","n":1})"});
 }
 
-TEST_F(ViewPipelineTest, DataErrorsSkipTheEventAndCount) {
+TEST_F(StreamPipelineTest, DataErrorsSkipTheEventAndCount) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT CAST(warehouse_id AS BIGINT) AS wh, count(*) AS n "
       "FROM fulfilment GROUP BY CAST(warehouse_id AS BIGINT)");
@@ -339,7 +345,7 @@ TEST_F(ViewPipelineTest, DataErrorsSkipTheEventAndCount) {
 
 // The same events through a run that crashes twice (once before any checkpoint, once after)
 // and through an uninterrupted run give the same view.
-TEST_F(ViewPipelineTest, RestartFromCheckpointEqualsAnUninterruptedRun) {
+TEST_F(StreamPipelineTest, RestartFromCheckpointEqualsAnUninterruptedRun) {
   constexpr std::string_view kView =
       "CREATE MATERIALIZED VIEW v AS SELECT warehouse_id, window_start, count(*) AS n, "
       "count(DISTINCT order_id) AS orders, sum(amount_minor) AS total, min(order_id) AS first, "
@@ -390,7 +396,7 @@ TEST_F(ViewPipelineTest, RestartFromCheckpointEqualsAnUninterruptedRun) {
   EXPECT_GT(crashed.size(), 30u);
 }
 
-TEST_F(ViewPipelineTest, VersionsKeepGrowingAcrossACrash) {
+TEST_F(StreamPipelineTest, VersionsKeepGrowingAcrossACrash) {
   OpenAll();
   Append(0, "WH-01", "pick.completed", kT0);
   ASSERT_EQ(Process(), 1u);
@@ -407,6 +413,63 @@ TEST_F(ViewPipelineTest, VersionsKeepGrowingAcrossACrash) {
   ASSERT_EQ(Process(), 4u);
   EXPECT_GT(view_->version(), before_crash);
   EXPECT_TRUE(Has(Row("WH-02", "pick.completed", kT0, 4)));
+}
+
+// Views added to a running stream catch up on their own readers (here in small chunks, while
+// events keep arriving), then share the live reads; each ends as a view run alone would.
+TEST_F(StreamPipelineTest, ViewsAddedLaterCatchUpAndShareTheStream) {
+  read_bytes_ = 400;  // a few records per read: catching up takes many rounds
+  constexpr std::string_view kPerWarehouse =
+      "CREATE MATERIALIZED VIEW w AS SELECT warehouse_id, window_start, count(*) AS n, "
+      "sum(amount_minor) AS total FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+      "GROUP BY warehouse_id, window_start";
+  OpenAll(kPerWarehouse);
+  std::mt19937 rng(3);
+  auto add = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      Append(rng() % 2, "WH-0" + std::to_string(rng() % 4), "x",
+             kT0 + static_cast<int64_t>(rng() % 300) * kMicrosPerSecond,
+             R"(,"amount_minor":)" + std::to_string(rng() % 1000));
+  };
+  add(60);
+  for (int i = 0; i < 5; ++i) Process();
+  // The same query under another name: it must end with the same rows.
+  const std::string same_query =
+      "CREATE MATERIALIZED VIEW w2" + std::string(kPerWarehouse.substr(26));
+  auto late = AddView(same_query, "w2#2");
+  auto other = AddView(
+      "CREATE MATERIALIZED VIEW types AS SELECT event_type, count(*) AS n FROM fulfilment "
+      "GROUP BY event_type",
+      "types#3");
+  for (int round = 0; round < 10; ++round) {
+    add(5);
+    Process();
+  }
+  while (Process() > 0) {
+  }
+  EXPECT_EQ(pipeline_->lag("w"), 0u);
+  EXPECT_EQ(pipeline_->lag("w2"), 0u);
+  EXPECT_EQ(Rows(late), Rows());
+  EXPECT_EQ(Rows(other), std::vector<std::string>{R"({"event_type":"x","n":110})"});
+
+  // A crash with the views checkpointed at different positions: each resumes from its own.
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  add(20);
+  Process();
+  const std::vector<std::string> before = Rows();
+  Reopen();  // only the first view is re-added by OpenAll; add the other two as at a restart
+  late = AddView(same_query, "w2#2");
+  while (Process() > 0) {
+  }
+  EXPECT_EQ(Rows(late), Rows());
+  EXPECT_EQ(Rows().size(), before.size());
+
+  // Removing a view leaves the others running.
+  pipeline_->RemoveView("w");
+  add(10);
+  while (Process() > 0) {
+  }
+  EXPECT_NE(Rows(late), before);
 }
 
 TEST(AggregatorTest, CountsLateEventsButStillAddsThem) {

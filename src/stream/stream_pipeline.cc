@@ -1,0 +1,374 @@
+#include "stream/stream_pipeline.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sql/event_fields.h"
+#include "stream/aggregation.h"
+
+namespace sluice::stream {
+
+store::ViewDefinition ViewDefinitionFor(const sql::ViewPlan& plan, std::string sql) {
+  store::ViewDefinition def;
+  def.name = plan.name;
+  for (const sql::OutputColumn& c : plan.columns) def.columns.push_back(c.name);
+  def.key_columns = plan.key_columns;
+  def.sql = std::move(sql);
+  return def;
+}
+
+namespace {
+
+uint64_t Sum(const std::vector<uint64_t>& offsets) {
+  uint64_t total = 0;
+  for (uint64_t o : offsets) total += o;
+  return total;
+}
+
+// One view in the pipeline.
+struct Member {
+  std::string name;
+  std::string checkpoint_id;
+  std::shared_ptr<store::View> view;
+  std::unique_ptr<Aggregator> aggregator;
+  // Live members read at the pipeline's shared position; the others catch up on their own
+  // readers, at `offsets`, until they reach it.
+  bool live = false;
+  std::vector<uint64_t> offsets;
+  std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  uint64_t checkpointed_position = 0;
+
+  Counter* processed = nullptr;
+  Counter* late = nullptr;
+  Counter* dropped = nullptr;
+  Counter* errors = nullptr;
+  Gauge* watermark = nullptr;
+  Gauge* groups = nullptr;
+  uint64_t reported_late = 0, reported_dropped = 0, reported_errors = 0;
+
+  void InitMetrics(MetricsRegistry& m) {
+    const std::string labels = fmt::format("pipeline=\"{}\"", name);
+    processed = m.GetCounter("sluice_pipeline_records_total", "Records processed", labels);
+    late = m.GetCounter("sluice_late_events_total",
+                        "Events behind the watermark when processed (on_update views still "
+                        "count them)",
+                        labels);
+    dropped = m.GetCounter("sluice_dropped_events_total",
+                           "Events not added to a window because it had closed or was past the "
+                           "view's retention",
+                           labels);
+    errors =
+        m.GetCounter("sluice_pipeline_eval_errors_total",
+                     "Events skipped because an expression failed on them (a data error)", labels);
+    watermark = m.GetGauge("sluice_watermark_micros", "Event-time watermark", labels);
+    groups = m.GetGauge("sluice_pipeline_groups", "Groups (key, window) held in state", labels);
+  }
+
+  void ReportMetrics() {
+    late->Add(aggregator->late_events() - reported_late);
+    reported_late = aggregator->late_events();
+    dropped->Add(aggregator->dropped_events() - reported_dropped);
+    reported_dropped = aggregator->dropped_events();
+    errors->Add(aggregator->errors() - reported_errors);
+    reported_errors = aggregator->errors();
+    watermark->Set(aggregator->watermark());
+    groups->Set(static_cast<int64_t>(aggregator->group_count()));
+  }
+};
+
+}  // namespace
+
+struct StreamPipeline::Impl {
+  StreamPipelineOptions options;
+  log::Log& input;
+  CheckpointStore& checkpoints;
+  Clock& clock;
+  MetricsRegistry& metrics;
+
+  mutable std::mutex mu;  // held for a round; guards everything below
+  sql::FieldSet fields;   // of every view's expressions
+  std::unique_ptr<sql::EventFieldExtractor> extractor;
+  std::vector<std::unique_ptr<Member>> members;
+  // The shared position: the live members' next offset per partition. Established at a round
+  // without live members, as the furthest any member has got, so every member is at or behind
+  // it and can catch up.
+  std::vector<uint64_t> offsets;
+  std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  std::vector<store::RowChange> changes;
+  std::vector<int64_t> round_log_times;
+  int64_t created_at_micros = 0;  // records appended before this are backfill: no latency sample
+  int64_t last_checkpoint_micros = 0;
+
+  Histogram* e2e_latency = nullptr;
+  Counter* malformed = nullptr;
+
+  mutable std::mutex status_mu;
+  Status last_error;
+
+  Impl(StreamPipelineOptions o, log::Log& in, CheckpointStore& c, Clock& cl, MetricsRegistry& m)
+      : options(std::move(o)), input(in), checkpoints(c), clock(cl), metrics(m) {
+    e2e_latency =
+        m.GetHistogram("sluice_e2e_latency_seconds",
+                       "From an event's append to the log until the delta counting it is applied");
+    malformed = m.GetCounter("sluice_pipeline_malformed_total",
+                             "Log records a pipeline could not parse (skipped)",
+                             fmt::format("stream=\"{}\"", options.stream));
+    extractor = std::make_unique<sql::EventFieldExtractor>(fields);
+    created_at_micros = clock.NowMicros();
+    last_checkpoint_micros = clock.MonotonicMicros();
+  }
+
+  uint64_t Position(const Member& m) const { return Sum(m.live ? offsets : m.offsets); }
+
+  uint64_t DurableEnd() const {
+    uint64_t end = 0;
+    for (uint32_t p = 0; p < input.partitions(); ++p) end += input.DurableEndOffset(p);
+    return end;
+  }
+
+  Member* Find(const std::string& name) {
+    for (auto& m : members)
+      if (m->name == name) return m.get();
+    return nullptr;
+  }
+
+  // With no live member, (re)establish the shared position: the furthest any member has got in
+  // each partition. Members already there are live.
+  void EstablishPosition() {
+    for (const auto& m : members)
+      if (m->live) return;
+    if (members.empty()) return;
+    const uint32_t partitions = input.partitions();
+    offsets.assign(partitions, 0);
+    for (const auto& m : members)
+      for (uint32_t p = 0; p < partitions; ++p) offsets[p] = std::max(offsets[p], m->offsets[p]);
+    readers.clear();
+    for (uint32_t p = 0; p < partitions; ++p) readers.push_back(input.NewReader(p, offsets[p]));
+    JoinCaughtUp();
+  }
+
+  void JoinCaughtUp() {
+    for (auto& m : members) {
+      if (!m->live && m->offsets == offsets) {
+        m->live = true;
+        m->readers.clear();
+        spdlog::info("view {}: caught up with stream {} at position {}", m->name, options.stream,
+                     Sum(offsets));
+      }
+    }
+  }
+
+  bool Extract(const log::RecordView& record) {
+    if (extractor->Extract(record.payload).ok()) return true;
+    malformed->Add();
+    return false;
+  }
+
+  // The live members' share: the available input at the shared position.
+  Result<size_t> ProcessLive(std::vector<Member*>& live) {
+    size_t n = 0;
+    if (live.empty()) return n;
+    for (uint32_t p = 0; p < readers.size(); ++p) {
+      SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(options.read_bytes_per_partition));
+      for (const log::RecordView& record : batch) {
+        if (!Extract(record)) continue;
+        for (Member* m : live) m->aggregator->Add(extractor->values(), record.event_time_micros);
+        if (record.log_time_micros >= created_at_micros)
+          round_log_times.push_back(record.log_time_micros);
+      }
+      offsets[p] = readers[p]->next_offset();
+      n += batch.size();
+    }
+    for (Member* m : live) m->processed->Add(n);
+    return n;
+  }
+
+  // One chunk of a catching-up member's backfill, never past the shared position.
+  Result<size_t> CatchUp(Member& m) {
+    size_t n = 0;
+    for (uint32_t p = 0; p < m.readers.size(); ++p) {
+      if (m.offsets[p] >= offsets[p]) continue;
+      log::PartitionReader& reader = *m.readers[p];
+      SLUICE_ASSIGN_OR_RETURN(auto batch, reader.Read(options.read_bytes_per_partition));
+      for (const log::RecordView& record : batch) {
+        if (record.offset >= offsets[p]) break;
+        ++n;
+        if (Extract(record)) m.aggregator->Add(extractor->values(), record.event_time_micros);
+      }
+      m.offsets[p] = std::min(reader.next_offset(), offsets[p]);
+      if (reader.next_offset() != m.offsets[p]) reader.Seek(m.offsets[p]);
+    }
+    m.processed->Add(n);
+    return n;
+  }
+
+  Result<size_t> ProcessAvailable() {
+    EstablishPosition();
+    std::vector<Member*> live;
+    for (auto& m : members)
+      if (m->live) live.push_back(m.get());
+    SLUICE_ASSIGN_OR_RETURN(size_t n, ProcessLive(live));
+    for (auto& m : members) {
+      if (m->live) continue;
+      SLUICE_ASSIGN_OR_RETURN(size_t caught_up, CatchUp(*m));
+      n += caught_up;
+    }
+    JoinCaughtUp();
+    for (auto& m : members) {
+      changes.clear();
+      m->aggregator->TakeChanges(changes);
+      if (!changes.empty()) m->view->Apply(changes, Position(*m));
+      m->ReportMetrics();
+    }
+    const int64_t now = clock.NowMicros();
+    for (int64_t t : round_log_times) e2e_latency->ObserveMicros(now - t);
+    round_log_times.clear();
+    return n;
+  }
+
+  bool CheckpointDue() const {
+    for (const auto& m : members)
+      if (Position(*m) != m->checkpointed_position) return true;
+    return false;
+  }
+
+  Status Checkpoint() {
+    std::vector<CheckpointUpdate> updates;
+    for (auto& m : members) {
+      CheckpointUpdate u;
+      u.pipeline = m->checkpoint_id;
+      m->aggregator->TakeCheckpointChanges(u.changed_state);
+      u.offsets = m->live ? offsets : m->offsets;
+      u.version = m->view->version();
+      u.meta = m->aggregator->Meta();
+      m->checkpointed_position = Sum(u.offsets);
+      updates.push_back(std::move(u));
+    }
+    last_checkpoint_micros = clock.MonotonicMicros();
+    if (updates.empty()) return Status::Ok();
+    return checkpoints.Commit(updates);
+  }
+};
+
+StreamPipeline::StreamPipeline(StreamPipelineOptions options, log::Log& input,
+                               CheckpointStore& checkpoints, Clock& clock, MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), input, checkpoints, clock, metrics)) {}
+
+StreamPipeline::~StreamPipeline() {
+  if (thread_.joinable()) {
+    Status st = Stop();
+    if (!st.ok())
+      spdlog::error("stream {}: final checkpoint failed: {}", impl_->options.stream, st.ToString());
+  }
+}
+
+Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
+                               std::shared_ptr<store::View> view) {
+  Impl& s = *impl_;
+  // Reading the checkpoint may take a while: not under the round lock.
+  SLUICE_ASSIGN_OR_RETURN(CheckpointData data, s.checkpoints.Load(checkpoint_id));
+  auto m = std::make_unique<Member>();
+  m->name = plan.name;
+  m->checkpoint_id = std::move(checkpoint_id);
+  m->view = std::move(view);
+  m->InitMetrics(s.metrics);
+  std::lock_guard lock(s.mu);
+  if (s.Find(plan.name) != nullptr)
+    return Status::AlreadyExists(fmt::format("view {} is already in the pipeline", plan.name));
+  SLUICE_ASSIGN_OR_RETURN(m->aggregator, Aggregator::Create(plan, s.fields));
+  // The views' fields grew: an extractor reads the fields it was built with.
+  s.extractor = std::make_unique<sql::EventFieldExtractor>(s.fields);
+  SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, data.meta));
+  // Versions must only grow, across restarts too, so a subscriber never sees an old number
+  // with new contents. Every delta consumes at least one record, so the run before a crash
+  // emitted at most (durable end - checkpointed offset) versions past the checkpoint: starting
+  // above that bound skips ahead instead of reusing numbers.
+  uint64_t unreplayed = 0;
+  for (uint32_t p = 0; p < s.input.partitions(); ++p) {
+    const uint64_t offset = p < data.offsets.size() ? data.offsets[p] : s.input.StartOffset(p);
+    m->offsets.push_back(offset);
+    m->readers.push_back(s.input.NewReader(p, offset));
+    const uint64_t end = s.input.DurableEndOffset(p);
+    if (end > offset) unreplayed += end - offset;
+  }
+  m->checkpointed_position = Sum(m->offsets);
+  m->view->Reset(m->aggregator->Rows(), data.version + unreplayed);
+  spdlog::info("view {}: restored {} groups at version {}, resuming at position {}", plan.name,
+               m->aggregator->group_count(), data.version, Sum(m->offsets));
+  s.members.push_back(std::move(m));
+  return Status::Ok();
+}
+
+void StreamPipeline::RemoveView(const std::string& name) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  std::erase_if(s.members, [&](const auto& m) { return m->name == name; });
+}
+
+void StreamPipeline::Start() {
+  stop_.store(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StreamPipeline::Run() {
+  Impl& s = *impl_;
+  while (!stop_.load(std::memory_order_acquire)) {
+    const uint64_t generation = s.input.durable_generation();
+    Result<size_t> n = size_t{0};
+    {
+      std::lock_guard lock(s.mu);
+      n = s.ProcessAvailable();
+      if (n.ok() && s.clock.MonotonicMicros() - s.last_checkpoint_micros >=
+                        s.options.checkpoint_interval_micros) {
+        if (s.CheckpointDue()) {
+          if (Status st = s.Checkpoint(); !st.ok())
+            spdlog::error("stream {}: checkpoint failed (will retry): {}", s.options.stream,
+                          st.ToString());
+        }
+      }
+    }
+    if (!n.ok()) {
+      spdlog::error("stream {}: pipeline stopped: {}", s.options.stream, n.status().ToString());
+      std::lock_guard lock(s.status_mu);
+      s.last_error = n.status();
+      return;
+    }
+    if (n.value() == 0) s.input.WaitForDurable(generation, std::chrono::milliseconds(100));
+  }
+}
+
+Status StreamPipeline::Stop() {
+  stop_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(impl_->mu);
+  return impl_->Checkpoint();
+}
+
+Result<size_t> StreamPipeline::ProcessAvailable() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->ProcessAvailable();
+}
+
+Status StreamPipeline::Checkpoint() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Checkpoint();
+}
+
+uint64_t StreamPipeline::lag(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  const Member* m = impl_->Find(name);
+  if (m == nullptr) return 0;
+  const uint64_t end = impl_->DurableEnd();
+  const uint64_t position = impl_->Position(*m);
+  return end > position ? end - position : 0;
+}
+
+Status StreamPipeline::status() const {
+  std::lock_guard lock(impl_->status_mu);
+  return impl_->last_error;
+}
+
+}  // namespace sluice::stream
