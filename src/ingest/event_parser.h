@@ -23,7 +23,7 @@ enum class BodyFormat {
 };
 
 struct RecordSlice {
-  size_t index = 0;       // position of the record in the body (0-based, blank lines skipped)
+  size_t index = 0;        // position of the record in the body (0-based, blank lines skipped)
   std::string_view bytes;  // the record's JSON text, trimmed of surrounding whitespace
 };
 
@@ -40,9 +40,9 @@ struct EventFieldNames {
 };
 
 struct EventFields {
-  std::string_view id;             // valid until the next Parse()
+  std::string_view id;  // valid until the next Parse()
   int64_t event_time_micros = 0;
-  uint64_t partition_hash = 0;     // hash of the partition key (or of the id)
+  uint64_t partition_hash = 0;  // hash of the partition key (or of the id)
 };
 
 // Parses one record: checks that it is one complete JSON object (no duplicate keys), validates
