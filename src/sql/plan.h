@@ -90,7 +90,11 @@ enum class AggregateKind {
   kSum,            // BIGINT sums are exact (128-bit); any DOUBLE makes the sum a DOUBLE
   kMin,
   kMax,
-  kAvg,  // DOUBLE
+  kAvg,                  // DOUBLE
+  kApproxCountDistinct,  // exact up to 64 values, then HyperLogLog (1.6% standard error)
+  kApproxPercentile,     // DDSketch: within 1% (relative) of the exact percentile_disc
+  kFirstValue,           // the non-NULL value with the earliest event time (ties: the smallest)
+  kLastValue,            // the non-NULL value with the latest event time (ties: the largest)
 };
 
 // "count", "count_distinct", "sum", ...
@@ -101,6 +105,7 @@ struct AggregateSpec {
   std::optional<BoundExpr> argument;  // over the input row; none for count(*)
   std::optional<BoundExpr> filter;    // FILTER (WHERE ...), over the input row
   Type result_type = Type::kBigint;   // static type of the result (kAny: per value)
+  double fraction = 0;                // approx_percentile: the percentile, in [0, 1]
   std::string sql;                    // canonical text of the call, for messages and DESCRIBE
 };
 

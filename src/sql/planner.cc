@@ -27,6 +27,14 @@ std::string_view AggregateKindName(AggregateKind kind) {
       return "max";
     case AggregateKind::kAvg:
       return "avg";
+    case AggregateKind::kApproxCountDistinct:
+      return "approx_count_distinct";
+    case AggregateKind::kApproxPercentile:
+      return "approx_percentile";
+    case AggregateKind::kFirstValue:
+      return "first_value";
+    case AggregateKind::kLastValue:
+      return "last_value";
   }
   return "?";
 }
@@ -504,9 +512,58 @@ class ViewPlanner {
         spec.kind = name == "min" ? AggregateKind::kMin : AggregateKind::kMax;
         spec.result_type = t;
       }
+    } else if (name == "approx_count_distinct" || name == "first_value" || name == "last_value") {
+      if (call.star) return ErrorAt(loc, fmt::format("{}(*) is only valid for count", name));
+      if (call.args.size() != 1)
+        return ErrorAt(loc, fmt::format("{} takes one argument, found {}", name, call.args.size()));
+      SLUICE_RETURN_IF_ERROR(bind_arg());
+      if (spec.argument->type == Type::kJson)
+        return ErrorAt(call.args[0].location,
+                       fmt::format("{} of JSON values is not supported; extract a field", name));
+      if (name == "approx_count_distinct") {
+        spec.kind = AggregateKind::kApproxCountDistinct;
+        spec.result_type = Type::kBigint;
+      } else {
+        if (call.distinct)
+          return ErrorAt(loc, fmt::format("{}(DISTINCT ...) means nothing: drop DISTINCT", name));
+        spec.kind = name == "first_value" ? AggregateKind::kFirstValue : AggregateKind::kLastValue;
+        spec.result_type = spec.argument->type;
+      }
+    } else if (name == "approx_percentile") {
+      if (call.star || call.args.size() != 2 || call.distinct)
+        return ErrorAt(loc,
+                       "approx_percentile takes a number and a fraction: "
+                       "approx_percentile(x, 0.95)");
+      Scope empty;
+      Result<BoundExpr> fraction = Bind(call.args[1], empty);
+      const bool constant = fraction.ok() && fraction->kind == BoundExpr::Kind::kConstant &&
+                            IsNumeric(fraction->constant.type);
+      const double f = !constant ? -1
+                       : fraction->constant.type == Type::kDouble
+                           ? fraction->constant.real
+                           : static_cast<double>(fraction->constant.integer);
+      if (!(f >= 0 && f <= 1))
+        return ErrorAt(call.args[1].location,
+                       "the fraction of approx_percentile must be a constant from 0 to 1, e.g. "
+                       "0.95");
+      SLUICE_ASSIGN_OR_RETURN(BoundExpr arg, Bind(call.args[0], scope));
+      if (!IsNumeric(arg.type) && arg.type != Type::kAny && arg.type != Type::kNull)
+        return ErrorAt(
+            call.args[0].location,
+            fmt::format("approx_percentile needs a number, found {}", TypeName(arg.type)));
+      if (ReadsColumn(arg, ViewPlan::kWindowStartColumn) ||
+          ReadsColumn(arg, ViewPlan::kWindowEndColumn))
+        return ErrorAt(call.args[0].location,
+                       "an aggregate's argument cannot read window_start or window_end");
+      spec.argument = std::move(arg);
+      spec.kind = AggregateKind::kApproxPercentile;
+      spec.fraction = f;
+      spec.result_type = Type::kDouble;
     } else {
-      return ErrorAt(loc, fmt::format("aggregate '{}' is not supported yet (supported: count, "
-                                      "count(DISTINCT x), sum, min, max, avg)",
+      return ErrorAt(loc, fmt::format("'{}' is not an aggregate Sluice supports (supported: "
+                                      "count, count(DISTINCT x), sum, min, max, avg, "
+                                      "approx_count_distinct, approx_percentile, first_value, "
+                                      "last_value)",
                                       name));
     }
     if (call.filter) {

@@ -15,10 +15,11 @@
 //     [WHERE <predicate over the event>]
 //     [GROUP BY <expressions over the event> | window_start | window_end | <ordinal>, ...]
 //     [HAVING <predicate over the aggregated row>]
-//   with aggregates count(*), count(x), count(DISTINCT x), sum, min, max, avg (each with an
-//   optional FILTER (WHERE ...)), and options retention, emit ('on_update' | 'on_close'),
-//   allowed_lateness. Joins, subqueries, SESSION windows, ORDER BY / LIMIT, SELECT * and the
-//   approximate aggregates are reported as not supported (yet), at their location.
+//   with aggregates count(*), count(x), count(DISTINCT x), sum, min, max, avg,
+//   approx_count_distinct, approx_percentile(x, constant fraction), first_value, last_value
+//   (each with an optional FILTER (WHERE ...)), and options retention, emit ('on_update' |
+//   'on_close'), allowed_lateness. Joins, subqueries, SESSION windows, ORDER BY / LIMIT and
+//   SELECT * are reported as not supported (yet), at their location.
 #pragma once
 
 #include <string>

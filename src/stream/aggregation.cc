@@ -12,6 +12,7 @@
 #include "base/json_writer.h"
 #include "base/time.h"
 #include "sql/functions.h"
+#include "stream/sketches.h"
 
 namespace sluice::stream {
 namespace {
@@ -170,8 +171,12 @@ bool GetRaw(std::string_view& in, T& v) {
   return true;
 }
 
-constexpr char kStateFormat = 1;
+// Format 1 had no event time, HyperLogLog or quantile sketch (it is still read).
+constexpr char kStateFormat = 2;
 constexpr char kMetaFormat = 1;
+// approx_count_distinct is exact up to this many distinct values: the set is smaller than a
+// HyperLogLog's 4 KiB registers until then, and small counts are exactly right.
+constexpr size_t kExactDistinctLimit = 64;
 
 // ---- Groups -----------------------------------------------------------------------------------
 
@@ -181,9 +186,12 @@ struct Accumulator {
   __int128 int_sum = 0;
   double double_sum = 0;
   bool has_double = false;
-  Value extreme;     // min / max; its text lives in `text`
+  Value extreme;     // min / max / first_value / last_value; its text lives in `text`
   std::string text;  // (a Value holding text never owns it)
+  int64_t time = 0;  // first_value / last_value: the event time of `extreme`
   std::unique_ptr<std::unordered_set<std::string>> distinct;  // encoded values
+  std::unique_ptr<HyperLogLog> hll;        // approx_count_distinct past the exact limit
+  std::unique_ptr<QuantileSketch> sketch;  // approx_percentile
 };
 
 struct Group {
@@ -311,7 +319,7 @@ struct Aggregator::Impl {
     }
   }
 
-  void Accumulate(Accumulator& a, AggregateKind kind, const Value& v) {
+  void Accumulate(Accumulator& a, AggregateKind kind, const Value& v, int64_t t) {
     switch (kind) {
       case AggregateKind::kCountStar:
         ++a.count;
@@ -348,6 +356,44 @@ struct Aggregator::Impl {
         SetExtreme(a, v);
         return;
       }
+      case AggregateKind::kApproxCountDistinct:
+        if (v.is_null()) return;
+        scratch.clear();
+        EncodeValue(scratch, v);
+        if (a.hll) {
+          a.hll->AddHash(StableHash64(scratch));
+          return;
+        }
+        if (!a.distinct) a.distinct = std::make_unique<std::unordered_set<std::string>>();
+        a.distinct->insert(scratch);
+        if (a.distinct->size() > kExactDistinctLimit) {
+          a.hll = std::make_unique<HyperLogLog>();
+          for (const std::string& encoded : *a.distinct) a.hll->AddHash(StableHash64(encoded));
+          a.distinct.reset();
+        }
+        return;
+      case AggregateKind::kApproxPercentile:
+        if (v.type != Type::kBigint && v.type != Type::kDouble) return;
+        if (!a.sketch) a.sketch = std::make_unique<QuantileSketch>();
+        a.sketch->Add(v.type == Type::kBigint ? static_cast<double>(v.integer) : v.real);
+        return;
+      case AggregateKind::kFirstValue:
+      case AggregateKind::kLastValue: {
+        if (v.is_null() || v.type == Type::kJson) return;
+        const bool first = kind == AggregateKind::kFirstValue;
+        if (!a.extreme.is_null()) {
+          // Earlier (first) or later (last) wins; at the same time the smaller (first) or
+          // larger (last) value, so the result does not depend on arrival order.
+          if (first ? t > a.time : t < a.time) return;
+          if (t == a.time) {
+            const int c = sql::CompareValues(v, a.extreme);
+            if (c == sql::kIncomparable || (first ? c >= 0 : c <= 0)) return;
+          }
+        }
+        SetExtreme(a, v);
+        a.time = t;
+        return;
+      }
     }
   }
 
@@ -360,8 +406,8 @@ struct Aggregator::Impl {
     }
   }
 
-  Value Result(const Accumulator& a, AggregateKind kind) const {
-    switch (kind) {
+  Value Result(const Accumulator& a, const sql::AggregateSpec& spec) const {
+    switch (spec.kind) {
       case AggregateKind::kCountStar:
       case AggregateKind::kCount:
         return Value::Bigint(a.count);
@@ -375,7 +421,15 @@ struct Aggregator::Impl {
                              static_cast<double>(a.count));
       case AggregateKind::kMin:
       case AggregateKind::kMax:
+      case AggregateKind::kFirstValue:
+      case AggregateKind::kLastValue:
         return a.extreme;
+      case AggregateKind::kApproxCountDistinct:
+        if (a.hll) return Value::Bigint(a.hll->Estimate());
+        return Value::Bigint(a.distinct ? static_cast<int64_t>(a.distinct->size()) : 0);
+      case AggregateKind::kApproxPercentile:
+        if (!a.sketch) return Value();
+        return Value::Double(a.sketch->Quantile(spec.fraction));
     }
     return Value();
   }
@@ -403,8 +457,9 @@ struct Aggregator::Impl {
   }
 
   void AddToGroup(Group& g) {
+    const int64_t t = input[ViewPlan::kEventTimeColumn].integer;
     for (size_t i = 0; i < plan.aggregates.size(); ++i) {
-      if (filter_passed[i]) Accumulate(g.acc[i], plan.aggregates[i].kind, arg_values[i]);
+      if (filter_passed[i]) Accumulate(g.acc[i], plan.aggregates[i].kind, arg_values[i], t);
     }
     Touch(g);
   }
@@ -492,7 +547,7 @@ struct Aggregator::Impl {
     std::copy(g.keys.begin(), g.keys.end(), aggregated.begin());
     for (size_t i = 0; i < plan.aggregates.size(); ++i)
       aggregated[static_cast<size_t>(plan.aggregate_column(i))] =
-          Result(g.acc[i], plan.aggregates[i].kind);
+          Result(g.acc[i], plan.aggregates[i]);
     if (plan.window.kind != sql::WindowKind::kNone) {
       aggregated[static_cast<size_t>(plan.window_start_column())] =
           Value::Timestamp(g.window_start);
@@ -581,12 +636,17 @@ struct Aggregator::Impl {
           out += v;
         }
       }
+      PutRaw(out, a.time);
+      out += static_cast<char>((a.hll ? 1 : 0) | (a.sketch ? 2 : 0));
+      if (a.hll) a.hll->AppendTo(out);
+      if (a.sketch) a.sketch->AppendTo(out);
     }
     return out;
   }
 
   bool Deserialize(std::string_view in, Group& g) {
-    if (in.size() < 2 || in[0] != kStateFormat) return false;
+    if (in.size() < 2 || (in[0] != kStateFormat && in[0] != 1)) return false;
+    const char format = in[0];
     g.closed = in[1] != 0;
     in.remove_prefix(2);
     for (size_t i = 0; i < plan.aggregates.size(); ++i) {
@@ -609,6 +669,17 @@ struct Aggregator::Impl {
         if (!GetRaw(in, size) || in.size() < size) return false;
         a.distinct->emplace(in.substr(0, size));
         in.remove_prefix(size);
+      }
+      if (format == 1) continue;
+      char sketches = 0;
+      if (!GetRaw(in, a.time) || !GetRaw(in, sketches)) return false;
+      if (sketches & 1) {
+        a.hll = std::make_unique<HyperLogLog>();
+        if (!a.hll->ReadFrom(in)) return false;
+      }
+      if (sketches & 2) {
+        a.sketch = std::make_unique<QuantileSketch>();
+        if (!a.sketch->ReadFrom(in)) return false;
       }
     }
     return in.empty();

@@ -119,6 +119,24 @@ TEST(PlannerTest, HopWindowsHavingExpressionsAndOrdinals) {
   EXPECT_EQ(plan->allowed_lateness_micros, 30 * kMicrosPerSecond);
 }
 
+TEST(PlannerTest, ApproximateAndOrderedAggregates) {
+  Result<ViewPlan> plan = PlanText(
+      "CREATE MATERIALIZED VIEW v AS SELECT event_type, approx_count_distinct(order_id) AS "
+      "orders, approx_percentile(amount_minor, 0.95) AS p95, approx_percentile(amount_minor, 1) "
+      "AS top, first_value(warehouse_id) AS first_wh, last_value(amount_minor) AS last_amount "
+      "FROM fulfilment GROUP BY event_type");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->aggregates.size(), 5u);
+  EXPECT_EQ(plan->aggregates[0].kind, AggregateKind::kApproxCountDistinct);
+  EXPECT_EQ(plan->aggregates[0].result_type, Type::kBigint);
+  EXPECT_EQ(plan->aggregates[1].kind, AggregateKind::kApproxPercentile);
+  EXPECT_DOUBLE_EQ(plan->aggregates[1].fraction, 0.95);
+  EXPECT_DOUBLE_EQ(plan->aggregates[2].fraction, 1.0);
+  EXPECT_EQ(plan->aggregates[2].result_type, Type::kDouble);
+  EXPECT_EQ(plan->aggregates[3].kind, AggregateKind::kFirstValue);
+  EXPECT_EQ(plan->aggregates[4].kind, AggregateKind::kLastValue);
+}
+
 TEST(PlannerTest, UnwindowedAndOtherTimeColumns) {
   Result<ViewPlan> plan = PlanText(
       "CREATE MATERIALIZED VIEW v AS SELECT event_type, count(*) FROM fulfilment "
@@ -168,9 +186,16 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
        "line 1, column 42: aggregate calls cannot be nested"},
       {"CREATE MATERIALIZED VIEW v AS SELECT sum(event_type || 'x') FROM fulfilment",
        "line 1, column 42: sum needs a number, found VARCHAR"},
-      {"CREATE MATERIALIZED VIEW v AS SELECT approx_count_distinct(order_id) FROM fulfilment",
-       "line 1, column 38: aggregate 'approx_count_distinct' is not supported yet (supported: "
-       "count, count(DISTINCT x), sum, min, max, avg)"},
+      {"CREATE MATERIALIZED VIEW v AS SELECT approx_percentile(amount_minor, 1.5) FROM "
+       "fulfilment",
+       "line 1, column 70: the fraction of approx_percentile must be a constant from 0 to 1, "
+       "e.g. 0.95"},
+      {"CREATE MATERIALIZED VIEW v AS SELECT approx_percentile(amount_minor, amount_minor) FROM "
+       "fulfilment",
+       "line 1, column 70: the fraction of approx_percentile must be a constant from 0 to 1, "
+       "e.g. 0.95"},
+      {"CREATE MATERIALIZED VIEW v AS SELECT first_value(DISTINCT x) FROM fulfilment",
+       "line 1, column 38: first_value(DISTINCT ...) means nothing: drop DISTINCT"},
       {"CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM fulfilment GROUP BY warehouse_id",
        "line 1, column 72: GROUP BY key warehouse_id must also be a column of the view: rows are "
        "identified by their keys"},
