@@ -385,19 +385,6 @@ uint64_t Mix(uint64_t a, uint64_t b) {
   return SplitMix(x);
 }
 
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
 // Writes "YYYY-MM-DDTHH:MM:SS" (19 characters).
 void FormatSeconds(int64_t secs, char* dst) {
   int64_t days = FloorDiv(secs, 86400);

@@ -25,6 +25,10 @@ std::string FormatRfc3339(int64_t micros);
 // year), "1 minute". Returns microseconds.
 Result<int64_t> ParseDuration(std::string_view text);
 
+// Days since 1970-01-01 <-> a proleptic Gregorian date (any year, month 1-12, day 1-31).
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);
+
 // Floor division for event times that may be before the epoch.
 inline int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schema/compatibility.h"
+#include "schema/json_schema_internal.h"
 
 namespace sluice::schema {
 
@@ -176,20 +177,6 @@ std::string TypeNames(unsigned bits) {
     names.push_back("non-integer number");
   }
   return names.size() == 1 ? names[0] : fmt::format("[{}]", fmt::join(names, ", "));
-}
-
-std::string EscapePointer(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 const json* Get(const json* node, std::string_view key) {
@@ -774,7 +761,7 @@ class JsonCompat {
     for (const auto& [k, v] : rp->items()) keys.insert(k);
 
     for (const std::string& key : keys) {
-      const std::string p = path + "/properties/" + EscapePointer(key);
+      const std::string p = path + "/properties/" + internal::EscapePointerToken(key);
       auto wi = wp->find(key);
       auto ri = rp->find(key);
       if (wi != wp->end() && ri != rp->end()) {
@@ -920,7 +907,7 @@ class JsonCompat {
     if (rpp == nullptr || !rpp->is_object()) return;
     const json* wpp = Get(w, "patternProperties");
     for (const auto& [pattern, schema] : rpp->items()) {
-      const std::string p = path + "/patternProperties/" + EscapePointer(pattern);
+      const std::string p = path + "/patternProperties/" + internal::EscapePointerToken(pattern);
       if (wpp != nullptr && wpp->is_object() && wpp->contains(pattern)) {
         Compare(&(*wpp)[pattern], &schema, p, out);
       } else if (PermitsAdditional(w) && !IsAny(Resolve(&schema, r_root_))) {
@@ -949,7 +936,7 @@ class JsonCompat {
         if (!had.count(n)) extra.push_back(n);
       if (!extra.empty())
         Add(out, had.empty() ? "DEPENDENCY_ARRAY_ADDED" : "DEPENDENCY_ARRAY_EXTENDED",
-            path + "/dependentRequired/" + EscapePointer(key),
+            path + "/dependentRequired/" + internal::EscapePointerToken(key),
             fmt::format("the {} schema requires [{}] whenever '{}' is present; {} events may "
                         "lack them",
                         r_, fmt::join(extra, ", "), key, w_));
@@ -1060,7 +1047,7 @@ class JsonCompat {
       if (IsAnalysed(key) || IsAnnotation(key)) continue;
       const json* wv = Get(w, key);
       if (wv != nullptr && *wv == value) continue;
-      Add(out, "KEYWORD_CHANGED", path + "/" + EscapePointer(key),
+      Add(out, "KEYWORD_CHANGED", path + "/" + internal::EscapePointerToken(key),
           fmt::format("keyword '{}' was {} in the {} schema; Sluice does not analyse '{}', so "
                       "the change is treated as incompatible",
                       key, wv == nullptr ? "added" : "changed", r_, key));

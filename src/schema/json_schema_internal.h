@@ -25,6 +25,24 @@ using KeyId = uint32_t;
 inline constexpr KeyId kUnknownKey = std::numeric_limits<KeyId>::max();
 inline constexpr uint64_t kUnbounded = std::numeric_limits<uint64_t>::max();
 
+// Appends `token` to a JSON Pointer (RFC 6901) under construction: '~' as "~0", '/' as "~1".
+inline void AppendPointerToken(std::string& pointer, std::string_view token) {
+  for (char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+}
+inline std::string EscapePointerToken(std::string_view token) {
+  std::string out;
+  AppendPointerToken(out, token);
+  return out;
+}
+
 // Bits of Node::types and of a value's type. A number with no fractional part has both
 // kNumberBit and kIntegerBit; "type": "integer" asks for kIntegerBit only.
 enum TypeBit : uint8_t {

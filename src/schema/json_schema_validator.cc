@@ -1754,15 +1754,7 @@ std::string JsonSchemaValidator::Walker::Message(uint32_t error) const {
       pointer += std::to_string(s.index);
       continue;
     }
-    for (char c : s.key) {
-      if (c == '~') {
-        pointer += "~0";
-      } else if (c == '/') {
-        pointer += "~1";
-      } else {
-        pointer += c;
-      }
-    }
+    AppendPointerToken(pointer, s.key);
   }
   if (pointer.empty()) pointer = "/";
   return pointer + ": " + Rule(e);

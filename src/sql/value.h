@@ -176,8 +176,4 @@ Result<int64_t> ParseDate(std::string_view text);
 // "250 ms", ISO 8601 "PT5M" / "P1DT2H". Months and years are rejected (see the header comment).
 Result<int64_t> ParseInterval(std::string_view text);
 
-// Days since the epoch <-> civil date (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
-void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);
-
 }  // namespace sluice::sql
