@@ -12,6 +12,7 @@
 #include "app/catalog.h"
 #include "app/fulfilment_schema.h"
 #include "base/metrics.h"
+#include "base/thread_name.h"
 #include "ingest/ingestor.h"
 #include "log/log.h"
 #include "schema/registry.h"
@@ -141,7 +142,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
 Status Engine::Start() {
   Impl& s = *impl_;
   s.catalog->Start();
-  s.housekeeping = std::thread([&s] { s.HousekeepingLoop(); });
+  s.housekeeping = std::thread([&s] {
+    SetCurrentThreadName("housekeeping");
+    s.HousekeepingLoop();
+  });
 
   server::ServerContext context;
   context.ingestor = s.ingestor.get();

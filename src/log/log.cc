@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/crc32c.h"
+#include "base/thread_name.h"
 
 namespace sluice::log {
 namespace fs = std::filesystem;
@@ -812,7 +813,10 @@ struct Syncer::Impl {
 };
 
 Syncer::Syncer() : impl_(std::make_unique<Impl>()) {
-  impl_->thread = std::thread([this] { impl_->Loop(); });
+  impl_->thread = std::thread([this] {
+    SetCurrentThreadName("log-sync");
+    impl_->Loop();
+  });
 }
 
 Syncer::~Syncer() {

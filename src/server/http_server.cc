@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/json_writer.h"
+#include "base/thread_name.h"
 #include "server/assets.h"
 #include "server/registry_api.h"
 #include "server/session.h"
@@ -637,7 +638,8 @@ Status HttpServer::Start() {
   impl_->Accept();
   for (auto& ctx : impl_->contexts) {
     net::io_context* c = ctx.get();
-    impl_->threads.emplace_back([c] {
+    impl_->threads.emplace_back([c, n = impl_->threads.size()] {
+      SetCurrentThreadName("http-" + std::to_string(n));
       auto guard = net::make_work_guard(*c);  // idle contexts keep running until Stop()
       c->run();
     });

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/thread_name.h"
 #include "sql/event_fields.h"
 #include "stream/aggregation.h"
 
@@ -310,7 +311,10 @@ void StreamPipeline::RemoveView(const std::string& name) {
 
 void StreamPipeline::Start() {
   stop_.store(false);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("pipe-" + impl_->options.stream);
+    Run();
+  });
 }
 
 void StreamPipeline::Run() {
