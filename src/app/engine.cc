@@ -139,6 +139,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
+Engine::SqlResult Engine::ExecuteSql(std::string_view sql) {
+  server::SqlAnswer answer = impl_->catalog->Execute(sql);
+  return {answer.status, std::move(answer.body)};
+}
+
 Status Engine::Start() {
   Impl& s = *impl_;
   s.catalog->Start();

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "app/config.h"
 #include "base/clock.h"
@@ -26,6 +28,12 @@ class Engine {
   // Starts the pipelines, the housekeeping thread (retention) and the HTTP server.
   Status Start();
   uint16_t http_port() const;
+  // Runs SQL statements as POST /v1/sql does (docs/http-api.md): the HTTP status and JSON body.
+  struct SqlResult {
+    int status = 200;
+    std::string body;
+  };
+  SqlResult ExecuteSql(std::string_view sql);
   // Stops serving, then the pipelines (final checkpoint), then flushes the logs.
   void Stop();
 

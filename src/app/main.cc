@@ -13,6 +13,7 @@
 
 #include "app/bench.h"
 #include "app/config.h"
+#include "app/demo_views.h"
 #include "app/engine.h"
 #include "app/gen.h"
 #include "app/sql_cli.h"
@@ -56,7 +57,24 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-int Serve(const ServeFlags& flags, const GenOptions* demo_generator) {
+// What `sluice demo` adds to `sluice serve`.
+struct DemoOptions {
+  bool views = false;      // the dashboard's views (demo_views.h)
+  bool generator = false;  // the built-in event generator
+  GenOptions gen;
+};
+
+// Creates the demo's views that do not exist yet; a failure is reported, not fatal (the server
+// still serves the rest).
+void EnsureDemoViews(Engine& engine) {
+  for (std::string_view statement : DemoSqlStatements()) {
+    Engine::SqlResult result = engine.ExecuteSql(statement);
+    if (result.status != 200 && result.status != 409)
+      spdlog::error("demo view not created ({}): {}", result.status, result.body);
+  }
+}
+
+int Serve(const ServeFlags& flags, const DemoOptions& demo) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   auto config = ResolveConfig(flags);
   if (!config.ok()) {
@@ -73,6 +91,7 @@ int Serve(const ServeFlags& flags, const GenOptions* demo_generator) {
     spdlog::error("cannot start: {}", st.ToString());
     return 1;
   }
+  if (demo.views) EnsureDemoViews(*engine.value());
   const uint16_t port = engine.value()->http_port();
   spdlog::info("sluice serving on port {} with data in {}", port, config->data_dir);
   std::printf("Dashboard: http://127.0.0.1:%u/\n", port);
@@ -80,8 +99,8 @@ int Serve(const ServeFlags& flags, const GenOptions* demo_generator) {
 
   std::atomic<bool> stop_generator{false};
   std::thread generator;
-  if (demo_generator != nullptr) {
-    GenOptions options = *demo_generator;
+  if (demo.generator) {
+    GenOptions options = demo.gen;
     options.url = fmt::format("http://127.0.0.1:{}", port);
     generator = std::thread([options, &stop_generator] { RunGen(options, stop_generator); });
   }
@@ -109,14 +128,19 @@ int main(int argc, char** argv) {
   AddServeFlags(serve, serve_flags);
 
   ServeFlags demo_flags;
-  GenOptions demo_gen;
-  demo_gen.speedup = 30;  // shift-change spikes every few minutes instead of every 8 hours
+  DemoOptions demo_options{.views = true, .generator = true};
+  demo_options.gen.speedup = 30;  // shift-change spikes every few minutes instead of every 8 hours
+  bool no_generator = false;
   CLI::App* demo = app.add_subcommand(
-      "demo", "serve plus the built-in fulfilment event generator; prints the dashboard URL");
+      "demo",
+      "serve plus the dashboard's views and the built-in fulfilment event generator; prints the "
+      "dashboard URL");
   AddServeFlags(demo, demo_flags);
-  demo->add_option("--speedup", demo_gen.speedup,
+  demo->add_option("--speedup", demo_options.gen.speedup,
                    "How much faster than real time the shift schedule runs (default 30)");
-  demo->add_option("--seed", demo_gen.seed, "Generator seed");
+  demo->add_option("--seed", demo_options.gen.seed, "Generator seed");
+  demo->add_flag("--no-generator", no_generator,
+                 "The demo's views without its generator (what `make bench` measures)");
 
   GenOptions gen_options;
   CLI::App* gen = app.add_subcommand(
@@ -135,8 +159,11 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*serve) return Serve(serve_flags, nullptr);
-  if (*demo) return Serve(demo_flags, &demo_gen);
+  if (*serve) return Serve(serve_flags, DemoOptions{});
+  if (*demo) {
+    demo_options.generator = !no_generator;
+    return Serve(demo_flags, demo_options);
+  }
   if (*gen) {
     std::atomic<bool> never{false};
     return RunGen(gen_options, never);

@@ -1,0 +1,28 @@
+#include "app/demo_views.h"
+
+namespace sluice::app {
+
+std::span<const std::string_view> DemoSqlStatements() {
+  // events_per_minute, the sixth dashboard view, is part of the embedded default (catalog.cc).
+  static constexpr std::string_view kStatements[] = {
+      R"sql(
+CREATE MATERIALIZED VIEW exceptions_per_minute WITH (retention = '30 days') AS
+  SELECT warehouse_id, window_start,
+         count(*) FILTER (WHERE event_type = 'fulfilment.exception') AS exceptions,
+         count(*) AS events,
+         count(*) FILTER (WHERE event_type = 'fulfilment.exception') * 1.0 / count(*)
+           AS exception_rate
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
+  GROUP BY warehouse_id, window_start)sql",
+      R"sql(
+CREATE MATERIALIZED VIEW financial_totals WITH (retention = '2 years') AS
+  SELECT currency, event_type, window_start, count(*) AS events,
+         sum(amount_minor) AS amount_minor
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' HOUR)
+  WHERE event_type IN ('payment.captured', 'refund.issued', 'carrier.charge')
+  GROUP BY currency, event_type, window_start)sql",
+  };
+  return kStatements;
+}
+
+}  // namespace sluice::app
