@@ -6,6 +6,8 @@
 #     request, for $LATENCY_DURATION (60 s): event sent -> view delta received over WebSocket.
 #  2. throughput: a fresh server, 2 connections x $THROUGHPUT_BATCH-event batches of generated
 #     0.8-3.2 KB events for $THROUGHPUT_DURATION (30 s), schema validation on.
+#  2b. the same with the demo's dashboard views (`sluice demo --no-generator`), and how far
+#     behind the views were at the end (SHOW VIEWS, lag).
 #  3. comparisons, in the same run: $ROUNDS rounds, each of which measures, one after the
 #     other for $ROUND_DURATION each and on fresh instances, (a) Sluice validating against the
 #     fulfilment schema, (b) Sluice with validation off ([streams.fulfilment] subject = ""),
@@ -43,13 +45,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a fresh server over a new data directory; extra arguments go to `sluice serve`.
-# Sets $url.
+# Starts a fresh server over a new data directory; extra arguments go to `sluice serve` (or,
+# with SLUICE_COMMAND=demo, to `sluice demo`). Sets $url.
 start_server() {
   local data port
   data=$(mktemp -d "$work/data.XXXXXX")
   port=$((20000 + RANDOM % 20000))
-  "$sluice" serve --data-dir "$data" --http-port "$port" --log-level warn "$@" >/dev/null &
+  "$sluice" "${SLUICE_COMMAND:-serve}" --data-dir "$data" --http-port "$port" --log-level warn \
+    "$@" >/dev/null &
   server=$!
   url="http://127.0.0.1:$port"
   for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && return; sleep 0.1; done
@@ -74,6 +77,13 @@ stop_server
 echo "== throughput: 0.8-3.2 KB events, batches of $batch over 2 connections, $throughput_duration"
 start_server
 throughput "$throughput_duration" --url "$url" | tee -a "$results"
+stop_server
+
+echo "== throughput with the demo's views (sluice demo --no-generator), $throughput_duration"
+SLUICE_COMMAND=demo start_server --no-generator
+throughput "$throughput_duration" --url "$url" | tee -a "$results"
+# The views must keep up, not just the ingest: what they still had to process at the end.
+"$sluice" sql --url "$url" 'SHOW VIEWS'
 stop_server
 
 no_validation=$work/no-validation.toml
