@@ -4,9 +4,11 @@
 // cost of the plain on-demand walk (what ingest did before validation). Each iteration reads
 // 2000 events: ns per event = Time / 2000 = 1e9 / items_per_second.
 //
-// The bar: EventParser with the fulfilment schema within 1 us of the plain walk per event, and
-// EventParser without a schema (`true`) no slower than the walk plus field capture (ingest before
-// validation). Times on a shared machine are noisy; compare minima of --benchmark_repetitions,
+// The bar (issue #3: "validation costs <= 1 us per typical 1.7 KB event"): the cost of validation
+// is BM_IngestEventParserFulfilmentSchema minus BM_IngestEventParser, the same parser on the same
+// events with validation off (the `true` schema of a stream without a subject); it must stay
+// within 1 us per event. BM_OnDemandWalkOnly is the floor: simdjson reading every value once.
+// Times on a shared machine are noisy; compare minima of --benchmark_repetitions,
 // and instruction counts under `valgrind --tool=callgrind`, which are stable.
 #include <benchmark/benchmark.h>
 
@@ -130,7 +132,7 @@ void BM_IngestEventParser(benchmark::State& state) {
 BENCHMARK(BM_IngestEventParser);
 
 // EventParser on the default `fulfilment` stream: the walk, the production schema and the
-// engine's fields, in one pass. The bar is this within 1 us of BM_OnDemandWalkOnly per event.
+// engine's fields, in one pass. The bar is this within 1 us of BM_IngestEventParser per event.
 void BM_IngestEventParserFulfilmentSchema(benchmark::State& state) {
   const Events& events = FulfilmentEvents();
   auto schema = sluice::schema::CompileJsonSchema(sluice::app::FulfilmentSchemaJson());
