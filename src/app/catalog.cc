@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
+#include "stream/late_events.h"
 #include "stream/stream_pipeline.h"
 
 namespace sluice::app {
@@ -68,6 +69,8 @@ std::string WindowText(const sql::WindowSpec& w) {
     case sql::WindowKind::kHop:
       return fmt::format("HOP {} every {}", FormatDuration(w.size_micros),
                          FormatDuration(w.slide_micros));
+    case sql::WindowKind::kSession:
+      return fmt::format("SESSION gap {}", FormatDuration(w.size_micros));
   }
   return "";
 }
@@ -111,6 +114,8 @@ struct ViewEntry {
   std::string sql;
   std::string checkpoint_id;  // "<view>@<catalog offset of its CREATE>"
   std::shared_ptr<store::View> view;
+  std::unique_ptr<log::Log> late_events;  // its late-events side output (stream/late_events.h)
+  Gauge* late_event_bytes = nullptr;
 };
 
 }  // namespace
@@ -177,6 +182,10 @@ struct Catalog::Impl {
   }
 
   static std::string DeadLettersName(const std::string& stream) { return stream + ".dead_letters"; }
+  // Per view definition (a view dropped and created again starts empty).
+  static std::string LateEventsName(const std::string& checkpoint_id) {
+    return checkpoint_id + ".late_events";
+  }
 
   Status CreateStream(sql::StreamSpec spec, std::string sql) {
     if (deps.adjust_stream) deps.adjust_stream(spec);
@@ -260,8 +269,16 @@ struct Catalog::Impl {
     auto entry = std::make_unique<ViewEntry>();
     const uint64_t offset = DefinitionOffset();
     entry->checkpoint_id = fmt::format("{}@{}", plan.name, offset);
+    const int64_t retention =
+        stream.spec.retention_micros.value_or(deps.config->log_retention_micros);
+    SLUICE_ASSIGN_OR_RETURN(entry->late_events,
+                            OpenLog(LateEventsName(entry->checkpoint_id), 1, retention));
+    entry->late_event_bytes =
+        deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
+                               fmt::format("stream=\"{}\"", LateEventsName(entry->checkpoint_id)));
     entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql));
-    const Status added = stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view);
+    const Status added =
+        stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view, entry->late_events.get());
     const Status persisted = added.ok() ? Persist(sql, offset) : added;
     if (!persisted.ok()) {
       if (added.ok()) stream.pipeline->RemoveView(plan.name);
@@ -286,8 +303,23 @@ struct Catalog::Impl {
       spdlog::warn("view {}: deleting its checkpoint failed (deleted at the next start): {}", name,
                    st.ToString());
     deps.views->Remove(name);
+    const std::string late_dir = LateEventsName(v.checkpoint_id);
+    retired_logs.push_back(std::move(v.late_events));
     views.erase(it);
+    std::error_code ec;
+    fs::create_directories(streams_dir / ".dropped", ec);
+    fs::rename(streams_dir / late_dir, streams_dir / ".dropped" / late_dir, ec);
+    if (ec) spdlog::warn("could not move {} of the dropped view aside: {}", late_dir, ec.message());
     return Status::Ok();
+  }
+
+  Result<std::string> LateEventsJson(const std::string& name, uint64_t from, size_t limit) {
+    std::lock_guard lock(mu);
+    auto it = views.find(name);
+    if (it == views.end()) return Status::NotFound(fmt::format("unknown view '{}'", name));
+    SLUICE_ASSIGN_OR_RETURN(stream::LateEventPage page,
+                            stream::ReadLateEvents(*it->second->late_events, from, limit));
+    return page.ToJson(name);
   }
 
   // ---- Statements
@@ -681,6 +713,16 @@ void Catalog::Housekeep() {
     s->log_bytes->Set(static_cast<int64_t>(s->log->SizeBytes()));
     s->dead_letter_bytes->Set(static_cast<int64_t>(s->dead_letters->SizeBytes()));
   }
+  for (auto& [name, v] : impl_->views) {
+    if (auto deleted = v->late_events->EnforceRetention(); !deleted.ok())
+      spdlog::error("retention on {} failed: {}", v->late_events->dir(),
+                    deleted.status().ToString());
+    v->late_event_bytes->Set(static_cast<int64_t>(v->late_events->SizeBytes()));
+  }
+}
+
+Result<std::string> Catalog::LateEventsJson(const std::string& view, uint64_t from, size_t limit) {
+  return impl_->LateEventsJson(view, from, limit);
 }
 
 }  // namespace sluice::app

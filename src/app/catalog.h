@@ -9,7 +9,8 @@
 // the log is empty (a new data directory) the catalog first executes its initial statements:
 // the embedded default (the `fulfilment` stream and the `events_per_minute` view).
 //
-// On disk, per stream: `<data_dir>/streams/<name>/` (its log) and `<name>.dead_letters/`. A
+// On disk, per stream: `<data_dir>/streams/<name>/` (its log) and `<name>.dead_letters/`; per
+// view `<view>@<offset>.late_events/` (its late events, moved aside when it is dropped). A
 // dropped stream's directories move to `<data_dir>/streams/.dropped/` and are deleted at the
 // next start. Each stream has one pipeline (stream_pipeline.h) running all its views; a view
 // checkpoints under "<view>@<catalog offset of its CREATE>", so a view dropped and created
@@ -74,8 +75,13 @@ class Catalog {
   // failing one stay done.
   server::SqlAnswer Execute(std::string_view sql);
 
-  // Enforces log retention on every stream and updates the log size gauges.
+  // Enforces log retention on every stream (and view late-events log) and updates the log
+  // size gauges.
   void Housekeep();
+
+  // GET /v1/views/{view}/late-events: up to `limit` entries of the view's late-events log from
+  // offset `from` on, as LateEventPage JSON (stream/late_events.h); NotFound for an unknown view.
+  Result<std::string> LateEventsJson(const std::string& view, uint64_t from, size_t limit);
 
  private:
   struct Impl;

@@ -159,6 +159,9 @@ Status Engine::Start() {
   context.registry = s.registry.get();
   context.sql = [&s](std::string_view sql) { return s.catalog->Execute(sql); };
   context.ready = [&s] { return s.ready.load(); };
+  context.late_events = [&s](const std::string& view, uint64_t from, size_t limit) {
+    return s.catalog->LateEventsJson(view, from, limit);
+  };
   server::ServerOptions options;
   options.address = s.config.http_address;
   options.port = s.config.http_port;

@@ -286,6 +286,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                             context_.metrics);
       return;
     }
+    if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "views" && seg[3] == "late-events" &&
+        context_.late_events) {
+      if (need(http::verb::get)) HandleListLateEvents(seg[2], t.query);
+      return;
+    }
     if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "views") {
       if (!need(http::verb::get)) return;
       if (seg.size() == 2) {
@@ -473,6 +478,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     SendJson(200, page->ToJson(stream));
+  }
+
+  void HandleListLateEvents(const std::string& view, const std::string& query) {
+    std::optional<uint64_t> from, limit;
+    if (!UnsignedParam(query, "from", from) || !UnsignedParam(query, "limit", limit)) return;
+    auto page = context_.late_events(view, from.value_or(0),
+                                     std::min(limit.value_or(100), kMaxDeadLettersPerCall));
+    if (!page.ok()) {
+      SendError(HttpStatusFor(page.status()), page.status().message(), keep_alive_);
+      return;
+    }
+    SendJson(200, std::move(page).value());
   }
 
   // Blocks this I/O thread for one group commit: replays are rare, operator-driven calls.

@@ -51,6 +51,10 @@ struct ServerContext {
   schema::Registry* registry = nullptr;  // /registry/...; nullptr answers 404 there
   SqlExecutor sql;                       // POST /v1/sql; nullptr answers 404 there
   std::function<bool()> ready;           // /readyz; nullptr means always ready
+  // GET /v1/views/{view}/late-events?from=&limit=: the page's JSON, NotFound for an unknown
+  // view; nullptr answers 404 there.
+  std::function<Result<std::string>(const std::string& view, uint64_t from, size_t limit)>
+      late_events;
 };
 
 class HttpServer {

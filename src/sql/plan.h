@@ -70,9 +70,13 @@ struct StreamSpec {
 
 // ---- Views ------------------------------------------------------------------------------------
 
-enum class WindowKind { kNone, kTumble, kHop };
+// kSession: gap-based windows per GROUP BY key (see WindowSpec).
+enum class WindowKind { kNone, kTumble, kHop, kSession };
 
 // Windows are [start, start + size) with start = offset + k * slide (slide = size for TUMBLE).
+// SESSION: size_micros (= slide_micros) is the gap; every event t opens [t, t + gap) and
+// overlapping windows of one key merge, so a session is [first event, last event + gap) and
+// two events of one key are in the same session when no gap of `gap` or more separates them.
 struct WindowSpec {
   WindowKind kind = WindowKind::kNone;
   int64_t size_micros = 0;

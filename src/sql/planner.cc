@@ -302,7 +302,12 @@ class ViewPlanner {
                                    spec.size_micros / spec.slide_micros, kMaxWindowsPerEvent));
       window_name_ = "HOP";
     } else {
-      return ErrorAt(from.location, "SESSION windows are not supported yet; use TUMBLE or HOP");
+      const auto& session = std::get<Session>(window.window);
+      spec.kind = WindowKind::kSession;
+      SLUICE_ASSIGN_OR_RETURN(spec.size_micros, PositiveInterval(session.gap, "the session gap"));
+      spec.slide_micros = spec.size_micros;
+      session_partition_ = session.partition_by;
+      window_name_ = "SESSION";
     }
     // Keep offsets within one slide: the same windows, a canonical number.
     spec.offset_micros = spec.offset_micros % spec.slide_micros;
@@ -360,7 +365,7 @@ class ViewPlanner {
         SLUICE_ASSIGN_OR_RETURN(int64_t micros, DurationOption(option, /*allow_zero=*/false));
         if (plan_.window.kind == WindowKind::kNone)
           return ErrorAt(option.key.location,
-                         "retention needs a windowed view (TUMBLE or HOP): it drops windows that "
+                         "retention needs a windowed view (TUMBLE, HOP or SESSION): it drops windows that "
                          "ended that long before the watermark");
         plan_.retention_micros = micros;
       } else if (key == "emit") {
@@ -370,7 +375,7 @@ class ViewPlanner {
         } else if (mode == "on_close") {
           if (plan_.window.kind == WindowKind::kNone)
             return ErrorAt(option.value.location,
-                           "emit = 'on_close' needs a windowed view (TUMBLE or HOP)");
+                           "emit = 'on_close' needs a windowed view (TUMBLE, HOP or SESSION)");
           plan_.emit = EmitMode::kOnClose;
         } else {
           return ErrorAt(option.value.location,
@@ -394,7 +399,35 @@ class ViewPlanner {
     if (!IsBooleanish(where.type))
       return ErrorAt(query_.where->location,
                      fmt::format("WHERE must be BOOLEAN, found {}", TypeName(where.type)));
+    SLUICE_RETURN_IF_ERROR(CheckNotSessionBounds(where, query_.where->location, "WHERE"));
     plan_.where = std::move(where);
+    return Status::Ok();
+  }
+
+  // A session's bounds are known only once its events are: nothing per event may read them.
+  Status CheckNotSessionBounds(const BoundExpr& e, SourceLocation location,
+                               std::string_view clause) const {
+    if (plan_.window.kind != WindowKind::kSession) return Status::Ok();
+    if (ReadsColumn(e, ViewPlan::kWindowStartColumn) || ReadsColumn(e, ViewPlan::kWindowEndColumn))
+      return ErrorAt(location, fmt::format("{} cannot read window_start or window_end of a SESSION "
+                                           "window: they change as the session grows; use HAVING",
+                                           clause));
+    return Status::Ok();
+  }
+
+  // Sessions are keyed by the GROUP BY keys; a PARTITION BY (or key arguments) must name the
+  // same keys, so the two spellings cannot disagree.
+  Status CheckSessionPartition() const {
+    for (const Expr& key : session_partition_) {
+      if (std::find(key_asts_.begin(), key_asts_.end(), key) == key_asts_.end())
+        return ErrorAt(key.location,
+                       "a SESSION window is keyed by the view's GROUP BY keys: GROUP BY this "
+                       "session key too");
+    }
+    if (!session_partition_.empty() && session_partition_.size() < key_asts_.size())
+      return ErrorAt(session_partition_.front().location,
+                     "a SESSION window is keyed by the view's GROUP BY keys: its PARTITION BY "
+                     "must list every GROUP BY key (or leave PARTITION BY out)");
     return Status::Ok();
   }
 
@@ -440,6 +473,7 @@ class ViewPlanner {
       key_locations_.push_back(item.location);
       plan_.keys.push_back(std::move(bound));
     }
+    SLUICE_RETURN_IF_ERROR(CheckSessionPartition());
     if (plan_.window.kind != WindowKind::kNone && !grouped_by_window_)
       return ErrorAt(query_.group_by.empty() ? window_location_ : query_.group_by.front().location,
                      fmt::format("a view over {} must GROUP BY window_start (or window_end): its "
@@ -574,6 +608,7 @@ class ViewPlanner {
         return ErrorAt(
             (*call.filter)->location,
             fmt::format("FILTER (WHERE ...) must be BOOLEAN, found {}", TypeName(filter.type)));
+      SLUICE_RETURN_IF_ERROR(CheckNotSessionBounds(filter, (*call.filter)->location, "FILTER"));
       spec.filter = std::move(filter);
     }
     plan_.aggregates.push_back(std::move(spec));
@@ -696,6 +731,7 @@ class ViewPlanner {
   std::vector<Expr> key_asts_;
   std::vector<SourceLocation> key_locations_;
   std::vector<Expr> window_keys_;
+  std::vector<Expr> session_partition_;  // SESSION's PARTITION BY keys, if any
   std::vector<Expr> aggregate_asts_;
   bool grouped_by_window_ = false;
 };

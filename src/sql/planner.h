@@ -11,14 +11,16 @@
 //   everything it holds.
 // * What is supported in a materialized view (docs/sql.md, "Materialized views"):
 //     SELECT <expressions over GROUP BY keys, aggregates, window_start, window_end>
-//     FROM TUMBLE(s, t, size [, offset]) | HOP(s, t, slide, size [, offset]) | s  [[AS] alias]
+//     FROM TUMBLE(s, t, size [, offset]) | HOP(s, t, slide, size [, offset])
+//          | SESSION(s [PARTITION BY the GROUP BY keys], t, gap) | s  [[AS] alias]
 //     [WHERE <predicate over the event>]
 //     [GROUP BY <expressions over the event> | window_start | window_end | <ordinal>, ...]
 //     [HAVING <predicate over the aggregated row>]
 //   with aggregates count(*), count(x), count(DISTINCT x), sum, min, max, avg,
 //   approx_count_distinct, approx_percentile(x, constant fraction), first_value, last_value
 //   (each with an optional FILTER (WHERE ...)), and options retention, emit ('on_update' |
-//   'on_close'), allowed_lateness. Joins, subqueries, SESSION windows, ORDER BY / LIMIT and
+//   'on_close'), allowed_lateness. SESSION windows are keyed by the GROUP BY keys, and WHERE
+//   and FILTER may not read their bounds. Joins, subqueries, ORDER BY / LIMIT and
 //   SELECT * are reported as not supported (yet), at their location.
 #pragma once
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -194,17 +195,34 @@ struct Accumulator {
   std::unique_ptr<QuantileSketch> sketch;  // approx_percentile
 };
 
+struct Group;
+// SESSION: sessions by (a lower bound of) their end; see "Sessions" in Aggregator::Impl.
+using SessionIndex = std::multimap<int64_t, Group*>;
+
 struct Group {
   const std::string* key = nullptr;  // the hash map's key (node-based map: stable)
   std::unique_ptr<char[]> text;      // the text of `keys`, decoded from the key
   std::vector<Value> keys;
   int64_t window_start = 0;
   std::unique_ptr<Accumulator[]> acc;
-  bool touched = false;  // changed since the last TakeChanges()
-  bool dirty = false;    // changed since the last TakeCheckpointChanges()
-  bool in_view = false;  // the view holds this group's row
-  bool closed = false;   // on_close: the window closed (its row was emitted)
+  bool touched = false;     // changed since the last TakeChanges()
+  bool dirty = false;       // changed since the last TakeCheckpointChanges()
+  bool in_view = false;     // the view holds this group's row
+  bool closed = false;      // on_close: the window closed (its row was emitted)
+  bool indexed = false;     // SESSION: `index_entry` is in a SessionIndex
+  bool retired = false;     // SESSION: left the state (merged away, purged or expired)
+  bool expired = false;     // SESSION: left memory only; its checkpoint entry stays
+  int64_t session_end = 0;  // SESSION: the window end (last event + gap)
+  SessionIndex::iterator index_entry;
 };
+
+// a + b, saturating: a session's end plus lateness or retention must not wrap around.
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum))
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  return sum;
+}
 
 struct KeyHash {
   using is_transparent = void;
@@ -255,6 +273,24 @@ struct Aggregator::Impl {
   std::map<int64_t, std::vector<const std::string*>> open_windows;
   int64_t max_event_time = std::numeric_limits<int64_t>::min();
 
+  // ---- Sessions (SESSION windows; see AddToSession)
+  // Encoded GROUP BY keys -> that key's sessions, disjoint and sorted by start (and so by end).
+  std::unordered_map<std::string, std::vector<Group*>, KeyHash, std::equal_to<>> sessions;
+  // on_close: the sessions not closed yet. Entries are lazy: an entry's end may be below the
+  // session's (ends only grow), so a due entry is checked and re-filed under the current end.
+  SessionIndex close_index;
+  // The sessions due to leave the state: purged past the retention, or (on_close without
+  // retention) expired from memory once no event can reach them any more.
+  SessionIndex expire_index;
+  // Groups that left the state while touched / dirty still point at them; freed once neither
+  // does (so leaving costs O(1) instead of a search of those lists).
+  std::vector<std::unordered_map<std::string, Group, KeyHash, std::equal_to<>>::node_type>
+      graveyard;
+  std::vector<std::string> retired_rows;  // view rows to delete at the next TakeChanges()
+  // on_close: rows of closed sessions restored already expired (see Restore()).
+  std::map<std::string, std::string> restored_rows;
+  DropReason drop = DropReason::kNone;  // of the event being added
+
   // Per-event scratch space.
   Value input[ViewPlan::kInputColumns];
   std::vector<Value> arg_values;
@@ -300,7 +336,8 @@ struct Aggregator::Impl {
     g.window_start = window_start;
     g.closed = closed;
     g.acc = std::make_unique<Accumulator[]>(plan.aggregates.size());
-    if (plan.window.kind != sql::WindowKind::kNone) {
+    if (plan.window.kind != sql::WindowKind::kNone &&
+        plan.window.kind != sql::WindowKind::kSession) {
       if (plan.retention_micros) by_window[window_start].push_back(g.key);
       if (plan.emit == sql::EmitMode::kOnClose && !closed)
         open_windows[window_start].push_back(g.key);
@@ -440,11 +477,11 @@ struct Aggregator::Impl {
     const int64_t end = start + plan.window.size_micros;
     const int64_t watermark = Watermark();
     if (plan.emit == sql::EmitMode::kOnClose && end + plan.allowed_lateness_micros <= watermark) {
-      ++dropped;
+      Drop(DropReason::kWindowClosed);
       return;
     }
     if (plan.retention_micros && end + *plan.retention_micros < watermark) {
-      ++dropped;
+      Drop(DropReason::kWindowPurged);
       return;
     }
     input[ViewPlan::kWindowStartColumn] = Value::Timestamp(start);
@@ -454,6 +491,248 @@ struct Aggregator::Impl {
     key.resize(prefix);
     PutOrderedInt(key, start);
     AddToGroup(FindOrCreate(start));
+  }
+
+  void Drop(DropReason reason) {
+    ++dropped;
+    drop = reason;
+  }
+
+  // ---- Sessions
+  //
+  // Every event t of a key opens the window [t, t + gap); windows of the key that overlap
+  // merge. So the event joins the sessions it overlaps (start < t + gap and end > t): none, a
+  // new session; one, that session grows; several (an out-of-order event bridging them), they
+  // merge into one. A session's group key holds its start, so a session that starts earlier
+  // (or absorbs an earlier one) moves to a new key: the old row is deleted from the view.
+
+  bool IsSession() const { return plan.window.kind == sql::WindowKind::kSession; }
+
+  // Whether a session that ended at `end` may leave the state: purged once its end is more than
+  // the retention behind the watermark; without retention (on_close only), expired once no
+  // event can reach it: an event that could (t < end) has t + gap + lateness <= watermark, so it
+  // is dropped without looking for its session.
+  bool SessionDue(int64_t end) const {
+    if (plan.retention_micros) return SatAdd(end, *plan.retention_micros) < Watermark();
+    return SatAdd(SatAdd(end, plan.window.size_micros), plan.allowed_lateness_micros) <=
+           Watermark();
+  }
+
+  SessionIndex* IndexFor(const Group& g) {
+    if (plan.emit == sql::EmitMode::kOnClose && !g.closed) return &close_index;
+    if (plan.retention_micros || plan.emit == sql::EmitMode::kOnClose) return &expire_index;
+    return nullptr;  // on_update without retention: sessions are kept
+  }
+
+  void IndexSession(Group& g) {
+    if (SessionIndex* index = IndexFor(g)) {
+      g.index_entry = index->emplace(g.session_end, &g);
+      g.indexed = true;
+    }
+  }
+
+  void AddToSession(size_t prefix, int64_t t) {
+    const int64_t gap = plan.window.size_micros;
+    const int64_t watermark = Watermark();
+    const int64_t end = SatAdd(t, gap);
+    // The same rules as a window [t, t + gap) would get: too late to be added to any session.
+    if (plan.emit == sql::EmitMode::kOnClose &&
+        SatAdd(end, plan.allowed_lateness_micros) <= watermark) {
+      Drop(DropReason::kWindowClosed);
+      return;
+    }
+    // A session is purged once its end is more than the retention behind; an event older than
+    // that could belong to such a session, so it is dropped (not opened as a new session).
+    if (plan.retention_micros && SatAdd(t, *plan.retention_micros) < watermark) {
+      Drop(DropReason::kWindowPurged);
+      return;
+    }
+    key.resize(prefix);
+    auto it = sessions.find(std::string_view(key));
+    if (it == sessions.end()) it = sessions.try_emplace(key).first;
+    std::vector<Group*>& list = it->second;
+    const auto first = static_cast<size_t>(
+        std::partition_point(list.begin(), list.end(),
+                             [&](const Group* g) { return g->session_end <= t; }) -
+        list.begin());
+    size_t last = first;
+    while (last < list.size() && list[last]->window_start < end) ++last;
+    for (size_t i = first; i < last; ++i) {
+      if (list[i]->closed) {  // the event would reopen a session already emitted
+        Drop(DropReason::kWindowClosed);
+        return;
+      }
+    }
+    Group* target = nullptr;
+    if (first == last) {
+      PutOrderedInt(key, t);
+      target = CreateGroup(key, t, /*closed=*/false);
+      target->session_end = end;
+      list.insert(list.begin() + static_cast<std::ptrdiff_t>(first), target);
+      IndexSession(*target);
+    } else {
+      Group* head = list[first];
+      const int64_t merged_end = std::max(end, list[last - 1]->session_end);
+      if (t < head->window_start) {
+        PutOrderedInt(key, t);
+        target = CreateGroup(key, t, /*closed=*/false);
+        std::swap(target->acc, head->acc);
+        target->session_end = merged_end;
+        RetireSession(*head, /*expire=*/false);
+        list[first] = target;
+        IndexSession(*target);
+      } else {
+        target = head;
+        target->session_end = merged_end;
+      }
+      for (size_t i = first + 1; i < last; ++i) {
+        MergeGroup(*target, *list[i]);
+        RetireSession(*list[i], /*expire=*/false);
+      }
+      list.erase(list.begin() + static_cast<std::ptrdiff_t>(first + 1),
+                 list.begin() + static_cast<std::ptrdiff_t>(last));
+    }
+    AddToGroup(*target);
+  }
+
+  // Takes `g` out of the state (the caller updates its key's session list). Merged away or
+  // purged: its row leaves the view and its checkpoint entry is deleted. Expired: it only
+  // leaves memory (its row and checkpoint entry stay; a dirty one is still written).
+  void RetireSession(Group& g, bool expire) {
+    if (g.indexed) {
+      (plan.emit == sql::EmitMode::kOnClose && !g.closed ? close_index : expire_index)
+          .erase(g.index_entry);
+      g.indexed = false;
+    }
+    if (expire) {
+      g.expired = true;
+    } else {
+      if (g.in_view) retired_rows.push_back(*g.key);
+      g.in_view = false;
+      purged.push_back(*g.key);
+    }
+    g.retired = true;
+    graveyard.push_back(groups.extract(*g.key));
+  }
+
+  // Purges or expires `g`, removing it from its key's session list.
+  void RemoveSession(Group& g, bool expire) {
+    const std::string_view prefix = std::string_view(*g.key).substr(0, g.key->size() - 8);
+    auto it = sessions.find(prefix);
+    if (it != sessions.end()) {
+      std::erase(it->second, &g);
+      if (it->second.empty()) sessions.erase(it);
+    }
+    RetireSession(g, expire);
+  }
+
+  // Folds the accumulators of `from` into `into` (`from` is retired next).
+  void MergeGroup(Group& into, Group& from) {
+    for (size_t i = 0; i < plan.aggregates.size(); ++i)
+      MergeAccumulator(into.acc[i], from.acc[i], plan.aggregates[i].kind);
+  }
+
+  void MergeAccumulator(Accumulator& a, Accumulator& b, AggregateKind kind) {
+    switch (kind) {
+      case AggregateKind::kCountStar:
+      case AggregateKind::kCount:
+        a.count += b.count;
+        return;
+      case AggregateKind::kSum:
+      case AggregateKind::kAvg:
+        a.count += b.count;
+        a.int_sum += b.int_sum;
+        a.double_sum += b.double_sum;
+        a.has_double = a.has_double || b.has_double;
+        return;
+      case AggregateKind::kMin:
+      case AggregateKind::kMax:
+      case AggregateKind::kFirstValue:
+      case AggregateKind::kLastValue:
+        if (!b.extreme.is_null()) Accumulate(a, kind, b.extreme, b.time);
+        return;
+      case AggregateKind::kCountDistinct:
+        MergeSets(a, b);
+        return;
+      case AggregateKind::kApproxCountDistinct:
+        if (b.hll && !a.hll) {  // fold the exact set into the sketch
+          std::swap(a.hll, b.hll);
+          std::swap(a.distinct, b.distinct);
+        }
+        if (a.hll) {
+          if (b.hll) a.hll->Merge(*b.hll);
+          if (b.distinct)
+            for (const std::string& v : *b.distinct) a.hll->AddHash(StableHash64(v));
+          return;
+        }
+        MergeSets(a, b);
+        if (a.distinct && a.distinct->size() > kExactDistinctLimit) {
+          a.hll = std::make_unique<HyperLogLog>();
+          for (const std::string& encoded : *a.distinct) a.hll->AddHash(StableHash64(encoded));
+          a.distinct.reset();
+        }
+        return;
+      case AggregateKind::kApproxPercentile:
+        if (!b.sketch) return;
+        if (!a.sketch) {
+          a.sketch = std::move(b.sketch);
+        } else {
+          a.sketch->Merge(*b.sketch);
+        }
+        return;
+    }
+  }
+
+  static void MergeSets(Accumulator& a, Accumulator& b) {
+    if (!b.distinct) return;
+    if (!a.distinct || a.distinct->size() < b.distinct->size()) std::swap(a.distinct, b.distinct);
+    a.distinct->merge(*b.distinct);
+  }
+
+  // on_close: emits the sessions whose end + allowed lateness the watermark has reached.
+  void CloseSessions(std::vector<store::RowChange>& out) {
+    const int64_t watermark = Watermark();
+    while (!close_index.empty()) {
+      auto it = close_index.begin();
+      if (SatAdd(it->first, plan.allowed_lateness_micros) > watermark) break;
+      Group& g = *it->second;
+      close_index.erase(it);
+      g.indexed = false;
+      if (SatAdd(g.session_end, plan.allowed_lateness_micros) > watermark) {
+        IndexSession(g);  // it grew since it was filed
+        continue;
+      }
+      g.closed = true;
+      g.touched = false;
+      if (!g.dirty) {
+        g.dirty = true;
+        dirty.push_back(&g);
+      }
+      EmitRow(g, out);
+      IndexSession(g);
+    }
+  }
+
+  void ExpireSessions() {
+    while (!expire_index.empty()) {
+      auto it = expire_index.begin();
+      if (!SessionDue(it->first)) break;
+      Group& g = *it->second;
+      expire_index.erase(it);
+      g.indexed = false;
+      if (!SessionDue(g.session_end)) {
+        IndexSession(g);
+        continue;
+      }
+      RemoveSession(g, /*expire=*/!plan.retention_micros);
+    }
+  }
+
+  void FreeGraveyard() {
+    std::erase_if(graveyard, [](const auto& node) {
+      const Group& g = node.mapped();
+      return !g.touched && !g.dirty;
+    });
   }
 
   void AddToGroup(Group& g) {
@@ -538,6 +817,9 @@ struct Aggregator::Impl {
           AddToWindow(fields, prefix, start);
         return;
       }
+      case sql::WindowKind::kSession:
+        AddToSession(prefix, t);
+        return;
     }
   }
 
@@ -552,7 +834,7 @@ struct Aggregator::Impl {
       aggregated[static_cast<size_t>(plan.window_start_column())] =
           Value::Timestamp(g.window_start);
       aggregated[static_cast<size_t>(plan.window_end_column())] =
-          Value::Timestamp(g.window_start + plan.window.size_micros);
+          Value::Timestamp(IsSession() ? g.session_end : g.window_start + plan.window.size_micros);
     }
     const sql::Row row{{}, aggregated};
     if (having && !IsTrue(having->Evaluate(row, out_ctx))) {
@@ -641,6 +923,7 @@ struct Aggregator::Impl {
       if (a.hll) a.hll->AppendTo(out);
       if (a.sketch) a.sketch->AppendTo(out);
     }
+    if (IsSession()) PutRaw(out, g.session_end);
     return out;
   }
 
@@ -682,6 +965,7 @@ struct Aggregator::Impl {
         if (!a.sketch->ReadFrom(in)) return false;
       }
     }
+    if (IsSession() && !GetRaw(in, g.session_end)) return false;
     return in.empty();
   }
 
@@ -767,8 +1051,22 @@ const sql::ViewPlan& Aggregator::plan() const {
   return impl_->plan;
 }
 
-void Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros) {
+DropReason Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros) {
+  impl_->drop = DropReason::kNone;
   impl_->Add(fields, event_time_micros);
+  return impl_->drop;
+}
+
+std::string_view DropReasonName(DropReason reason) {
+  switch (reason) {
+    case DropReason::kNone:
+      return "none";
+    case DropReason::kWindowClosed:
+      return "window_closed";
+    case DropReason::kWindowPurged:
+      return "past_retention";
+  }
+  return "none";
 }
 
 void Aggregator::TakeChanges(std::vector<store::RowChange>& out) {
@@ -776,9 +1074,17 @@ void Aggregator::TakeChanges(std::vector<store::RowChange>& out) {
   const bool on_close = s.plan.emit == sql::EmitMode::kOnClose;
   for (Group* g : s.touched) {
     g->touched = false;
-    if (!on_close) s.EmitRow(*g, out);
+    if (!on_close && !g->retired) s.EmitRow(*g, out);
   }
   s.touched.clear();
+  if (s.IsSession()) {
+    if (on_close) s.CloseSessions(out);
+    s.ExpireSessions();
+    for (std::string& k : s.retired_rows) out.push_back({std::move(k), std::string()});
+    s.retired_rows.clear();
+    s.FreeGraveyard();
+    return;
+  }
   if (on_close) s.CloseWindows(out);
   if (s.plan.retention_micros) s.Purge(out);
 }
@@ -789,9 +1095,10 @@ void Aggregator::TakeCheckpointChanges(std::vector<std::pair<std::string, std::s
   s.purged.clear();
   for (Group* g : s.dirty) {
     g->dirty = false;
-    out.emplace_back(*g->key, s.Serialize(*g));
+    if (!g->retired || g->expired) out.emplace_back(*g->key, s.Serialize(*g));
   }
   s.dirty.clear();
+  s.FreeGraveyard();
 }
 
 std::string Aggregator::Meta() const {
@@ -819,6 +1126,17 @@ Status Aggregator::Restore(const std::map<std::string, std::string>& state, std:
     Group* g = s.CreateGroup(k, start, closed);
     if (g == nullptr || !s.Deserialize(v, *g))
       return Status::Corruption(fmt::format("view {}: malformed state of a group", s.plan.name));
+    if (!s.IsSession()) continue;
+    if (closed && !s.plan.retention_micros && s.SessionDue(g->session_end)) {
+      // Expired before the checkpoint: its row is the view's, its group stays on disk only.
+      std::string row;
+      if (s.RowJson(*g, row)) s.restored_rows.emplace(k, std::move(row));
+      s.groups.erase(k);
+      continue;
+    }
+    // The state is in key order: a key's sessions arrive by start.
+    s.sessions[k.substr(0, k.size() - 8)].push_back(g);
+    s.IndexSession(*g);
   }
   return Status::Ok();
 }
@@ -832,9 +1150,14 @@ std::map<std::string, std::string> Aggregator::Rows() {
     g.in_view = (!on_close || g.closed) && s.RowJson(g, row);
     if (g.in_view) rows.emplace(k, row);
   }
+  rows.merge(s.restored_rows);
+  s.restored_rows.clear();
   return rows;
 }
 
+int64_t Aggregator::last_event_time() const {
+  return impl_->input[ViewPlan::kEventTimeColumn].integer;
+}
 int64_t Aggregator::watermark() const {
   return impl_->Watermark();
 }

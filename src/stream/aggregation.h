@@ -22,6 +22,16 @@
 //   before the watermark is purged from state and from the view (a delete), and later events
 //   for it are dropped (counted). This is what bounds the state: memory is proportional to
 //   the groups of the windows within the retention. Without retention, windows are kept.
+// * SESSION windows (WindowSpec): per GROUP BY key, an event t joins the sessions that
+//   [t, t + gap) overlaps, merging them (in any arrival order the sessions are the same); a
+//   session whose start moves (an earlier event, a merge) changes row key: the old row is
+//   deleted. on_close: a session closes when the watermark reaches its end + allowed_lateness;
+//   an event that would reopen a closed session, or whose own [t, t + gap) would already be
+//   closed, is dropped. With retention a session is purged (state, view, checkpoint) once its
+//   end is more than the retention behind the watermark, and an event more than the retention
+//   behind is dropped. Without retention, on_close sessions leave memory (not the view, not
+//   the checkpoint) once the watermark passes end + gap + allowed_lateness, when no event can
+//   reach them any more; on_update sessions without retention are kept.
 // * Checkpoint state: TakeCheckpointChanges() gives, per group changed since the last call,
 //   its key and its serialized accumulators (an empty value: the group was purged); Meta()
 //   holds what else must survive a restart (the largest event time). Restore() from the same
@@ -49,6 +59,15 @@
 
 namespace sluice::stream {
 
+// Why Add() left an event out of a window it belongs to.
+enum class DropReason : uint8_t {
+  kNone,          // added (to every window it belongs to)
+  kWindowClosed,  // on_close: its window (or session) had closed
+  kWindowPurged,  // its window was past the view's retention
+};
+// "none", "window_closed", "past_retention".
+std::string_view DropReasonName(DropReason reason);
+
 class Aggregator {
  public:
   // Compiles the plan, registering the event fields it reads in `fields` (shared with the
@@ -60,8 +79,10 @@ class Aggregator {
   const sql::ViewPlan& plan() const;
 
   // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the
-  // extractor's values()), `event_time_micros` the log record's event time.
-  void Add(std::span<const sql::Value> fields, int64_t event_time_micros);
+  // extractor's values()), `event_time_micros` the log record's event time. Returns why the
+  // event missed a window it belongs to (for a HOP, any one of them), kNone when it did not:
+  // such an event is counted in dropped_events() and belongs in the view's late-events output.
+  DropReason Add(std::span<const sql::Value> fields, int64_t event_time_micros);
 
   // Appends the view changes since the last call (see the header comment) to `out`.
   void TakeChanges(std::vector<store::RowChange>& out);
@@ -74,9 +95,12 @@ class Aggregator {
 
   // Rebuilds the state from a checkpoint (on a new operator, before any Add()).
   Status Restore(const std::map<std::string, std::string>& state, std::string_view meta);
-  // Every row the view holds for the current state (after Restore(): the view to Reset to).
+  // Every row the view holds for the current state (after Restore(): the view to Reset to; it
+  // includes the rows of expired on_close sessions only on the first call after Restore()).
   std::map<std::string, std::string> Rows();
 
+  // The event time of the last event Add() took (the time it was windowed by).
+  int64_t last_event_time() const;
   // The event-time watermark (INT64_MIN before the first event).
   int64_t watermark() const;
   size_t group_count() const;

@@ -69,6 +69,11 @@ int64_t HyperLogLog::Estimate() const {
   return std::llround(estimate);
 }
 
+void HyperLogLog::Merge(const HyperLogLog& other) {
+  for (size_t i = 0; i < kRegisters; ++i)
+    registers_[i] = std::max(registers_[i], other.registers_[i]);
+}
+
 void HyperLogLog::AppendTo(std::string& out) const {
   out.append(reinterpret_cast<const char*>(registers_.data()), registers_.size());
 }
@@ -89,10 +94,10 @@ double QuantileSketch::Value(int32_t index) {
   return 2 * std::pow(kGamma, index) / (kGamma + 1);
 }
 
-void QuantileSketch::Buckets::Add(int32_t index) {
+void QuantileSketch::Buckets::Add(int32_t index, uint64_t n) {
   if (counts.empty()) {
     offset = index;
-    counts.push_back(1);
+    counts.push_back(n);
     return;
   }
   const int32_t high = offset + static_cast<int32_t>(counts.size()) - 1;
@@ -115,7 +120,7 @@ void QuantileSketch::Buckets::Add(int32_t index) {
     }
     index = std::max(index, offset);
   }
-  ++counts[static_cast<size_t>(index - offset)];
+  counts[static_cast<size_t>(index - offset)] += n;
 }
 
 void QuantileSketch::Add(double value) {
@@ -127,6 +132,18 @@ void QuantileSketch::Add(double value) {
     positive_.Add(Index(value));
   } else {
     negative_.Add(Index(-value));
+  }
+}
+
+void QuantileSketch::Merge(const QuantileSketch& other) {
+  count_ += other.count_;
+  zero_ += other.zero_;
+  for (const auto& [mine, theirs] :
+       {std::pair{&positive_, &other.positive_}, std::pair{&negative_, &other.negative_}}) {
+    for (size_t i = 0; i < theirs->counts.size(); ++i) {
+      if (theirs->counts[i] != 0)
+        mine->Add(theirs->offset + static_cast<int32_t>(i), theirs->counts[i]);
+    }
   }
 }
 

@@ -24,6 +24,8 @@ class HyperLogLog {
   static constexpr size_t kRegisters = size_t{1} << kPrecision;
 
   void AddHash(uint64_t hash);
+  // Makes this the sketch of the union of both inputs (as if every hash had been added here).
+  void Merge(const HyperLogLog& other);
   int64_t Estimate() const;
 
   void AppendTo(std::string& out) const;
@@ -46,6 +48,9 @@ class QuantileSketch {
   static constexpr double kRelativeAccuracy = 0.01;
 
   void Add(double value);
+  // Adds every value `other` holds (exactly as adding them one by one would, short of the
+  // collapse of the lowest buckets past 2048).
+  void Merge(const QuantileSketch& other);
   // NaN when empty; q is clamped to [0, 1].
   double Quantile(double q) const;
   uint64_t count() const { return count_; }
@@ -58,7 +63,7 @@ class QuantileSketch {
   struct Buckets {
     int32_t offset = 0;
     std::vector<uint64_t> counts;
-    void Add(int32_t index);
+    void Add(int32_t index, uint64_t n = 1);
   };
   static int32_t Index(double magnitude);
   static double Value(int32_t index);

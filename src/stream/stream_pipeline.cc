@@ -1,6 +1,7 @@
 #include "stream/stream_pipeline.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "base/thread_name.h"
 #include "sql/event_fields.h"
 #include "stream/aggregation.h"
+#include "stream/late_events.h"
 
 namespace sluice::stream {
 
@@ -22,6 +24,27 @@ store::ViewDefinition ViewDefinitionFor(const sql::ViewPlan& plan, std::string s
 }
 
 namespace {
+
+// A view's checkpoint metadata: the late-events log's end at the checkpoint (entries past it
+// are scanned at a restart, to not record an event twice), then the operator's own metadata.
+// Checkpoints written before late events were recorded hold only the operator's (whose first
+// byte is never this marker).
+constexpr char kLateEventsMarker = 'L';
+
+std::string PipelineMeta(uint64_t late_end, const std::string& aggregator_meta) {
+  std::string out(1, kLateEventsMarker);
+  out.append(reinterpret_cast<const char*>(&late_end), sizeof late_end);
+  out += aggregator_meta;
+  return out;
+}
+
+// Splits what PipelineMeta() wrote; `late_end` is 0 (scan the whole log) for older checkpoints.
+std::string_view SplitPipelineMeta(std::string_view meta, uint64_t& late_end) {
+  late_end = 0;
+  if (meta.size() < 1 + sizeof late_end || meta[0] != kLateEventsMarker) return meta;
+  std::memcpy(&late_end, meta.data() + 1, sizeof late_end);
+  return meta.substr(1 + sizeof late_end);
+}
 
 uint64_t Sum(const std::vector<uint64_t>& offsets) {
   uint64_t total = 0;
@@ -42,7 +65,16 @@ struct Member {
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
   uint64_t checkpointed_position = 0;
 
+  // The late-events side output (late_events.h); nullptr: not recorded (tests, tools).
+  log::Log* late_log = nullptr;
+  // Per partition of the stream: events below this offset are in the late-events log already.
+  std::vector<uint64_t> late_next;
+  std::vector<std::string> late_payloads;  // this round's entries, appended at its end
+  std::vector<int64_t> late_times;
+  uint64_t late_end = 0;  // the late-events log's end after this member's last append
+
   Counter* processed = nullptr;
+  Counter* late_recorded = nullptr;
   Counter* late = nullptr;
   Counter* dropped = nullptr;
   Counter* errors = nullptr;
@@ -64,8 +96,64 @@ struct Member {
     errors =
         m.GetCounter("sluice_pipeline_eval_errors_total",
                      "Events skipped because an expression failed on them (a data error)", labels);
+    late_recorded = m.GetCounter("sluice_late_events_recorded_total",
+                                 "Dropped events kept in the view's late-events log", labels);
     watermark = m.GetGauge("sluice_watermark_micros", "Event-time watermark", labels);
     groups = m.GetGauge("sluice_pipeline_groups", "Groups (key, window) held in state", labels);
+  }
+
+  // Adds one event to the view; an event its windows refused goes to the late-events output.
+  void Add(std::span<const sql::Value> fields, const log::RecordView& record, uint32_t partition) {
+    const DropReason reason = aggregator->Add(fields, record.event_time_micros);
+    if (reason == DropReason::kNone || late_log == nullptr) return;
+    if (record.offset < late_next[partition]) return;  // recorded before a restart
+    late_next[partition] = record.offset + 1;
+    late_payloads.push_back(LateEventPayload(partition, record.offset,
+                                             aggregator->last_event_time(), aggregator->watermark(),
+                                             DropReasonName(reason), record.payload));
+    late_times.push_back(aggregator->last_event_time());
+  }
+
+  // Appends this round's late events (one write; durable by the next checkpoint).
+  Status FlushLateEvents() {
+    if (late_payloads.empty()) return Status::Ok();
+    std::vector<log::RecordToAppend> records;
+    records.reserve(late_payloads.size());
+    for (size_t i = 0; i < late_payloads.size(); ++i)
+      records.push_back({late_times[i], late_payloads[i], 0});
+    SLUICE_ASSIGN_OR_RETURN(log::Log::Appended appended, late_log->Append(0, records));
+    late_end = appended.first_offset + records.size();
+    late_recorded->Add(records.size());
+    late_payloads.clear();
+    late_times.clear();
+    return Status::Ok();
+  }
+
+  // A checkpoint must not claim input whose late events could still be lost.
+  void WaitLateEventsDurable() const {
+    if (late_log == nullptr) return;
+    for (;;) {
+      const uint64_t generation = late_log->durable_generation();
+      if (late_log->DurableEndOffset(0) >= late_end) return;
+      late_log->WaitForDurable(generation, std::chrono::milliseconds(100));
+    }
+  }
+
+  // At a restart: the positions already recorded past the checkpoint (their late-events log
+  // entries from `from` on), so replaying the log does not record them again.
+  Status ScanLateEvents(uint64_t from, uint32_t partitions) {
+    late_next.assign(partitions, 0);
+    if (late_log == nullptr) return Status::Ok();
+    late_end = late_log->EndOffset(0);
+    for (uint64_t at = from;;) {
+      SLUICE_ASSIGN_OR_RETURN(LateEventPage page, ReadLateEvents(*late_log, at, 4096));
+      if (page.items.empty()) return Status::Ok();
+      for (const LateEvent& e : page.items) {
+        if (e.partition < partitions)
+          late_next[e.partition] = std::max(late_next[e.partition], e.source_offset + 1);
+      }
+      at = page.next_offset;
+    }
   }
 
   void ReportMetrics() {
@@ -176,7 +264,7 @@ struct StreamPipeline::Impl {
       SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(options.read_bytes_per_partition));
       for (const log::RecordView& record : batch) {
         if (!Extract(record)) continue;
-        for (Member* m : live) m->aggregator->Add(extractor->values(), record.event_time_micros);
+        for (Member* m : live) m->Add(extractor->values(), record, p);
         if (record.log_time_micros >= created_at_micros)
           round_log_times.push_back(record.log_time_micros);
       }
@@ -197,7 +285,7 @@ struct StreamPipeline::Impl {
       for (const log::RecordView& record : batch) {
         if (record.offset >= offsets[p]) break;
         ++n;
-        if (Extract(record)) m.aggregator->Add(extractor->values(), record.event_time_micros);
+        if (Extract(record)) m.Add(extractor->values(), record, p);
       }
       m.offsets[p] = std::min(reader.next_offset(), offsets[p]);
       if (reader.next_offset() != m.offsets[p]) reader.Seek(m.offsets[p]);
@@ -219,6 +307,7 @@ struct StreamPipeline::Impl {
     }
     JoinCaughtUp();
     for (auto& m : members) {
+      SLUICE_RETURN_IF_ERROR(m->FlushLateEvents());
       changes.clear();
       m->aggregator->TakeChanges(changes);
       if (!changes.empty()) m->view->Apply(changes, Position(*m));
@@ -244,7 +333,8 @@ struct StreamPipeline::Impl {
       m->aggregator->TakeCheckpointChanges(u.changed_state);
       u.offsets = m->live ? offsets : m->offsets;
       u.version = m->view->version();
-      u.meta = m->aggregator->Meta();
+      m->WaitLateEventsDurable();
+      u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
       m->checkpointed_position = Sum(u.offsets);
       updates.push_back(std::move(u));
     }
@@ -267,7 +357,7 @@ StreamPipeline::~StreamPipeline() {
 }
 
 Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
-                               std::shared_ptr<store::View> view) {
+                               std::shared_ptr<store::View> view, log::Log* late_events) {
   Impl& s = *impl_;
   // Reading the checkpoint may take a while: not under the round lock.
   SLUICE_ASSIGN_OR_RETURN(CheckpointData data, s.checkpoints.Load(checkpoint_id));
@@ -275,14 +365,18 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   m->name = plan.name;
   m->checkpoint_id = std::move(checkpoint_id);
   m->view = std::move(view);
+  m->late_log = late_events;
   m->InitMetrics(s.metrics);
+  uint64_t late_checkpointed = 0;
+  const std::string_view aggregator_meta = SplitPipelineMeta(data.meta, late_checkpointed);
+  SLUICE_RETURN_IF_ERROR(m->ScanLateEvents(late_checkpointed, s.input.partitions()));
   std::lock_guard lock(s.mu);
   if (s.Find(plan.name) != nullptr)
     return Status::AlreadyExists(fmt::format("view {} is already in the pipeline", plan.name));
   SLUICE_ASSIGN_OR_RETURN(m->aggregator, Aggregator::Create(plan, s.fields));
   // The views' fields grew: an extractor reads the fields it was built with.
   s.extractor = std::make_unique<sql::EventFieldExtractor>(s.fields);
-  SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, data.meta));
+  SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, aggregator_meta));
   // Versions must only grow, across restarts too, so a subscriber never sees an old number
   // with new contents. Every delta consumes at least one record, so the run before a crash
   // emitted at most (durable end - checkpointed offset) versions past the checkpoint: starting

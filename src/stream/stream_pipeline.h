@@ -21,6 +21,9 @@
 //   the view's checkpoint id. Restoring replays the log from those offsets, so each view ends
 //   exactly as an uninterrupted run's (for on_close views, up to the arrival-order caveat in
 //   aggregation.h).
+// - Late events: an event a view's windows refuse (Aggregator::Add's DropReason) is appended,
+//   with its log position, to the view's late-events log (late_events.h), one write per round;
+//   never twice for one position (see AddView).
 // - Versions only grow, across restarts too: after a crash a view's version starts above any
 //   version the previous run can have emitted (a jump, never a reused number).
 // - Thread-safety: AddView, RemoveView, lag and position may be called from any thread; they
@@ -61,8 +64,12 @@ class StreamPipeline {
   // Adds the view `plan.name`: compiles the plan, loads the checkpoint stored under
   // `checkpoint_id` (none: backfill from the oldest retained record) and resets `view` to the
   // restored rows and version. The view's name must not be in the pipeline already.
+  // `late_events` (one partition; must outlive the view's membership), when given, receives
+  // the view's late events (late_events.h): each event a window refused, at most once per
+  // position of the stream's log, also across restarts (entries since the checkpoint are
+  // scanned here); a checkpoint waits until the entries it covers are durable.
   Status AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
-                 std::shared_ptr<store::View> view);
+                 std::shared_ptr<store::View> view, log::Log* late_events = nullptr);
   // Removes a view (without a checkpoint: the caller drops its state). No-op when absent.
   void RemoveView(const std::string& name);
 

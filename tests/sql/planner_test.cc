@@ -215,7 +215,13 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
        "MINUTE"},
       {"CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) FROM SESSION(fulfilment, "
        "occurred_at, INTERVAL '1' MINUTE, order_id) GROUP BY window_start",
-       "line 1, column 66: SESSION windows are not supported yet; use TUMBLE or HOP"},
+       "line 1, column 120: a SESSION window is keyed by the view's GROUP BY keys: GROUP BY "
+       "this session key too"},
+      {"CREATE MATERIALIZED VIEW v AS SELECT order_id, window_start, count(*) FROM "
+       "SESSION(fulfilment, occurred_at, INTERVAL '1' MINUTE) WHERE window_end > TIMESTAMP "
+       "'2026-01-01 00:00:00' GROUP BY order_id, window_start",
+       "line 1, column 136: WHERE cannot read window_start or window_end of a SESSION window: "
+       "they change as the session grows; use HAVING"},
       {"CREATE MATERIALIZED VIEW v AS SELECT * FROM fulfilment",
        "line 1, column 38: SELECT * is not supported in a materialized view; list the columns"},
       {"CREATE MATERIALIZED VIEW v AS SELECT event_type FROM fulfilment",
