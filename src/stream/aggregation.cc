@@ -685,7 +685,11 @@ struct Aggregator::Impl {
 
   static void MergeSets(Accumulator& a, Accumulator& b) {
     if (!b.distinct) return;
-    if (!a.distinct || a.distinct->size() < b.distinct->size()) std::swap(a.distinct, b.distinct);
+    if (!a.distinct) {
+      a.distinct = std::move(b.distinct);
+      return;
+    }
+    if (a.distinct->size() < b.distinct->size()) std::swap(a.distinct, b.distinct);
     a.distinct->merge(*b.distinct);
   }
 

@@ -2,6 +2,7 @@
 // here from the sorted events), re-keying and deleting merged-away rows, on_close, retention,
 // expiry of idle sessions and checkpoint / restore.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -61,8 +62,9 @@ class Session {
   }
 
   DropReason Add(const std::string& order, int64_t t, int64_t amount = 1) {
+    // A negative amount stands for a missing one (NULL).
     const std::string json = R"({"order_id":")" + order + R"(","amount":)" +
-                             std::to_string(amount) + R"(,"event_id":"e)" +
+                             (amount < 0 ? "null" : std::to_string(amount)) + R"(,"event_id":"e)" +
                              std::to_string(next_id_++) + "\"}";
     const simdjson::padded_string padded(json);
     EXPECT_TRUE(extractor_->Extract(std::string_view(padded.data(), padded.size())).ok());
@@ -179,6 +181,42 @@ struct RefSession {
   std::set<int64_t> distinct;
   int64_t first_amount = 0, last_amount = 0;
 };
+
+// Many short sessions per key arriving out of order, rounds at irregular points: the view
+// equals the sessions of the sorted events (the shape of a per-warehouse burst view).
+TEST(SessionTest, ManySessionsPerKeyOutOfOrder) {
+  std::mt19937_64 rng(11);
+  for (int gap : {1, 4, 9}) {
+    Session s(
+        "CREATE MATERIALIZED VIEW s AS SELECT order_id, window_start, window_end, "
+        "count(*) AS n, count(DISTINCT amount) AS d FROM SESSION(fulfilment, occurred_at, "
+        "INTERVAL '" +
+        std::to_string(gap) + "' SECOND) GROUP BY order_id, window_start, window_end");
+    std::map<std::string, std::set<int64_t>> times;
+    for (int i = 0; i < 20000; ++i) {
+      // Some events without a value to count: sessions whose distinct set is empty merge too.
+      const std::string key = "W" + std::to_string(rng() % 6);
+      // Mostly forward in time, jittered by up to 3 minutes back.
+      const int64_t t = kT0 + static_cast<int64_t>(i) * 200'000 -
+                        static_cast<int64_t>(rng() % 180'000'000) * (rng() % 2);
+      if (!times[key].insert(t).second) continue;
+      s.Add(key, t, static_cast<int64_t>(rng() % 6) - 1);
+      if (rng() % 50 == 0) s.Round();
+      if (rng() % 3000 == 0) s.Checkpoint();
+    }
+    s.Round();
+    size_t expected = 0;
+    for (const auto& [key, ts] : times) {
+      int64_t last = std::numeric_limits<int64_t>::min();
+      for (int64_t t : ts) {
+        if (last == std::numeric_limits<int64_t>::min() || t - last >= gap * kSecond) ++expected;
+        last = t;
+      }
+    }
+    EXPECT_EQ(s.view().size(), expected) << "gap " << gap;
+    EXPECT_EQ(s.aggregator().group_count(), expected) << "gap " << gap;
+  }
+}
 
 TEST(SessionTest, AnyArrivalOrderGivesTheSessionsOfTheSortedEvents) {
   constexpr std::string_view kSql =
