@@ -364,9 +364,10 @@ class ViewPlanner {
       if (key == "retention") {
         SLUICE_ASSIGN_OR_RETURN(int64_t micros, DurationOption(option, /*allow_zero=*/false));
         if (plan_.window.kind == WindowKind::kNone)
-          return ErrorAt(option.key.location,
-                         "retention needs a windowed view (TUMBLE, HOP or SESSION): it drops windows that "
-                         "ended that long before the watermark");
+          return ErrorAt(
+              option.key.location,
+              "retention needs a windowed view (TUMBLE, HOP or SESSION): it drops windows that "
+              "ended that long before the watermark");
         plan_.retention_micros = micros;
       } else if (key == "emit") {
         SLUICE_ASSIGN_OR_RETURN(std::string mode, WordOption(option));
