@@ -12,7 +12,8 @@
 //
 // Views (kViews below): 0 the default events_per_minute (tumbling count and sum per warehouse
 // and type), 1 a one-hour HOP sliding by 5 minutes (12 windows per event), 2 a filtered view
-// with count(DISTINCT), min, max and avg, 3 an unwindowed count per type.
+// with count(DISTINCT), min, max and avg, 3 an unwindowed count per type, 4 an order's lifecycle
+// (a 30-minute SESSION per order_id with count, first_value and last_value).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -44,9 +45,13 @@ constexpr const char* kViews[] = {
     "('payment.captured', 'refund.issued', 'carrier.charge') GROUP BY warehouse_id, window_start",
     "CREATE MATERIALIZED VIEW v AS SELECT event_type, count(*) AS events FROM fulfilment GROUP BY "
     "event_type",
+    "CREATE MATERIALIZED VIEW v AS SELECT order_id, window_start, window_end, count(*) AS events, "
+    "first_value(event_type) AS first_type, last_value(event_type) AS last_type FROM "
+    "SESSION(fulfilment, occurred_at, INTERVAL '30' MINUTE) GROUP BY order_id, window_start, "
+    "window_end",
 };
 constexpr const char* kViewNames[] = {"tumble_count_sum", "hop_1h_5m", "filtered_distinct_minmax",
-                                      "unwindowed_count"};
+                                      "unwindowed_count", "order_sessions"};
 
 constexpr int kEvents = 4000;
 
