@@ -204,7 +204,6 @@ describe('SESSION windows: Sluice vs DuckDB', () => {
   });
 
   after(async () => {
-    if (process.env.DUMP) console.log(sluice?.output());
     connection?.closeSync?.();
     await sluice?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
