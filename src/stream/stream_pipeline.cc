@@ -129,14 +129,18 @@ struct Member {
     return Status::Ok();
   }
 
-  // A checkpoint must not claim input whose late events could still be lost.
-  void WaitLateEventsDurable() const {
-    if (late_log == nullptr) return;
-    for (;;) {
+  // A checkpoint must not claim input whose late events could still be lost: waits (for the
+  // next group commit, normally) until they are durable; an error after 10 s without progress.
+  Status WaitLateEventsDurable() const {
+    if (late_log == nullptr) return Status::Ok();
+    for (int waits = 0; late_log->DurableEndOffset(0) < late_end; ++waits) {
+      if (waits == 100)
+        return Status::IOError(fmt::format("view {}: late events not durable after 10 s", name));
       const uint64_t generation = late_log->durable_generation();
-      if (late_log->DurableEndOffset(0) >= late_end) return;
+      if (late_log->DurableEndOffset(0) >= late_end) break;
       late_log->WaitForDurable(generation, std::chrono::milliseconds(100));
     }
+    return Status::Ok();
   }
 
   // At a restart: the positions already recorded past the checkpoint (their late-events log
@@ -326,6 +330,8 @@ struct StreamPipeline::Impl {
   }
 
   Status Checkpoint() {
+    // Before taking any state: a failed wait leaves everything for the next checkpoint.
+    for (auto& m : members) SLUICE_RETURN_IF_ERROR(m->WaitLateEventsDurable());
     std::vector<CheckpointUpdate> updates;
     for (auto& m : members) {
       CheckpointUpdate u;
@@ -333,7 +339,6 @@ struct StreamPipeline::Impl {
       m->aggregator->TakeCheckpointChanges(u.changed_state);
       u.offsets = m->live ? offsets : m->offsets;
       u.version = m->view->version();
-      m->WaitLateEventsDurable();
       u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
       m->checkpointed_position = Sum(u.offsets);
       updates.push_back(std::move(u));
