@@ -21,6 +21,16 @@ CREATE MATERIALIZED VIEW financial_totals WITH (retention = '2 years') AS
   FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' HOUR)
   WHERE event_type IN ('payment.captured', 'refund.issued', 'carrier.charge')
   GROUP BY currency, event_type, window_start)sql",
+      // An order's lifecycle: its events while no gap exceeds 2 hours. The day's retention
+      // bounds the state: about 1 KB per open order (docs/PERFORMANCE.md).
+      R"sql(
+CREATE MATERIALIZED VIEW order_sessions WITH (retention = '1 day') AS
+  SELECT order_id, window_start, window_end, count(*) AS events,
+         first_value(warehouse_id) AS warehouse_id,
+         first_value(event_type) AS first_event, last_value(event_type) AS last_event,
+         count(*) FILTER (WHERE event_type = 'fulfilment.exception') AS exceptions
+  FROM SESSION(fulfilment, occurred_at, INTERVAL '2' HOUR)
+  GROUP BY order_id, window_start, window_end)sql",
   };
   return kStatements;
 }
