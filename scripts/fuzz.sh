@@ -52,4 +52,7 @@ run sql_expr
 build sql_view fuzz/sql_view_fuzz.cc src/sql/*.cc src/stream/aggregation.cc src/stream/sketches.cc \
   "${base_sources[@]}"
 run sql_view
+# Queries over views: arbitrary SELECTs over a view whose rows hold odd values.
+build sql_query fuzz/sql_query_fuzz.cc src/sql/*.cc "${base_sources[@]}"
+run sql_query
 echo "fuzz: all targets ran clean"

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "app/view_query.h"
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
@@ -537,11 +538,30 @@ struct Catalog::Impl {
             .message());
   }
 
-  Status RunNode(const sql::Query&, const sql::Statement& statement, Json& result) {
+  // The query engine's view of the catalog.
+  struct Views : sql::QueryCatalog {
+    const Impl* impl;
+    explicit Views(const Impl* i) : impl(i) {}
+    std::shared_ptr<const sql::QueryTable> FindView(std::string_view name) const override {
+      auto it = impl->views.find(std::string(name));
+      if (it == impl->views.end()) return nullptr;
+      return std::make_shared<ViewQueryTable>(it->second->plan, it->second->view);
+    }
+    std::vector<std::string> ViewNames() const override {
+      std::vector<std::string> names;
+      for (const auto& [name, v] : impl->views) names.push_back(name);
+      return names;
+    }
+    bool IsStream(std::string_view name) const override {
+      return impl->streams.contains(std::string(name));
+    }
+  };
+
+  Status RunNode(const sql::Query& query, const sql::Statement&, Json& result) {
     result["statement"] = "SELECT";
-    return sql::ErrorAt(statement.location,
-                        "queries are not supported yet: read a view with GET /v1/views/{view} or "
-                        "subscribe to it");
+    SLUICE_ASSIGN_OR_RETURN(sql::QueryResult rows, sql::ExecuteQuery(query, Views(this)));
+    WriteQueryResult(rows, result);
+    return Status::Ok();
   }
 
   server::SqlAnswer Execute(std::string_view text) {

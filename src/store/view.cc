@@ -77,6 +77,12 @@ size_t View::row_count() const {
   return rows_.size();
 }
 
+uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>& row) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, json] : rows_) row(json);
+  return version_;
+}
+
 std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter) const {
   std::lock_guard lock(mu_);
   return SnapshotJsonLocked(filter);

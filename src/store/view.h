@@ -71,6 +71,11 @@ class View {
   std::string SnapshotJson(
       const std::function<bool(const std::string& row_json)>& filter = {}) const;
 
+  // Calls `row` with every row's JSON object text, in key order, under the view's lock: all rows
+  // are of one version, which it returns. `row` must be quick and must not call into the view
+  // (it holds up Apply()). Used by queries over the view.
+  uint64_t ForEachRow(const std::function<void(const std::string& row_json)>& row) const;
+
   // Registers `listener`; `on_registered` runs under the same lock with the snapshot text and
   // its version, so the subscriber gets a snapshot and then every later delta, with no gap
   // and no overlap. Returns an id for Unsubscribe.

@@ -37,6 +37,14 @@ TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
   EXPECT_NE(view.SnapshotJson().find(R"("version":3)"), std::string::npos);
 }
 
+TEST(View, ForEachRowVisitsTheRowsOfOneVersionInKeyOrder) {
+  View view(Def());
+  view.Apply({{"b", R"({"k":"b","n":1})"}, {"a", R"({"k":"a","n":2})"}}, 5);
+  std::vector<std::string> rows;
+  EXPECT_EQ(view.ForEachRow([&](const std::string& row) { rows.push_back(row); }), 1u);
+  EXPECT_EQ(rows, (std::vector<std::string>{R"({"k":"a","n":2})", R"({"k":"b","n":1})"}));
+}
+
 TEST(View, ResetAndUnsubscribe) {
   View view(Def());
   view.Reset({{"a", R"({"k":"a","n":5})"}}, 41);

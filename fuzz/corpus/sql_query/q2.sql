@@ -1,0 +1,1 @@
+SELECT k, count(*), sum(n), min(t), max(s), avg(x) FROM v GROUP BY k HAVING count(*) > 0 ORDER BY 2 DESC, k

@@ -1,0 +1,1 @@
+SELECT n + 1, CAST(s AS BIGINT), j.a[1], lower(s) || k FROM v WHERE n IS NOT NULL

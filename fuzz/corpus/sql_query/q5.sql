@@ -1,0 +1,1 @@
+SELECT count(DISTINCT k) FILTER (WHERE x > 0) AS c, 1 + 1 FROM v

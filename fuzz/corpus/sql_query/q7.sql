@@ -1,0 +1,1 @@
+SELECT v.k, w.n FROM v AS w WHERE w.x BETWEEN 0 AND 1 ORDER BY w.t

@@ -1,0 +1,36 @@
+// Queries over the catalog's materialized views (SELECT ... FROM view through POST /v1/sql and
+// `sluice sql`): the adapter that gives a store::View's rows to the query engine
+// (sql/query.h), and the JSON form of a result (docs/http-api.md, "Query results").
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sql/plan.h"
+#include "sql/query.h"
+#include "store/view.h"
+
+namespace sluice::app {
+
+// A view's rows as the query engine reads them: the plan's output columns and static types, and
+// a scan of the current rows: one version, copied under the view's lock (so the pipeline waits
+// only for the copy), then handed to the engine.
+class ViewQueryTable : public sql::QueryTable {
+ public:
+  ViewQueryTable(const sql::ViewPlan& plan, std::shared_ptr<const store::View> view);
+  const std::vector<sql::QueryColumn>& columns() const override { return columns_; }
+  uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const override;
+
+ private:
+  std::vector<sql::QueryColumn> columns_;
+  std::shared_ptr<const store::View> view_;
+};
+
+// Fills the statement's result object: "view", "version", "columns" (names), "types" (one per
+// column: BIGINT, DOUBLE, VARCHAR, TIMESTAMP, ..., ANY when the type varies per row) and "rows"
+// (arrays of values: numbers, strings, booleans, null; TIMESTAMP as RFC 3339 in UTC).
+void WriteQueryResult(const sql::QueryResult& result, nlohmann::ordered_json& out);
+
+}  // namespace sluice::app
