@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "app/alerts.h"
 #include "app/view_query.h"
 #include "base/time.h"
 #include "sql/parser.h"
@@ -119,6 +122,30 @@ struct ViewEntry {
   Gauge* late_event_bytes = nullptr;
 };
 
+struct AlertEntry {
+  std::string sql;
+  std::string checkpoint_id;  // "alert:<name>@<catalog offset of its CREATE>"
+  std::unique_ptr<AlertRunner> runner;
+};
+
+// The stream alerts are appended to, created with the first alert.
+constexpr std::string_view kAlertsStream = "alerts";
+constexpr std::string_view kAlertsStreamSql =
+    "CREATE STREAM alerts WITH (event_time = 'occurred_at', dedup_key = 'event_id', "
+    "partition_key = 'alert', partitions = 1)";
+
+// A number given as an option value (alpha = 0.2, warmup = 10).
+Result<double> NumberOption(const sql::Option& option) {
+  sql::Scope empty;
+  Result<sql::BoundExpr> bound = sql::Bind(option.value, empty);
+  if (!bound.ok() || bound->kind != sql::BoundExpr::Kind::kConstant ||
+      !sql::IsNumeric(bound->constant.type))
+    return sql::ErrorAt(option.value.location,
+                        fmt::format("option {} must be a number", option.key.name));
+  return bound->constant.type == sql::Type::kDouble ? bound->constant.real
+                                                    : static_cast<double>(bound->constant.integer);
+}
+
 }  // namespace
 
 struct Catalog::Impl {
@@ -129,6 +156,7 @@ struct Catalog::Impl {
   std::mutex mu;  // one statement at a time
   std::map<std::string, std::unique_ptr<StreamEntry>> streams;
   std::map<std::string, std::unique_ptr<ViewEntry>> views;
+  std::map<std::string, std::unique_ptr<AlertEntry>> alerts;
   // Logs of dropped streams: a request that found the stream before the drop may still append.
   std::vector<std::unique_ptr<log::Log>> retired_logs;
   bool started = false;
@@ -401,12 +429,169 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
+  // ---- Alerts
+
+  // The ids of the alerts `alert` already appended to the alerts stream (so a restart that
+  // judges a window again does not append its alert twice).
+  std::set<std::string> AppendedAlertIds(const std::string& alert) {
+    std::set<std::string> ids;
+    auto it = streams.find(std::string(kAlertsStream));
+    if (it == streams.end()) return ids;
+    const std::string prefix = alert + "/";
+    log::Log& log = *it->second->log;
+    for (uint32_t p = 0; p < log.partitions(); ++p) {
+      auto reader = log.NewReader(p, log.StartOffset(p));
+      for (;;) {
+        auto batch = reader->Read(1 << 20);
+        if (!batch.ok() || batch->empty()) break;
+        for (const log::RecordView& record : *batch) {
+          Json event = Json::parse(record.payload, nullptr, /*allow_exceptions=*/false);
+          if (!event.is_object() || !event.contains("event_id") || !event["event_id"].is_string())
+            continue;
+          const std::string id = event["event_id"].get<std::string>();
+          if (id.starts_with(prefix)) ids.insert(id);
+        }
+      }
+    }
+    return ids;
+  }
+
+  // Appends alert events to the alerts stream through ingest, as a client would, and waits
+  // until they are durable.
+  Status AppendAlerts(const std::string& ndjson) {
+    std::string body = ndjson;
+    body.append(sql::kJsonPadding, '\0');
+    std::promise<Result<ingest::IngestAnswer>> answered;
+    std::future<Result<ingest::IngestAnswer>> answer = answered.get_future();
+    deps.ingestor->Ingest(
+        kAlertsStream, ingest::BodyFormat::kNdjson, std::string_view(body.data(), ndjson.size()),
+        {}, [&](Result<ingest::IngestAnswer> r) { answered.set_value(std::move(r)); });
+    Result<ingest::IngestAnswer> result = answer.get();
+    if (!result.ok()) return result.status();
+    if (!result->rejected.empty())
+      return Status::Internal("the alerts stream rejected an alert: " + result->rejected[0].error);
+    return Status::Ok();
+  }
+
+  Status RunNode(const sql::CreateAlert& create, const sql::Statement& statement, Json& result) {
+    const std::string& name = create.name.name;
+    result["statement"] = "CREATE ALERT";
+    result["name"] = name;
+    if (alerts.contains(name)) {
+      if (create.if_not_exists) {
+        result["created"] = false;
+        result["message"] = fmt::format("alert {} already exists", name);
+        return Status::Ok();
+      }
+      return Status::AlreadyExists(
+          sql::ErrorAt(create.name.location, fmt::format("alert '{}' already exists", name))
+              .message());
+    }
+    auto view = views.find(create.view.name);
+    if (view == views.end())
+      return sql::ErrorAt(
+          create.view.location,
+          fmt::format("unknown view '{}': an alert watches a materialized view", create.view.name));
+    std::string metric;
+    stream::AnomalyOptions options;
+    for (const sql::Option& option : create.options) {
+      const std::string& key = option.key.name;
+      if (key == "metric") {
+        const auto* word = std::get_if<sql::ColumnRef>(&option.value.node);
+        const auto* text = std::get_if<sql::StringLiteral>(&option.value.node);
+        if (word != nullptr && word->path.size() == 1)
+          metric = word->path[0].name;
+        else if (text != nullptr)
+          metric = text->value;
+        else
+          return sql::ErrorAt(option.value.location, "metric must name a column of the view");
+        continue;
+      }
+      SLUICE_ASSIGN_OR_RETURN(double value, NumberOption(option));
+      if (key == "alpha" && value > 0 && value <= 1)
+        options.alpha = value;
+      else if (key == "sigmas" && value >= 0)
+        options.sigmas = value;
+      else if (key == "warmup" && value >= 0 && value == std::floor(value) && value < 1e9)
+        options.warmup = static_cast<int64_t>(value);
+      else if (key == "min_delta" && value >= 0)
+        options.min_delta = value;
+      else if (key == "alpha" || key == "sigmas" || key == "warmup" || key == "min_delta")
+        return sql::ErrorAt(option.value.location,
+                            fmt::format("{} out of range: alpha in (0, 1], sigmas and min_delta "
+                                        ">= 0, warmup a whole number of windows >= 0",
+                                        key));
+      else
+        return sql::ErrorAt(option.key.location,
+                            fmt::format("unknown option '{}'; the options are: metric, alpha, "
+                                        "sigmas, warmup, min_delta",
+                                        key));
+    }
+    if (metric.empty())
+      return sql::ErrorAt(create.name.location,
+                          "an alert needs WITH (metric = <a numeric column of the view>)");
+    Result<AlertDefinition> definition = DefineAlert(name, view->second->plan, metric, options);
+    if (!definition.ok()) return sql::ErrorAt(create.view.location, definition.status().message());
+    if (!streams.contains(std::string(kAlertsStream))) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<sql::Statement> parsed, sql::Parse(kAlertsStreamSql));
+      Json ignored;
+      SLUICE_RETURN_IF_ERROR(Run(parsed.at(0), ignored));
+    }
+    auto entry = std::make_unique<AlertEntry>();
+    const uint64_t offset = DefinitionOffset();
+    sql::Statement canonical = statement;
+    std::get<sql::CreateAlert>(canonical.node).if_not_exists = false;
+    entry->sql = sql::ToSql(canonical);
+    entry->checkpoint_id = fmt::format("alert:{}@{}", name, offset);
+    entry->runner = std::make_unique<AlertRunner>(
+        std::move(*definition), view->second->view, *deps.checkpoints, entry->checkpoint_id,
+        [this](const std::string& ndjson) { return AppendAlerts(ndjson); }, AppendedAlertIds(name));
+    SLUICE_RETURN_IF_ERROR(Persist(entry->sql, offset));
+    SLUICE_RETURN_IF_ERROR(entry->runner->Start());
+    alerts[name] = std::move(entry);
+    result["created"] = true;
+    result["message"] = fmt::format(
+        "created alert {} on view {}: anomalies of {} go to the stream {}; create a view over it "
+        "to subscribe",
+        name, create.view.name, metric, kAlertsStream);
+    return Status::Ok();
+  }
+
+  Status DropAlert(const sql::Drop& drop, const sql::Statement& statement, Json& result) {
+    const std::string& name = drop.name.name;
+    result["statement"] = "DROP ALERT";
+    result["name"] = name;
+    auto it = alerts.find(name);
+    if (it == alerts.end()) {
+      if (drop.if_exists) {
+        result["dropped"] = false;
+        result["message"] = fmt::format("alert {} does not exist", name);
+        return Status::Ok();
+      }
+      return Status::NotFound(
+          sql::ErrorAt(drop.name.location, fmt::format("alert '{}' does not exist", name))
+              .message());
+    }
+    sql::Statement canonical = statement;
+    std::get<sql::Drop>(canonical.node).if_exists = false;
+    SLUICE_RETURN_IF_ERROR(Persist(sql::ToSql(canonical), NextOffset()));
+    it->second->runner->Stop();
+    if (Status st = deps.checkpoints->Drop(it->second->checkpoint_id); !st.ok())
+      spdlog::warn("alert {}: deleting its checkpoint failed (deleted at the next start): {}", name,
+                   st.ToString());
+    alerts.erase(it);
+    result["dropped"] = true;
+    result["message"] = fmt::format("dropped alert {}", name);
+    return Status::Ok();
+  }
+
   Status RunNode(const sql::CreateTable& create, const sql::Statement&, Json& result) {
     result["statement"] = "CREATE TABLE";
     return sql::ErrorAt(create.name.location, "reference tables are not supported yet");
   }
 
   Status RunNode(const sql::Drop& drop, const sql::Statement& statement, Json& result) {
+    if (drop.kind == sql::ObjectKind::kAlert) return DropAlert(drop, statement, result);
     const std::string& name = drop.name.name;
     const bool stream = drop.kind == sql::ObjectKind::kStream;
     result["statement"] = stream ? "DROP STREAM" : "DROP MATERIALIZED VIEW";
@@ -426,6 +611,14 @@ struct Catalog::Impl {
         message += "; it is a materialized view: DROP MATERIALIZED VIEW " + name;
       if (!stream && streams.contains(name)) message += "; it is a stream: DROP STREAM " + name;
       return Status::NotFound(sql::ErrorAt(drop.name.location, message).message());
+    }
+    for (const auto& [alert, a] : alerts) {
+      if ((!stream && a->runner->definition().view == name) || (stream && name == kAlertsStream))
+        return Status::FailedPrecondition(
+            sql::ErrorAt(drop.name.location,
+                         fmt::format("alert {} {} it; DROP ALERT {} first", alert,
+                                     stream ? "appends to" : "watches", alert))
+                .message());
     }
     sql::Statement canonical = statement;
     std::get<sql::Drop>(canonical.node).if_exists = false;
@@ -477,6 +670,16 @@ struct Catalog::Impl {
                           v->plan.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update",
                           v->view->row_count(), v->view->version(),
                           streams.at(v->plan.stream)->pipeline->lag(name)});
+        }
+        break;
+      case sql::ObjectKind::kAlert:
+        result["statement"] = "SHOW ALERTS";
+        result["columns"] = {"name",   "view",   "metric",    "alpha",
+                             "sigmas", "warmup", "min_delta", "raised"};
+        for (const auto& [name, a] : alerts) {
+          const AlertDefinition& d = a->runner->definition();
+          rows.push_back({name, d.view, d.metric, d.options.alpha, d.options.sigmas,
+                          d.options.warmup, d.options.min_delta, a->runner->alerts_raised()});
         }
         break;
     }
@@ -625,6 +828,10 @@ struct Catalog::Impl {
           const bool stream = drop->kind == sql::ObjectKind::kStream;
           if (stream) dropped_streams[drop->name.name] = record.offset;
           std::erase_if(live, [&](const Definition& d) {
+            if (drop->kind == sql::ObjectKind::kAlert) {
+              const auto* c = std::get_if<sql::CreateAlert>(&d.statement.node);
+              return c != nullptr && c->name.name == drop->name.name;
+            }
             if (stream) {
               const auto* c = std::get_if<sql::CreateStream>(&d.statement.node);
               return c != nullptr && c->name.name == drop->name.name;
@@ -658,6 +865,7 @@ struct Catalog::Impl {
     for (const std::string& id : *pipelines) {
       bool owned = false;
       for (const auto& [name, v] : views) owned |= v->checkpoint_id == id;
+      for (const auto& [name, a] : alerts) owned |= a->checkpoint_id == id;
       if (owned) continue;
       if (Status st = deps.checkpoints->Drop(id); !st.ok())
         spdlog::warn("deleting the stale checkpoint {} failed: {}", id, st.ToString());
@@ -708,6 +916,7 @@ void Catalog::Start() {
 
 void Catalog::Stop() {
   std::lock_guard lock(impl_->mu);
+  for (auto& [name, a] : impl_->alerts) a->runner->Stop();
   if (!impl_->started) return;
   for (auto& [name, s] : impl_->streams) {
     if (Status st = s->pipeline->Stop(); !st.ok())

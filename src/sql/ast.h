@@ -489,9 +489,19 @@ struct CreateMaterializedView {
   bool operator==(const CreateMaterializedView&) const = default;
 };
 
-enum class ObjectKind { kStream, kTable, kView, kMaterializedView };
+// CREATE ALERT [IF NOT EXISTS] name ON view [WITH (options)]: an anomaly alert over the closed
+// windows of a view (docs/sql.md, "Anomaly alerts").
+struct CreateAlert {
+  Identifier name;
+  bool if_not_exists = false;
+  Identifier view;
+  std::vector<Option> options;
+  bool operator==(const CreateAlert&) const = default;
+};
 
-// DROP {STREAM | TABLE | VIEW | MATERIALIZED VIEW} [IF EXISTS] name
+enum class ObjectKind { kStream, kTable, kView, kMaterializedView, kAlert };
+
+// DROP {STREAM | TABLE | VIEW | MATERIALIZED VIEW | ALERT} [IF EXISTS] name
 struct Drop {
   ObjectKind kind = ObjectKind::kStream;
   bool if_exists = false;
@@ -499,7 +509,7 @@ struct Drop {
   bool operator==(const Drop&) const = default;
 };
 
-// SHOW {STREAMS | TABLES | VIEWS | MATERIALIZED VIEWS}
+// SHOW {STREAMS | TABLES | VIEWS | MATERIALIZED VIEWS | ALERTS}
 struct Show {
   ObjectKind kind = ObjectKind::kStream;  // the kind listed
   bool operator==(const Show&) const = default;
@@ -511,8 +521,8 @@ struct Describe {
   bool operator==(const Describe&) const = default;
 };
 
-using StatementNode =
-    std::variant<Query, CreateStream, CreateTable, CreateMaterializedView, Drop, Show, Describe>;
+using StatementNode = std::variant<Query, CreateStream, CreateTable, CreateMaterializedView,
+                                   CreateAlert, Drop, Show, Describe>;
 
 struct Statement {
   SourceLocation location;

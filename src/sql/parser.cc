@@ -101,6 +101,8 @@ std::string_view ObjectNoun(ObjectKind kind) {
       return "view";
     case ObjectKind::kMaterializedView:
       return "materialized view";
+    case ObjectKind::kAlert:
+      return "alert";
   }
   return "object";
 }
@@ -288,7 +290,16 @@ class Parser {
       SLUICE_ASSIGN_OR_RETURN(create.query, ParseQuery());
       return StatementNode(std::move(create));
     }
-    return ErrorExpected("STREAM, TABLE or MATERIALIZED VIEW after CREATE");
+    if (AcceptWord("alert")) {
+      CreateAlert create;
+      SLUICE_ASSIGN_OR_RETURN(create.if_not_exists, ParseIfNotExists());
+      SLUICE_ASSIGN_OR_RETURN(create.name, ParseIdentifier("an alert name"));
+      SLUICE_RETURN_IF_ERROR(ExpectWord("on", "ON and the view the alert watches"));
+      SLUICE_ASSIGN_OR_RETURN(create.view, ParseIdentifier("a view name"));
+      if (AtWord("with")) SLUICE_RETURN_IF_ERROR(ParseOptions(create.options));
+      return StatementNode(std::move(create));
+    }
+    return ErrorExpected("STREAM, TABLE, MATERIALIZED VIEW or ALERT after CREATE");
   }
 
   Result<bool> ParseIfNotExists() {
@@ -404,8 +415,10 @@ class Parser {
     } else if (AcceptWord("materialized")) {
       SLUICE_RETURN_IF_ERROR(ExpectWord("view", "VIEW after MATERIALIZED"));
       drop.kind = ObjectKind::kMaterializedView;
+    } else if (AcceptWord("alert")) {
+      drop.kind = ObjectKind::kAlert;
     } else {
-      return ErrorExpected("STREAM, TABLE, VIEW or MATERIALIZED VIEW after DROP");
+      return ErrorExpected("STREAM, TABLE, VIEW, MATERIALIZED VIEW or ALERT after DROP");
     }
     if (AtWord("if") && AtWord("exists", 1)) {
       Next();
@@ -428,8 +441,10 @@ class Parser {
     } else if (AcceptWord("materialized")) {
       SLUICE_RETURN_IF_ERROR(ExpectWord("views", "VIEWS after MATERIALIZED"));
       show.kind = ObjectKind::kMaterializedView;
+    } else if (AcceptWord("alerts")) {
+      show.kind = ObjectKind::kAlert;
     } else {
-      return ErrorExpected("STREAMS, TABLES, VIEWS or MATERIALIZED VIEWS after SHOW");
+      return ErrorExpected("STREAMS, TABLES, VIEWS, MATERIALIZED VIEWS or ALERTS after SHOW");
     }
     return StatementNode(show);
   }

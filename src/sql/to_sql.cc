@@ -225,6 +225,15 @@ class Printer {
     Print(create.query);
   }
 
+  void PrintStatement(const CreateAlert& create) {
+    out_ += "CREATE ALERT ";
+    if (create.if_not_exists) out_ += "IF NOT EXISTS ";
+    Name(create.name.name);
+    out_ += " ON ";
+    Name(create.view.name);
+    Options(create.options);
+  }
+
   void PrintStatement(const Drop& drop) {
     out_ += "DROP ";
     switch (drop.kind) {
@@ -239,6 +248,9 @@ class Printer {
         break;
       case ObjectKind::kMaterializedView:
         out_ += "MATERIALIZED VIEW ";
+        break;
+      case ObjectKind::kAlert:
+        out_ += "ALERT ";
         break;
     }
     if (drop.if_exists) out_ += "IF EXISTS ";
@@ -258,6 +270,9 @@ class Printer {
         break;
       case ObjectKind::kMaterializedView:
         out_ += "SHOW MATERIALIZED VIEWS";
+        break;
+      case ObjectKind::kAlert:
+        out_ += "SHOW ALERTS";
         break;
     }
   }

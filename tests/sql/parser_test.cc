@@ -158,6 +158,8 @@ TEST(ParseStatements, DropShowDescribe) {
   EXPECT_EQ(StatementAs<Show>("show tables").kind, ObjectKind::kTable);
   EXPECT_EQ(StatementAs<Show>("SHOW VIEWS").kind, ObjectKind::kView);
   EXPECT_EQ(StatementAs<Show>("SHOW MATERIALIZED VIEWS").kind, ObjectKind::kMaterializedView);
+  EXPECT_EQ(StatementAs<Show>("show alerts").kind, ObjectKind::kAlert);
+  EXPECT_EQ(StatementAs<Drop>("DROP ALERT a").kind, ObjectKind::kAlert);
   EXPECT_EQ(StatementAs<Describe>("DESCRIBE \"My View\"").name.name, "My View");
 }
 
@@ -564,14 +566,16 @@ TEST(ParseErrors, NameWhatWasExpectedAndWhatWasFoundWhere) {
       {"CREATE MATERIALIZED VIEW v SELECT 1",
        "line 1, column 28: expected WITH (...) or AS after the view name, found 'SELECT'"},
       {"CREATE VIEW v AS SELECT 1",
-       "line 1, column 8: expected STREAM, TABLE or MATERIALIZED VIEW after CREATE, found "
-       "'VIEW'"},
+       "line 1, column 8: expected STREAM, TABLE, MATERIALIZED VIEW or ALERT after CREATE, "
+       "found 'VIEW'"},
+      {"CREATE ALERT a v",
+       "line 1, column 16: expected ON and the view the alert watches, found 'v'"},
       {"UPDATE t SET a = 1",
        "line 1, column 1: expected a statement (SELECT, CREATE, DROP, SHOW or DESCRIBE), found "
        "'UPDATE'"},
       {"SHOW USERS",
-       "line 1, column 6: expected STREAMS, TABLES, VIEWS or MATERIALIZED VIEWS after SHOW, "
-       "found 'USERS'"},
+       "line 1, column 6: expected STREAMS, TABLES, VIEWS, MATERIALIZED VIEWS or ALERTS after "
+       "SHOW, found 'USERS'"},
       {"SELECT a IS MAYBE",
        "line 1, column 13: expected NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS, found "
        "'MAYBE'"},

@@ -95,6 +95,11 @@ const std::vector<std::string_view> kCorpus = {
     "exactly_once_when = event_type IN ('payment.captured', 'refund.issued', 'carrier.charge'))",
     "CREATE STREAM s2 WITH (exactly_once_when = 'event_type LIKE ''payment.%''')",
     "CREATE STREAM bare",
+    "CREATE ALERT IF NOT EXISTS exception_spike ON exceptions_per_minute WITH (metric = "
+    "exceptions, alpha = 0.2, sigmas = 3, warmup = 10, min_delta = 2)",
+    "CREATE ALERT bare_alert ON v",
+    "DROP ALERT IF EXISTS exception_spike",
+    "SHOW ALERTS",
     "CREATE STREAM typed (a BOOL, b INT, c INTEGER, d INT4, e INT8, f REAL, g FLOAT4, "
     "h DOUBLE PRECISION, i FLOAT, j FLOAT8, k NUMERIC, l DECIMAL(12), m DECIMAL(12, 2), "
     "n VARCHAR(64), o STRING, p TIMESTAMP, q TIMESTAMP WITHOUT TIME ZONE, "
@@ -197,7 +202,8 @@ class Coverage {
           if constexpr (std::is_same_v<T, Query>) Walk(node);
           if constexpr (std::is_same_v<T, CreateMaterializedView>) Walk(node.query);
           if constexpr (std::is_same_v<T, CreateStream> || std::is_same_v<T, CreateTable> ||
-                        std::is_same_v<T, CreateMaterializedView>) {
+                        std::is_same_v<T, CreateMaterializedView> ||
+                        std::is_same_v<T, CreateAlert>) {
             for (const Option& option : node.options) Walk(option.value);
           }
         },
