@@ -601,6 +601,11 @@ class QueryExecutor {
     result_.view = view_name_;
     result_.view_version = table_->Scan([&](std::string_view row_json) {
       if (stop) return;
+      if (read.empty()) {  // count(*) and constants: nothing to extract
+        stop = !process(columns);
+        ctx.Reset();
+        return;
+      }
       buffer.assign(row_json);
       buffer.append(kJsonPadding, ' ');
       if (Status st = extractor.Extract(std::string_view(buffer.data(), row_json.size()));
