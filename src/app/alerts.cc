@@ -22,6 +22,11 @@ Result<AlertDefinition> DefineAlert(std::string name, const sql::ViewPlan& view,
   if (view.window.kind == sql::WindowKind::kNone)
     return Status::InvalidArgument(fmt::format(
         "view '{}' has no window: an alert judges closed windows (TUMBLE or HOP)", view.name));
+  if (view.window.kind == sql::WindowKind::kSession)
+    return Status::InvalidArgument(fmt::format(
+        "view '{}' has SESSION windows: an alert compares windows of one size that follow each "
+        "other (TUMBLE or HOP)",
+        view.name));
   if (view.emit != sql::EmitMode::kOnClose)
     return Status::InvalidArgument(fmt::format(
         "view '{}' must be WITH (emit = 'on_close'): an alert judges each window once, when it "
