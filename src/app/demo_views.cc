@@ -5,8 +5,11 @@ namespace sluice::app {
 std::span<const std::string_view> DemoSqlStatements() {
   // events_per_minute, the sixth dashboard view, is part of the embedded default (catalog.cc).
   static constexpr std::string_view kStatements[] = {
+      // Closed minutes only (emit on_close, 5 s after the minute at the stream's watermark
+      // delay): the exception rate's chart and the anomaly alert judge complete windows. The
+      // live count of exceptions is in events_per_minute.
       R"sql(
-CREATE MATERIALIZED VIEW exceptions_per_minute WITH (retention = '30 days') AS
+CREATE MATERIALIZED VIEW exceptions_per_minute WITH (emit = 'on_close', retention = '30 days') AS
   SELECT warehouse_id, window_start,
          count(*) FILTER (WHERE event_type = 'fulfilment.exception') AS exceptions,
          count(*) AS events,
@@ -14,6 +17,17 @@ CREATE MATERIALIZED VIEW exceptions_per_minute WITH (retention = '30 days') AS
            AS exception_rate
   FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
   GROUP BY warehouse_id, window_start)sql",
+      R"sql(
+CREATE ALERT exception_spike ON exceptions_per_minute
+  WITH (metric = exceptions, sigmas = 3, alpha = 0.2, warmup = 10, min_delta = 2))sql",
+      // The alerts, pushed to the dashboard like any view (the `alerts` stream exists once the
+      // first alert is defined). One row per alert: they are rare, and the stream's retention
+      // keeps a week of them for a rebuild.
+      R"sql(
+CREATE MATERIALIZED VIEW recent_alerts AS
+  SELECT alert, warehouse_id, window_start, max(value) AS exceptions,
+         max(baseline) AS baseline, max(threshold) AS threshold
+  FROM alerts GROUP BY alert, warehouse_id, window_start)sql",
       R"sql(
 CREATE MATERIALIZED VIEW financial_totals WITH (retention = '2 years') AS
   SELECT currency, event_type, window_start, count(*) AS events,
