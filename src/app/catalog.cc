@@ -113,6 +113,11 @@ struct StreamEntry {
   Gauge* dead_letter_bytes = nullptr;
 };
 
+struct TableEntry {
+  std::string sql;
+  std::shared_ptr<stream::ReferenceTable> table;  // spec() is the plan
+};
+
 struct ViewEntry {
   sql::ViewPlan plan;
   std::string sql;
@@ -157,6 +162,7 @@ struct Catalog::Impl {
   std::map<std::string, std::unique_ptr<StreamEntry>> streams;
   std::map<std::string, std::unique_ptr<ViewEntry>> views;
   std::map<std::string, std::unique_ptr<AlertEntry>> alerts;
+  std::map<std::string, std::unique_ptr<TableEntry>> tables;
   // Logs of dropped streams: a request that found the stream before the drop may still append.
   std::vector<std::unique_ptr<log::Log>> retired_logs;
   bool started = false;
@@ -178,6 +184,10 @@ struct Catalog::Impl {
     }
     bool IsView(std::string_view name) const override {
       return impl->views.contains(std::string(name));
+    }
+    const sql::TableSpec* FindTable(std::string_view name) const override {
+      auto it = impl->tables.find(std::string(name));
+      return it == impl->tables.end() ? nullptr : &it->second->table->spec();
     }
   };
 
@@ -306,8 +316,10 @@ struct Catalog::Impl {
         deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                fmt::format("stream=\"{}\"", LateEventsName(entry->checkpoint_id)));
     entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql));
-    const Status added =
-        stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view, entry->late_events.get());
+    std::shared_ptr<const stream::ReferenceTable> table;
+    if (plan.lookup) table = tables.at(plan.lookup->table)->table;
+    const Status added = stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view,
+                                                  entry->late_events.get(), std::move(table));
     const Status persisted = added.ok() ? Persist(sql, offset) : added;
     if (!persisted.ok()) {
       if (added.ok()) stream.pipeline->RemoveView(plan.name);
@@ -351,14 +363,65 @@ struct Catalog::Impl {
     return page.ToJson(name);
   }
 
+  // ---- Tables
+
+  Status CreateTable(sql::TableSpec spec, std::string sql) {
+    const uint64_t offset = DefinitionOffset();
+    // Rows live in the checkpoint store under an id naming the CREATE, so a table dropped and
+    // created again never sees the old rows.
+    const std::string storage_id = fmt::format("_table:{}@{}", spec.name, offset);
+    auto entry = std::make_unique<TableEntry>();
+    SLUICE_ASSIGN_OR_RETURN(
+        entry->table, stream::ReferenceTable::Open(std::move(spec), storage_id, *deps.checkpoints));
+    SLUICE_RETURN_IF_ERROR(Persist(sql, offset));
+    entry->sql = std::move(sql);
+    const std::string name = entry->table->spec().name;
+    tables[name] = std::move(entry);
+    return Status::Ok();
+  }
+
+  Status DropTable(const std::string& name, const std::string& sql) {
+    std::string dependents;
+    for (const auto& [view_name, v] : views)
+      if (v->plan.lookup && v->plan.lookup->table == name)
+        dependents += (dependents.empty() ? "" : ", ") + view_name;
+    if (!dependents.empty())
+      return Status::FailedPrecondition(
+          fmt::format("cannot drop table '{}': materialized views join it ({}); drop them first",
+                      name, dependents));
+    SLUICE_RETURN_IF_ERROR(Persist(sql, NextOffset()));
+    auto it = tables.find(name);
+    if (it == tables.end()) return Status::Ok();
+    if (Status st = deps.checkpoints->Drop(it->second->table->storage_id()); !st.ok())
+      spdlog::warn("table {}: deleting its rows failed (deleted at the next start): {}", name,
+                   st.ToString());
+    tables.erase(it);
+    return Status::Ok();
+  }
+
+  static std::string TableColumnsText(const sql::TableSpec& spec) {
+    std::string text;
+    for (const sql::TableColumn& c : spec.columns)
+      text += fmt::format("{}{} {}", text.empty() ? "" : ", ", c.name, c.type_sql);
+    return text;
+  }
+
+  static std::string PrimaryKeyText(const sql::TableSpec& spec) {
+    std::string text;
+    for (int k : spec.primary_key)
+      text += (text.empty() ? "" : ", ") + spec.columns[static_cast<size_t>(k)].name;
+    return text;
+  }
+
   // ---- Statements
 
   bool NameTaken(const std::string& name, Json& result, bool if_not_exists, std::string_view kind,
                  Status& error, sql::SourceLocation location) {
     const bool is_stream = streams.contains(name);
     const bool is_view = views.contains(name);
-    if (!is_stream && !is_view) return false;
-    const std::string existing = is_stream ? "stream" : "materialized view";
+    const bool is_table = tables.contains(name);
+    if (!is_stream && !is_view && !is_table) return false;
+    const std::string existing = is_stream ? "stream" : is_table ? "table" : "materialized view";
     if (if_not_exists && existing == kind) {
       result["created"] = false;
       result["message"] = fmt::format("{} {} already exists", existing, name);
@@ -585,9 +648,22 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
-  Status RunNode(const sql::CreateTable& create, const sql::Statement&, Json& result) {
+  Status RunNode(const sql::CreateTable& create, const sql::Statement& statement, Json& result) {
     result["statement"] = "CREATE TABLE";
-    return sql::ErrorAt(create.name.location, "reference tables are not supported yet");
+    result["name"] = create.name.name;
+    Status taken;
+    if (NameTaken(create.name.name, result, create.if_not_exists, "table", taken,
+                  create.name.location))
+      return taken;
+    SLUICE_ASSIGN_OR_RETURN(sql::TableSpec spec, sql::PlanTable(create));
+    sql::Statement canonical = statement;
+    std::get<sql::CreateTable>(canonical.node).if_not_exists = false;
+    SLUICE_RETURN_IF_ERROR(CreateTable(std::move(spec), sql::ToSql(canonical)));
+    result["created"] = true;
+    result["message"] =
+        fmt::format("created table {}: PUT rows to /v1/tables/{}/rows (JSON, NDJSON or CSV)",
+                    create.name.name, create.name.name);
+    return Status::Ok();
   }
 
   Status RunNode(const sql::Drop& drop, const sql::Statement& statement, Json& result) {
@@ -596,8 +672,7 @@ struct Catalog::Impl {
     const bool stream = drop.kind == sql::ObjectKind::kStream;
     result["statement"] = stream ? "DROP STREAM" : "DROP MATERIALIZED VIEW";
     result["name"] = name;
-    if (drop.kind == sql::ObjectKind::kTable)
-      return sql::ErrorAt(drop.name.location, "reference tables are not supported yet");
+    if (drop.kind == sql::ObjectKind::kTable) return RunDropTable(drop, statement, result);
     const bool exists = stream ? streams.contains(name) : views.contains(name);
     if (!exists) {
       if (drop.if_exists) {
@@ -637,6 +712,32 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
+  Status RunDropTable(const sql::Drop& drop, const sql::Statement& statement, Json& result) {
+    const std::string& name = drop.name.name;
+    result["statement"] = "DROP TABLE";
+    if (!tables.contains(name)) {
+      if (drop.if_exists) {
+        result["dropped"] = false;
+        result["message"] = fmt::format("table {} does not exist", name);
+        return Status::Ok();
+      }
+      std::string message = fmt::format("table '{}' does not exist", name);
+      if (streams.contains(name)) message += "; it is a stream: DROP STREAM " + name;
+      if (views.contains(name))
+        message += "; it is a materialized view: DROP MATERIALIZED VIEW " + name;
+      return Status::NotFound(sql::ErrorAt(drop.name.location, message).message());
+    }
+    sql::Statement canonical = statement;
+    std::get<sql::Drop>(canonical.node).if_exists = false;
+    Status st = DropTable(name, sql::ToSql(canonical));
+    if (!st.ok() && st.code() == StatusCode::kFailedPrecondition)
+      return Status::FailedPrecondition(sql::ErrorAt(drop.name.location, st.message()).message());
+    SLUICE_RETURN_IF_ERROR(st);
+    result["dropped"] = true;
+    result["message"] = fmt::format("dropped table {}", name);
+    return Status::Ok();
+  }
+
   Status RunNode(const sql::Show& show, const sql::Statement&, Json& result) {
     Json rows = Json::array();
     switch (show.kind) {
@@ -659,7 +760,15 @@ struct Catalog::Impl {
         break;
       case sql::ObjectKind::kTable:
         result["statement"] = "SHOW TABLES";
-        result["columns"] = {"name", "columns", "primary_key"};
+        result["columns"] = {"name", "columns", "primary_key", "rows", "views"};
+        for (const auto& [name, t] : tables) {
+          std::string readers;
+          for (const auto& [view_name, v] : views)
+            if (v->plan.lookup && v->plan.lookup->table == name)
+              readers += (readers.empty() ? "" : ", ") + view_name;
+          rows.push_back({name, TableColumnsText(t->table->spec()),
+                          PrimaryKeyText(t->table->spec()), t->table->row_count(), readers});
+        }
         break;
       case sql::ObjectKind::kView:
       case sql::ObjectKind::kMaterializedView:
@@ -732,13 +841,44 @@ struct Catalog::Impl {
         options["allowed_lateness"] = FormatDuration(p.allowed_lateness_micros);
       options["retention"] = p.retention_micros ? FormatDuration(*p.retention_micros) : "forever";
       options["watermark_delay"] = FormatDuration(p.watermark_delay_micros);
+      if (p.lookup)
+        options["join"] = fmt::format("{}lookup join with table {}", p.lookup->left ? "left " : "",
+                                      p.lookup->table);
+      if (p.interval_join) {
+        auto bound = [](int64_t micros) {
+          if (micros == 0) return std::string("0");
+          return (micros < 0 ? "-" : "") + FormatDuration(micros < 0 ? -micros : micros);
+        };
+        options["join"] = fmt::format(
+            "interval join of {} with itself, the second side within "
+            "[{}, {}] of the first",
+            p.stream, bound(p.interval_join->lower_micros), bound(p.interval_join->upper_micros));
+      }
       result["options"] = options;
       result["sql"] = it->second->sql;
       return Status::Ok();
     }
-    return Status::NotFound(
-        sql::ErrorAt(describe.name.location, fmt::format("no stream or view named '{}'", name))
-            .message());
+    if (auto it = tables.find(name); it != tables.end()) {
+      const sql::TableSpec& t = it->second->table->spec();
+      result["kind"] = "table";
+      result["columns"] = {"column", "type", "key"};
+      Json rows = Json::array();
+      for (size_t i = 0; i < t.columns.size(); ++i) {
+        const bool key = std::find(t.primary_key.begin(), t.primary_key.end(),
+                                   static_cast<int>(i)) != t.primary_key.end();
+        rows.push_back({t.columns[i].name, t.columns[i].type_sql, key});
+      }
+      result["rows"] = rows;
+      Json options = Json::object();
+      options["primary_key"] = PrimaryKeyText(t);
+      options["rows"] = it->second->table->row_count();
+      result["options"] = options;
+      result["sql"] = it->second->sql;
+      return Status::Ok();
+    }
+    return Status::NotFound(sql::ErrorAt(describe.name.location,
+                                         fmt::format("no stream, table or view named '{}'", name))
+                                .message());
   }
 
   // The query engine's view of the catalog.
@@ -832,6 +972,10 @@ struct Catalog::Impl {
               const auto* c = std::get_if<sql::CreateAlert>(&d.statement.node);
               return c != nullptr && c->name.name == drop->name.name;
             }
+            if (drop->kind == sql::ObjectKind::kTable) {
+              const auto* c = std::get_if<sql::CreateTable>(&d.statement.node);
+              return c != nullptr && c->name.name == drop->name.name;
+            }
             if (stream) {
               const auto* c = std::get_if<sql::CreateStream>(&d.statement.node);
               return c != nullptr && c->name.name == drop->name.name;
@@ -866,6 +1010,7 @@ struct Catalog::Impl {
       bool owned = false;
       for (const auto& [name, v] : views) owned |= v->checkpoint_id == id;
       for (const auto& [name, a] : alerts) owned |= a->checkpoint_id == id;
+      for (const auto& [name, t] : tables) owned |= t->table->storage_id() == id;
       if (owned) continue;
       if (Status st = deps.checkpoints->Drop(id); !st.ok())
         spdlog::warn("deleting the stale checkpoint {} failed: {}", id, st.ToString());
@@ -927,6 +1072,43 @@ void Catalog::Stop() {
 
 server::SqlAnswer Catalog::Execute(std::string_view sql) {
   return impl_->Execute(sql);
+}
+
+server::SqlAnswer Catalog::TableRows(std::string_view method, std::string_view table,
+                                     std::string_view content_type, std::string_view body) {
+  auto error = [](int status, std::string_view message) {
+    Json e = Json::object();
+    e["error"] = message;
+    return server::SqlAnswer{status, e.dump()};
+  };
+  std::shared_ptr<stream::ReferenceTable> t;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->tables.find(std::string(table));
+    if (it != impl_->tables.end()) t = it->second->table;
+  }
+  if (t == nullptr) return error(404, fmt::format("unknown table '{}'", table));
+  if (method == "GET") return server::SqlAnswer{200, t->RowsJson()};
+  std::string media(content_type.substr(0, content_type.find(';')));
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  stream::TableBodyFormat format;
+  if (media == "application/json") {
+    format = stream::TableBodyFormat::kJsonArray;
+  } else if (media == "application/x-ndjson" || media == "application/ndjson") {
+    format = stream::TableBodyFormat::kNdjson;
+  } else if (media == "text/csv") {
+    format = stream::TableBodyFormat::kCsv;
+  } else {
+    return error(415, fmt::format("unsupported Content-Type '{}': send application/json (an array "
+                                  "of rows), application/x-ndjson or text/csv (a header line, "
+                                  "then rows)",
+                                  media));
+  }
+  Result<stream::TableWriteAnswer> answer = t->Write(format, body);
+  if (!answer.ok()) return error(HttpStatusFor(answer.status()), answer.status().message());
+  return server::SqlAnswer{200, answer->ToJson()};
 }
 
 void Catalog::Housekeep() {

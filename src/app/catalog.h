@@ -1,6 +1,6 @@
-// The catalog: the streams and materialized views defined in SQL, what runs them (stream logs
-// registered with the ingestor; view pipelines), and the execution of SQL statements for
-// POST /v1/sql and `sluice sql`.
+// The catalog: the streams, reference tables and materialized views defined in SQL, what runs them
+// (stream logs registered with the ingestor; view pipelines), and the execution of SQL statements
+// for POST /v1/sql and `sluice sql`.
 //
 // Durability: every successful CREATE and DROP is appended, as canonical SQL (sql::ToSql), to
 // the catalog's own log `<data_dir>/streams/_catalog` (one partition, never truncated, like
@@ -74,6 +74,12 @@ class Catalog {
   // "column":..., "statement":i, "results":[the statements before it]}. Statements before a
   // failing one stay done.
   server::SqlAnswer Execute(std::string_view sql);
+
+  // GET and PUT /v1/tables/{table}/rows (docs/http-api.md): the table's rows as JSON, or an
+  // upsert of the body's rows (JSON array, NDJSON or CSV by Content-Type), answered once
+  // durable with {"upserted","deleted","rejected"}.
+  server::SqlAnswer TableRows(std::string_view method, std::string_view table,
+                              std::string_view content_type, std::string_view body);
 
   // Enforces log retention on every stream (and view late-events log) and updates the log
   // size gauges.

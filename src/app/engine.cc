@@ -158,6 +158,10 @@ Status Engine::Start() {
   context.metrics = &s.metrics;
   context.registry = s.registry.get();
   context.sql = [&s](std::string_view sql) { return s.catalog->Execute(sql); };
+  context.table_rows = [&s](std::string_view method, std::string_view table,
+                            std::string_view content_type, std::string_view body) {
+    return s.catalog->TableRows(method, table, content_type, body);
+  };
   context.ready = [&s] { return s.ready.load(); };
   context.late_events = [&s](const std::string& view, uint64_t from, size_t limit) {
     return s.catalog->LateEventsJson(view, from, limit);

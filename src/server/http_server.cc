@@ -263,6 +263,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (need(http::verb::post)) HandleReplayDeadLetters(seg[2], t.query);
       return;
     }
+    if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "tables" && seg[3] == "rows" &&
+        context_.table_rows) {
+      if (method != http::verb::put && !need(http::verb::get)) return;
+      const std::string_view verb = method == http::verb::put ? "PUT" : "GET";
+      SqlAnswer answer =
+          context_.table_rows(verb, seg[2], req[http::field::content_type], req.body());
+      SendJson(answer.status, std::move(answer.body));
+      return;
+    }
     if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "sql" && context_.sql) {
       if (need(http::verb::post)) HandleSql(std::move(req));
       return;

@@ -43,6 +43,11 @@ struct SqlAnswer {
 // Runs the SQL text of one request (one or more statements); see docs/http-api.md. Called on
 // an I/O thread: it may block for a group commit, not for long work.
 using SqlExecutor = std::function<SqlAnswer(std::string_view sql)>;
+// GET / PUT /v1/tables/{table}/rows: (method, table, Content-Type, body) -> answer. Called on an
+// I/O thread: it may block for a synced write.
+using TableRowsHandler =
+    std::function<SqlAnswer(std::string_view method, std::string_view table,
+                            std::string_view content_type, std::string_view body)>;
 
 struct ServerContext {
   ingest::Ingestor* ingestor = nullptr;
@@ -50,6 +55,7 @@ struct ServerContext {
   MetricsRegistry* metrics = nullptr;
   schema::Registry* registry = nullptr;  // /registry/...; nullptr answers 404 there
   SqlExecutor sql;                       // POST /v1/sql; nullptr answers 404 there
+  TableRowsHandler table_rows;           // /v1/tables/{t}/rows; nullptr answers 404 there
   std::function<bool()> ready;           // /readyz; nullptr means always ready
   // GET /v1/views/{view}/late-events?from=&limit=: the page's JSON, NotFound for an unknown
   // view; nullptr answers 404 there.

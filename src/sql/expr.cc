@@ -108,6 +108,20 @@ std::vector<const Expr*> FindAggregates(const Expr& expr) {
   return out;
 }
 
+std::vector<const Expr*> FindColumnRefs(const Expr& expr) {
+  std::vector<const Expr*> out;
+  std::vector<const Expr*> stack{&expr};
+  while (!stack.empty()) {
+    const Expr* e = stack.back();
+    stack.pop_back();
+    if (std::holds_alternative<ColumnRef>(e->node)) out.push_back(e);
+    std::vector<const Expr*> children;
+    ForEachChild(*e, [&](const Expr& child) { children.push_back(&child); });
+    stack.insert(stack.end(), children.rbegin(), children.rend());
+  }
+  return out;
+}
+
 // ---- Binder -----------------------------------------------------------------------------------
 
 class Binder {

@@ -191,6 +191,10 @@ bool IsAggregateFunction(std::string_view name);
 // into `expr`.
 std::vector<const Expr*> FindAggregates(const Expr& expr);
 
+// Every column reference in `expr` (aggregate arguments and FILTERs included), in the order
+// they appear. Pointers are into `expr`.
+std::vector<const Expr*> FindColumnRefs(const Expr& expr);
+
 // ---- Evaluation -------------------------------------------------------------------------------
 
 // The inputs of one evaluation: event fields by FieldSet slot and the planner's columns.

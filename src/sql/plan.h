@@ -68,6 +68,22 @@ struct StreamSpec {
   std::optional<uint32_t> partitions;          // of the log; unset = the engine's default
 };
 
+// ---- Reference tables -------------------------------------------------------------------------
+
+struct TableColumn {
+  std::string name;
+  Type type = Type::kVarchar;  // never kAny or kNull
+  std::string type_sql;        // as declared, e.g. "VARCHAR(16)"
+};
+
+// CREATE TABLE name (columns, PRIMARY KEY (...)): reference data upserted over HTTP, read by
+// views through lookup joins on the whole primary key.
+struct TableSpec {
+  std::string name;
+  std::vector<TableColumn> columns;  // names unique
+  std::vector<int> primary_key;      // indexes into columns; never empty
+};
+
 // ---- Views ------------------------------------------------------------------------------------
 
 // kSession: gap-based windows per GROUP BY key (see WindowSpec).
@@ -124,6 +140,37 @@ struct OutputColumn {
   Type type = Type::kAny;
 };
 
+// A stream-to-table lookup join (FROM s JOIN table ON s.x = t.k ...): per event, the key
+// expressions are evaluated, coerced to the primary key's types, and looked up in the table's
+// current contents (processing time). A hit puts the table row's columns in the input row at
+// first_column + i (i = the table column's index); a miss skips the event (inner join) or puts
+// NULLs there (LEFT JOIN).
+struct LookupJoinSpec {
+  std::string table;
+  bool left = false;
+  std::vector<BoundExpr> keys;     // over the input row (event fields), one per primary key column
+                                   // in TableSpec::primary_key order, typed as that column
+  std::vector<Type> column_types;  // of the table's columns
+  int first_column = 0;
+};
+
+// A stream-to-stream interval join of a stream with itself (FROM s AS a JOIN s AS b ON a.k =
+// b.k AND b.t BETWEEN a.t + lower AND a.t + upper): every event is a candidate for both sides
+// (side 0: the first FROM item, side 1: the joined one). Event fields are not read from "the"
+// event: each side's fields are columns of the input row, filled from that side's event:
+//   side_columns[s][i] = column index of the field side_paths[s][i] (the side's event time
+//   when the path is empty).
+// A pair joins when its equi-keys are equal (not NULL) and time(1) - time(0) is within
+// [lower_micros, upper_micros]; the joined row's event time is side 0's.
+struct IntervalJoinSpec {
+  std::vector<BoundExpr> keys[2];           // per side, over that side's columns; pairwise compared
+  std::optional<BoundExpr> side_filter[2];  // conjuncts of WHERE that read only one side
+  int64_t lower_micros = 0;
+  int64_t upper_micros = 0;
+  std::vector<FieldPath> side_paths[2];
+  std::vector<int> side_columns[2];
+};
+
 struct ViewPlan {
   static constexpr int kEventTimeColumn = 0;
   static constexpr int kWindowStartColumn = 1;
@@ -145,6 +192,11 @@ struct ViewPlan {
   int64_t allowed_lateness_micros = 0;         // on_close: how long after its end a window waits
   std::optional<int64_t> retention_micros;     // windows ending this long before the watermark
                                                // are purged from state and view; unset: never
+  // Joins: input columns beyond kInputColumns (kInputColumns + extra_columns in all) hold the
+  // joined table's columns or the interval join's side columns.
+  std::optional<LookupJoinSpec> lookup;
+  std::optional<IntervalJoinSpec> interval_join;
+  int extra_columns = 0;
 
   // Column indexes of the aggregated row.
   int aggregate_column(size_t i) const { return static_cast<int>(keys.size() + i); }

@@ -7,6 +7,7 @@
 
 #include "base/time.h"
 #include "sql/functions.h"
+#include "sql/join_planner.h"
 #include "sql/parser.h"
 
 namespace sluice::sql {
@@ -204,9 +205,6 @@ class ViewPlanner {
     if (q.distinct)
       return ErrorAt(q.select_list.front().location,
                      "SELECT DISTINCT is not supported in a materialized view; use GROUP BY");
-    if (!q.from->joins.empty())
-      return ErrorAt(q.from->joins.front().table.location,
-                     "joins are not supported in materialized views yet");
     if (!q.order_by.empty())
       return ErrorAt(q.order_by.front().expr.location,
                      "ORDER BY is not allowed in a materialized view (a view is a set of rows; "
@@ -261,7 +259,7 @@ class ViewPlanner {
       SLUICE_RETURN_IF_ERROR(PlanStreamRef(*named, from.location));
       if (named->alias) qualifiers_.push_back(named->alias->name);
       BuildInputScope();
-      return Status::Ok();
+      return PlanJoin(named->alias ? named->alias->name : std::string());
     }
     if (std::holds_alternative<Subquery>(from.node))
       return ErrorAt(from.location, "subqueries in FROM are not supported in materialized views");
@@ -313,7 +311,24 @@ class ViewPlanner {
     spec.offset_micros = spec.offset_micros % spec.slide_micros;
     if (spec.offset_micros < 0) spec.offset_micros += spec.slide_micros;
     BuildInputScope();
-    return PlanTimeColumn(window.time_column);
+    SLUICE_RETURN_IF_ERROR(PlanTimeColumn(window.time_column));
+    return PlanJoin(window_alias_);
+  }
+
+  // FROM ... JOIN ...: join_planner.h.
+  Status PlanJoin(const std::string& alias) {
+    if (query_.from->joins.empty()) return Status::Ok();
+    if (plan_.window.kind == WindowKind::kSession)
+      return ErrorAt(query_.from->joins.front().table.location,
+                     "joins are not supported with SESSION windows yet; use TUMBLE or HOP");
+    JoinContext context;
+    context.query = &query_;
+    context.catalog = &catalog_;
+    context.stream = stream_;
+    context.qualifiers = qualifiers_;
+    context.alias = alias;
+    context.windowed = plan_.window.kind != WindowKind::kNone;
+    return sql::PlanJoin(context, plan_, input_);
   }
 
   void BuildInputScope() {
@@ -393,6 +408,7 @@ class ViewPlanner {
   }
 
   Status PlanWhere() {
+    if (plan_.interval_join) return PlanIntervalJoinWhere(query_, input_, plan_);
     if (!query_.where) return Status::Ok();
     Scope scope = input_;
     scope.SetAggregateHint("in WHERE; use HAVING to filter on aggregates");
@@ -813,6 +829,51 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
                             "exactly_once_when", "retention", "partition_key", "partitions"});
     }
   }
+  return spec;
+}
+
+Result<TableSpec> PlanTable(const CreateTable& create) {
+  TableSpec spec;
+  spec.name = create.name.name;
+  const bool valid_name = !spec.name.empty() && !spec.name.starts_with('_') &&
+                          spec.name.size() <= 128 &&
+                          std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
+                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                   (c >= '0' && c <= '9') || c == '_' || c == '-';
+                          });
+  if (!valid_name)
+    return ErrorAt(create.name.location,
+                   fmt::format("invalid table name '{}': use letters, digits, '_' and '-', not "
+                               "starting with '_', at most 128 characters",
+                               spec.name));
+  for (const ColumnDef& column : create.columns) {
+    if (column.name.name.starts_with('_'))
+      return ErrorAt(column.name.location,
+                     fmt::format("column names starting with '_' are reserved (_deleted marks "
+                                 "a row to delete): rename '{}'",
+                                 column.name.name));
+    const Type type = TypeForDataType(column.type);
+    if (type == Type::kInterval)
+      return ErrorAt(column.name.location, "INTERVAL columns are not supported in tables");
+    spec.columns.push_back({column.name.name, type, ToSql(column.type)});
+  }
+  if (create.primary_key.empty())
+    return ErrorAt(create.name.location,
+                   fmt::format("table '{}' needs a primary key: rows are upserted and looked up "
+                               "by it, e.g. PRIMARY KEY ({})",
+                               spec.name, create.columns.front().name.name));
+  for (const Identifier& key : create.primary_key) {
+    for (size_t i = 0; i < create.columns.size(); ++i) {
+      if (create.columns[i].name.name != key.name) continue;
+      if (spec.columns[i].type == Type::kJson)
+        return ErrorAt(key.location, "a JSON column cannot be part of the primary key");
+      spec.primary_key.push_back(static_cast<int>(i));
+    }
+  }
+  if (!create.options.empty())
+    return ErrorAt(create.options.front().key.location,
+                   fmt::format("unknown option '{}': tables have no options yet",
+                               create.options.front().key.name));
   return spec;
 }
 

@@ -20,8 +20,11 @@
 //   approx_count_distinct, approx_percentile(x, constant fraction), first_value, last_value
 //   (each with an optional FILTER (WHERE ...)), and options retention, emit ('on_update' |
 //   'on_close'), allowed_lateness. SESSION windows are keyed by the GROUP BY keys, and WHERE
-//   and FILTER may not read their bounds. Joins, subqueries, ORDER BY / LIMIT and
-//   SELECT * are reported as not supported (yet), at their location.
+//   and FILTER may not read their bounds. One JOIN after the first FROM item: a lookup join
+//   with a reference table on its whole primary key ([LEFT] JOIN table ON e.x = t.k), or an
+//   interval join of the stream with itself (JOIN s AS b ON a.k = b.k AND b.t BETWEEN a.t
+//   [+ i] AND a.t + j); docs/sql.md, "Joins". Subqueries, ORDER BY / LIMIT and SELECT * are
+//   reported as not supported (yet), at their location.
 #pragma once
 
 #include <string>
@@ -44,6 +47,8 @@ class PlannerCatalog {
   virtual std::vector<std::string> StreamNames() const = 0;
   // Whether `name` is a materialized view (reading views from views is not supported yet).
   virtual bool IsView(std::string_view name) const = 0;
+  // The reference table called `name`, or nullptr (for lookup joins).
+  virtual const TableSpec* FindTable(std::string_view /*name*/) const { return nullptr; }
 };
 
 // Checks a CREATE STREAM and fills in the defaults of the options it leaves out. Options:
@@ -52,6 +57,10 @@ class PlannerCatalog {
 // holding one), watermark_delay and retention (a duration: '5 seconds', INTERVAL '5' SECOND),
 // partitions (1..1024).
 Result<StreamSpec> PlanStream(const CreateStream& create);
+
+// Checks a CREATE TABLE: names, types (every type but INTERVAL; no ANY), a primary key (required:
+// rows are upserted and looked up by it). No options yet.
+Result<TableSpec> PlanTable(const CreateTable& create);
 
 // Plans a CREATE MATERIALIZED VIEW against the catalog (see the header comment).
 Result<ViewPlan> PlanView(const CreateMaterializedView& create, const PlannerCatalog& catalog);

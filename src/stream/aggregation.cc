@@ -293,8 +293,8 @@ struct Aggregator::Impl {
   std::map<std::string, std::string> restored_rows;
   DropReason drop = DropReason::kNone;  // of the event being added
 
-  // Per-event scratch space.
-  Value input[ViewPlan::kInputColumns];
+  // Per-event scratch space: the input row's columns (kInputColumns, then the joined ones).
+  std::vector<Value> input;
   std::vector<Value> arg_values;
   std::vector<char> filter_passed;
   std::string key;
@@ -792,7 +792,8 @@ struct Aggregator::Impl {
     }
   }
 
-  void Add(std::span<const Value> fields, int64_t record_time) {
+  void Add(std::span<const Value> fields, int64_t record_time, std::span<const Value> joined) {
+    std::copy(joined.begin(), joined.end(), input.begin() + ViewPlan::kInputColumns);
     int64_t t = record_time;
     if (time) {
       const Value v = time->Evaluate(InputRow(fields), ctx);
@@ -1072,6 +1073,7 @@ Result<std::unique_ptr<Aggregator>> Aggregator::Create(const sql::ViewPlan& plan
   }
   if (impl->no_fields.size() != 0)
     return Status::Internal("a view's output columns read event fields: a planner bug");
+  impl->input.resize(static_cast<size_t>(ViewPlan::kInputColumns + p.extra_columns));
   impl->arg_values.resize(p.aggregates.size());
   impl->filter_passed.assign(p.aggregates.size(), 1);
   return std::unique_ptr<Aggregator>(new Aggregator(std::move(impl)));
@@ -1081,10 +1083,17 @@ const sql::ViewPlan& Aggregator::plan() const {
   return impl_->plan;
 }
 
-DropReason Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros) {
+DropReason Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros,
+                           std::span<const sql::Value> joined_columns) {
   impl_->drop = DropReason::kNone;
-  impl_->Add(fields, event_time_micros);
+  impl_->Add(fields, event_time_micros, joined_columns);
   return impl_->drop;
+}
+
+void Aggregator::ObserveEventTime(int64_t event_time_micros) {
+  Impl& s = *impl_;
+  if (event_time_micros < s.Watermark()) ++s.late;
+  s.max_event_time = std::max(s.max_event_time, event_time_micros);
 }
 
 std::string_view DropReasonName(DropReason reason) {

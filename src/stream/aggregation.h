@@ -79,10 +79,15 @@ class Aggregator {
   const sql::ViewPlan& plan() const;
 
   // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the
-  // extractor's values()), `event_time_micros` the log record's event time. Returns why the
-  // event missed a window it belongs to (for a HOP, any one of them), kNone when it did not:
-  // such an event is counted in dropped_events() and belongs in the view's late-events output.
-  DropReason Add(std::span<const sql::Value> fields, int64_t event_time_micros);
+  // extractor's values()), `event_time_micros` the log record's event time, `joined_columns`
+  // the plan's extra_columns input columns (a joined table row, an interval join's sides;
+  // view_operator.h fills them). Returns why the event missed a window it belongs to (for a
+  // HOP, any one of them), kNone when it did not: such an event is counted in dropped_events()
+  // and belongs in the view's late-events output.
+  DropReason Add(std::span<const sql::Value> fields, int64_t event_time_micros,
+                 std::span<const sql::Value> joined_columns = {});
+  // An event that was not added (a join found no match) still moves the watermark.
+  void ObserveEventTime(int64_t event_time_micros);
 
   // Appends the view changes since the last call (see the header comment) to `out`.
   void TakeChanges(std::vector<store::RowChange>& out);

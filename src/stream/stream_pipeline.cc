@@ -9,8 +9,8 @@
 
 #include "base/thread_name.h"
 #include "sql/event_fields.h"
-#include "stream/aggregation.h"
 #include "stream/late_events.h"
+#include "stream/view_operator.h"
 
 namespace sluice::stream {
 
@@ -57,7 +57,7 @@ struct Member {
   std::string name;
   std::string checkpoint_id;
   std::shared_ptr<store::View> view;
-  std::unique_ptr<Aggregator> aggregator;
+  std::unique_ptr<ViewOperator> aggregator;
   // Live members read at the pipeline's shared position; the others catch up on their own
   // readers, at `offsets`, until they reach it.
   bool live = false;
@@ -78,9 +78,10 @@ struct Member {
   Counter* late = nullptr;
   Counter* dropped = nullptr;
   Counter* errors = nullptr;
+  Counter* lookup_misses = nullptr;
   Gauge* watermark = nullptr;
   Gauge* groups = nullptr;
-  uint64_t reported_late = 0, reported_dropped = 0, reported_errors = 0;
+  uint64_t reported_late = 0, reported_dropped = 0, reported_errors = 0, reported_misses = 0;
 
   void InitMetrics(MetricsRegistry& m) {
     const std::string labels = fmt::format("pipeline=\"{}\"", name);
@@ -98,13 +99,16 @@ struct Member {
                      "Events skipped because an expression failed on them (a data error)", labels);
     late_recorded = m.GetCounter("sluice_late_events_recorded_total",
                                  "Dropped events kept in the view's late-events log", labels);
+    lookup_misses =
+        m.GetCounter("sluice_lookup_misses_total",
+                     "Events an inner lookup join skipped: no table row for their key", labels);
     watermark = m.GetGauge("sluice_watermark_micros", "Event-time watermark", labels);
     groups = m.GetGauge("sluice_pipeline_groups", "Groups (key, window) held in state", labels);
   }
 
   // Adds one event to the view; an event its windows refused goes to the late-events output.
   void Add(std::span<const sql::Value> fields, const log::RecordView& record, uint32_t partition) {
-    const DropReason reason = aggregator->Add(fields, record.event_time_micros);
+    const DropReason reason = aggregator->Add(fields, record.event_time_micros, partition);
     if (reason == DropReason::kNone || late_log == nullptr) return;
     if (record.offset < late_next[partition]) return;  // recorded before a restart
     late_next[partition] = record.offset + 1;
@@ -167,6 +171,8 @@ struct Member {
     reported_dropped = aggregator->dropped_events();
     errors->Add(aggregator->errors() - reported_errors);
     reported_errors = aggregator->errors();
+    lookup_misses->Add(aggregator->lookup_misses() - reported_misses);
+    reported_misses = aggregator->lookup_misses();
     watermark->Set(aggregator->watermark());
     groups->Set(static_cast<int64_t>(aggregator->group_count()));
   }
@@ -362,7 +368,8 @@ StreamPipeline::~StreamPipeline() {
 }
 
 Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
-                               std::shared_ptr<store::View> view, log::Log* late_events) {
+                               std::shared_ptr<store::View> view, log::Log* late_events,
+                               std::shared_ptr<const ReferenceTable> table) {
   Impl& s = *impl_;
   // Reading the checkpoint may take a while: not under the round lock.
   SLUICE_ASSIGN_OR_RETURN(CheckpointData data, s.checkpoints.Load(checkpoint_id));
@@ -378,7 +385,8 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   std::lock_guard lock(s.mu);
   if (s.Find(plan.name) != nullptr)
     return Status::AlreadyExists(fmt::format("view {} is already in the pipeline", plan.name));
-  SLUICE_ASSIGN_OR_RETURN(m->aggregator, Aggregator::Create(plan, s.fields));
+  SLUICE_ASSIGN_OR_RETURN(
+      m->aggregator, ViewOperator::Create(plan, s.fields, std::move(table), s.input.partitions()));
   // The views' fields grew: an extractor reads the fields it was built with.
   s.extractor = std::make_unique<sql::EventFieldExtractor>(s.fields);
   SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, aggregator_meta));

@@ -42,6 +42,7 @@
 #include "sql/plan.h"
 #include "store/view.h"
 #include "stream/checkpoint_store.h"
+#include "stream/reference_table.h"
 
 namespace sluice::stream {
 
@@ -67,9 +68,11 @@ class StreamPipeline {
   // `late_events` (one partition; must outlive the view's membership), when given, receives
   // the view's late events (late_events.h): each event a window refused, at most once per
   // position of the stream's log, also across restarts (entries since the checkpoint are
-  // scanned here); a checkpoint waits until the entries it covers are durable.
+  // scanned here); a checkpoint waits until the entries it covers are durable. `table`: the
+  // reference table of the plan's lookup join, if it has one (view_operator.h).
   Status AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
-                 std::shared_ptr<store::View> view, log::Log* late_events = nullptr);
+                 std::shared_ptr<store::View> view, log::Log* late_events = nullptr,
+                 std::shared_ptr<const ReferenceTable> table = nullptr);
   // Removes a view (without a checkpoint: the caller drops its state). No-op when absent.
   void RemoveView(const std::string& name);
 

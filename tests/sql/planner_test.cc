@@ -231,9 +231,10 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
        "line 1, column 48: the view has two columns named 'count'; name one with AS"},
       {"CREATE MATERIALIZED VIEW v AS SELECT event_type, count(*) FROM fulfilment GROUP BY 3",
        "line 1, column 84: GROUP BY position 3 is not in the select list (1 to 2)"},
-      {"CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM fulfilment a JOIN fulfilment b ON "
+      {"CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM fulfilment a JOIN nope b ON "
        "a.x = b.x",
-       "line 1, column 70: joins are not supported in materialized views yet"},
+       "line 1, column 70: unknown table 'nope' (CREATE TABLE nope (..., PRIMARY KEY (...)) "
+       "first)"},
       {"CREATE MATERIALIZED VIEW v AS SELECT sum(amount) FROM typed WHERE label + 1 > 2",
        "line 1, column 67: operator '+' cannot add VARCHAR and BIGINT"},
   };
