@@ -45,6 +45,22 @@ CREATE MATERIALIZED VIEW order_sessions WITH (retention = '1 day') AS
          count(*) FILTER (WHERE event_type = 'fulfilment.exception') AS exceptions
   FROM SESSION(fulfilment, occurred_at, INTERVAL '2' HOUR)
   GROUP BY order_id, window_start, window_end)sql",
+      // Pick durations: each pick.started with the pick.completed of the same order within 2
+      // hours (an interval join of the stream with itself), per warehouse and 5 minutes of
+      // pick start.
+      R"sql(
+CREATE MATERIALIZED VIEW pick_durations WITH (retention = '30 days') AS
+  SELECT s.warehouse_id, window_start, count(*) AS picks,
+         avg(extract(epoch FROM c.occurred_at - s.occurred_at)) AS avg_seconds,
+         approx_percentile(extract(epoch FROM c.occurred_at - s.occurred_at), 0.5) AS p50_seconds,
+         approx_percentile(extract(epoch FROM c.occurred_at - s.occurred_at), 0.9) AS p90_seconds,
+         approx_percentile(extract(epoch FROM c.occurred_at - s.occurred_at), 0.99) AS p99_seconds
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '5' MINUTE) AS s
+  JOIN fulfilment AS c
+    ON s.order_id = c.order_id
+   AND c.occurred_at BETWEEN s.occurred_at AND s.occurred_at + INTERVAL '2' HOUR
+  WHERE s.event_type = 'pick.started' AND c.event_type = 'pick.completed'
+  GROUP BY s.warehouse_id, window_start)sql",
   };
   return kStatements;
 }
