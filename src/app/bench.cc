@@ -442,6 +442,7 @@ struct PoolBatch {
   std::string body;
   std::vector<uint32_t> id_offsets;
   std::vector<uint32_t> time_offsets;
+  std::vector<uint32_t> order_tag_offsets;
   int64_t events = 0;
 };
 
@@ -498,6 +499,18 @@ void CountAnswer(BenchTarget target, const HttpResponse& r, const PoolBatch& b, 
   res.rejected += CountOccurrences(r.body, "\"index\":");
 }
 
+// The order-id tag of connection `connection`'s pass `pass` over its pool: distinct for every
+// (pass, connection) until 65,536 passes in all have been made.
+uint16_t OrderTagFor(int connection, int connections, uint64_t pass) {
+  return static_cast<uint16_t>(pass * static_cast<uint64_t>(connections) +
+                               static_cast<uint64_t>(connection));
+}
+
+void WriteHex16(uint16_t v, char out[4]) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 3; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xF];
+}
+
 std::vector<PoolBatch> MakePool(uint64_t seed, const std::string& tag, size_t batch,
                                 size_t batches) {
   FulfilmentGenerator generator(GeneratorOptions{.seed = seed, .id_tag = tag});
@@ -512,6 +525,7 @@ std::vector<PoolBatch> MakePool(uint64_t seed, const std::string& tag, size_t ba
       b.body += '\n';
       b.id_offsets.push_back(static_cast<uint32_t>(ev.id_counter_offset));
       b.time_offsets.push_back(static_cast<uint32_t>(ev.occurred_at_offset));
+      b.order_tag_offsets.push_back(static_cast<uint32_t>(ev.order_tag_offset));
     }
     b.events = static_cast<int64_t>(batch);
   }
@@ -573,10 +587,16 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
         if (now >= end) break;
         PoolBatch& b = pool[req % pool.size()];
         FormatMillisTimestamp(SystemClock::Default().NowMicros(), ts);
+        // Each pass over the pool is a new set of orders: an order id recurs through its
+        // lifecycle only, as in real traffic (a repeated order would pile up in per-order
+        // state: sessions, interval joins).
+        char order_tag[4];
+        WriteHex16(OrderTagFor(c, connections, req / pool.size()), order_tag);
         char* data = b.body.data();
         for (size_t i = 0; i < b.id_offsets.size(); ++i) {
           WriteFixedDigits(++counter, data + b.id_offsets[i], kEventIdDigits);
           std::memcpy(data + b.time_offsets[i], ts, kOccurredAtWidth);
+          std::memcpy(data + b.order_tag_offsets[i], order_tag, sizeof order_tag);
         }
         auto t0 = SteadyClock::now();
         Result<HttpResponse> r = client.Post(target, "application/x-ndjson", b.body);

@@ -756,6 +756,7 @@ void FulfilmentGenerator::WriteEnvelope(std::string& out, EventType type, const 
   J j(out, /*first=*/false);
   j.Key("order_id");
   out += "\"ORD-";
+  info.order_tag_offset = out.size();
   j.RawHex(order_tag_, 4);
   out += '-';
   j.Padded(o.number, 8);

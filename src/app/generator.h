@@ -71,6 +71,7 @@ struct GeneratedEvent {
   size_t size;                // bytes of the event (no newline)
   size_t id_counter_offset;   // first of the kEventIdDigits counter digits inside event_id
   size_t occurred_at_offset;  // first of the kOccurredAtWidth characters of occurred_at
+  size_t order_tag_offset;    // first of the 4 hex digits of order_id's tag ("ORD-<tag>-<n>")
   uint64_t counter;           // the value written in the event_id counter
   int warehouse_index;        // 0..11 (the base warehouse, also when warehouse_id is overridden)
 };
