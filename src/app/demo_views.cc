@@ -9,7 +9,8 @@ std::span<const std::string_view> DemoSqlStatements() {
       // delay): the exception rate's chart and the anomaly alert judge complete windows. The
       // live count of exceptions is in events_per_minute.
       R"sql(
-CREATE MATERIALIZED VIEW exceptions_per_minute WITH (emit = 'on_close', retention = '30 days') AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS exceptions_per_minute
+    WITH (emit = 'on_close', retention = '30 days') AS
   SELECT warehouse_id, window_start,
          count(*) FILTER (WHERE event_type = 'fulfilment.exception') AS exceptions,
          count(*) AS events,
@@ -18,18 +19,18 @@ CREATE MATERIALIZED VIEW exceptions_per_minute WITH (emit = 'on_close', retentio
   FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
   GROUP BY warehouse_id, window_start)sql",
       R"sql(
-CREATE ALERT exception_spike ON exceptions_per_minute
+CREATE ALERT IF NOT EXISTS exception_spike ON exceptions_per_minute
   WITH (metric = exceptions, sigmas = 3, alpha = 0.2, warmup = 10, min_delta = 2))sql",
       // The alerts, pushed to the dashboard like any view (the `alerts` stream exists once the
       // first alert is defined). One row per alert: they are rare, and the stream's retention
       // keeps a week of them for a rebuild.
       R"sql(
-CREATE MATERIALIZED VIEW recent_alerts AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS recent_alerts AS
   SELECT alert, warehouse_id, window_start, max(value) AS exceptions,
          max(baseline) AS baseline, max(threshold) AS threshold
   FROM alerts GROUP BY alert, warehouse_id, window_start)sql",
       R"sql(
-CREATE MATERIALIZED VIEW financial_totals WITH (retention = '2 years') AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS financial_totals WITH (retention = '2 years') AS
   SELECT currency, event_type, window_start, count(*) AS events,
          sum(amount_minor) AS amount_minor
   FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' HOUR)
@@ -38,7 +39,7 @@ CREATE MATERIALIZED VIEW financial_totals WITH (retention = '2 years') AS
       // An order's lifecycle: its events while no gap exceeds 2 hours. The day's retention
       // bounds the state: about 1 KB per open order (docs/PERFORMANCE.md).
       R"sql(
-CREATE MATERIALIZED VIEW order_sessions WITH (retention = '1 day') AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS order_sessions WITH (retention = '1 day') AS
   SELECT order_id, window_start, window_end, count(*) AS events,
          first_value(warehouse_id) AS warehouse_id,
          first_value(event_type) AS first_event, last_value(event_type) AS last_event,
@@ -49,7 +50,7 @@ CREATE MATERIALIZED VIEW order_sessions WITH (retention = '1 day') AS
       // hours (an interval join of the stream with itself), per warehouse and 5 minutes of
       // pick start.
       R"sql(
-CREATE MATERIALIZED VIEW pick_durations WITH (retention = '30 days') AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS pick_durations WITH (retention = '30 days') AS
   SELECT s.warehouse_id, window_start, count(*) AS picks,
          avg(extract(epoch FROM c.occurred_at - s.occurred_at)) AS avg_seconds,
          approx_percentile(extract(epoch FROM c.occurred_at - s.occurred_at), 0.5) AS p50_seconds,

@@ -7,8 +7,8 @@
 
 namespace sluice::app {
 
-// One CREATE statement per element, each naming the object it creates; executed in order at
-// every `sluice demo` start, where "already exists" (HTTP 409) means there is nothing to do.
+// One CREATE ... IF NOT EXISTS statement per element, executed in order at every `sluice demo`
+// start: objects that exist (from an earlier run over the same data directory) are kept.
 std::span<const std::string_view> DemoSqlStatements();
 
 }  // namespace sluice::app

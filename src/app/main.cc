@@ -69,7 +69,7 @@ struct DemoOptions {
 void EnsureDemoViews(Engine& engine) {
   for (std::string_view statement : DemoSqlStatements()) {
     Engine::SqlResult result = engine.ExecuteSql(statement);
-    if (result.status != 200 && result.status != 409)
+    if (result.status != 200)
       spdlog::error("demo view not created ({}): {}", result.status, result.body);
   }
 }
