@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -64,6 +65,9 @@ struct Member {
   std::vector<uint64_t> offsets;
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
   uint64_t checkpointed_position = 0;
+  // State changes taken for a checkpoint whose commit failed: written by the next one (with
+  // any newer value of the same key replacing the older), so a failed commit loses nothing.
+  std::map<std::string, std::string> uncommitted;
 
   // The late-events side output (late_events.h); nullptr: not recorded (tests, tools).
   log::Log* late_log = nullptr;
@@ -331,7 +335,7 @@ struct StreamPipeline::Impl {
 
   bool CheckpointDue() const {
     for (const auto& m : members)
-      if (Position(*m) != m->checkpointed_position) return true;
+      if (Position(*m) != m->checkpointed_position || !m->uncommitted.empty()) return true;
     return false;
   }
 
@@ -343,15 +347,31 @@ struct StreamPipeline::Impl {
       CheckpointUpdate u;
       u.pipeline = m->checkpoint_id;
       m->aggregator->TakeCheckpointChanges(u.changed_state);
+      if (!m->uncommitted.empty()) {
+        // A retry: the failed commit's changes, updated by the newer ones.
+        for (auto& [k, v] : u.changed_state) m->uncommitted[std::move(k)] = std::move(v);
+        u.changed_state.assign(std::make_move_iterator(m->uncommitted.begin()),
+                               std::make_move_iterator(m->uncommitted.end()));
+        m->uncommitted.clear();
+      }
       u.offsets = m->live ? offsets : m->offsets;
       u.version = m->view->version();
       u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
-      m->checkpointed_position = Sum(u.offsets);
       updates.push_back(std::move(u));
     }
     last_checkpoint_micros = clock.MonotonicMicros();
     if (updates.empty()) return Status::Ok();
-    return checkpoints.Commit(updates);
+    if (Status st = checkpoints.Commit(updates); !st.ok()) {
+      // Nothing was written: keep the changes for the next checkpoint, which is due.
+      for (size_t i = 0; i < updates.size(); ++i) {
+        for (auto& [k, v] : updates[i].changed_state)
+          members[i]->uncommitted.insert_or_assign(std::move(k), std::move(v));
+      }
+      return st;
+    }
+    for (size_t i = 0; i < updates.size(); ++i)
+      members[i]->checkpointed_position = Sum(updates[i].offsets);
+    return Status::Ok();
   }
 };
 

@@ -513,6 +513,29 @@ TEST_F(StreamPipelineTest, ViewsAddedLaterCatchUpAndShareTheStream) {
   EXPECT_NE(Rows(late), before);
 }
 
+// A checkpoint whose commit fails keeps its state changes: the next one writes them, so a
+// restart after it loses nothing.
+TEST_F(StreamPipelineTest, AFailedCheckpointCommitIsRetriedWithTheSameChanges) {
+  OpenAll();
+  Append(0, "WH-01", "pick.completed", kT0);
+  Append(1, "WH-02", "pick.completed", kT0 + 1);
+  ASSERT_EQ(Process(), 2u);
+  checkpoints_->FailNextCommitsForTesting(2);
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  // Changes after the failure: one group changes again, one is new.
+  Append(0, "WH-01", "pick.completed", kT0 + 2);
+  Append(1, "WH-03", "pick.completed", kT0 + 3);
+  ASSERT_EQ(Process(), 2u);
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  const std::vector<std::string> before = Rows();
+  ASSERT_EQ(before.size(), 3u);
+  Reopen();  // a crash: only the checkpoint, nothing to replay
+  EXPECT_EQ(Process(), 0u);
+  EXPECT_EQ(Rows(), before);
+  EXPECT_TRUE(Has(Row("WH-01", "pick.completed", kT0, 2)));
+}
+
 TEST(AggregatorTest, CountsLateEventsButStillAddsThem) {
   sql::FieldSet fields;
   auto aggregator = Aggregator::Create(
