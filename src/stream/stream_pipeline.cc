@@ -264,6 +264,12 @@ struct StreamPipeline::Impl {
     }
   }
 
+  // Tells `m`'s watermark whether `partition` has input beyond `next` (watermarks.h: a caught-up
+  // partition does not hold the others back).
+  void MarkPending(Member& m, uint32_t partition, uint64_t next) const {
+    m.aggregator->SetPartitionActive(partition, next < input.DurableEndOffset(partition));
+  }
+
   bool Extract(const log::RecordView& record) {
     if (extractor->Extract(record.payload).ok()) return true;
     malformed->Add();
@@ -274,8 +280,12 @@ struct StreamPipeline::Impl {
   Result<size_t> ProcessLive(std::vector<Member*>& live) {
     size_t n = 0;
     if (live.empty()) return n;
+    for (Member* m : live)
+      for (uint32_t p = 0; p < readers.size(); ++p) MarkPending(*m, p, offsets[p]);
     for (uint32_t p = 0; p < readers.size(); ++p) {
       SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(options.read_bytes_per_partition));
+      if (!batch.empty())
+        for (Member* m : live) m->aggregator->SetPartitionActive(p, true);
       for (const log::RecordView& record : batch) {
         if (!Extract(record)) continue;
         for (Member* m : live) m->Add(extractor->values(), record, p);
@@ -284,6 +294,7 @@ struct StreamPipeline::Impl {
       }
       offsets[p] = readers[p]->next_offset();
       n += batch.size();
+      for (Member* m : live) MarkPending(*m, p, offsets[p]);
     }
     for (Member* m : live) m->processed->Add(n);
     return n;
@@ -292,6 +303,7 @@ struct StreamPipeline::Impl {
   // One chunk of a catching-up member's backfill, never past the shared position.
   Result<size_t> CatchUp(Member& m) {
     size_t n = 0;
+    for (uint32_t p = 0; p < m.readers.size(); ++p) MarkPending(m, p, m.offsets[p]);
     for (uint32_t p = 0; p < m.readers.size(); ++p) {
       if (m.offsets[p] >= offsets[p]) continue;
       log::PartitionReader& reader = *m.readers[p];
@@ -303,6 +315,7 @@ struct StreamPipeline::Impl {
       }
       m.offsets[p] = std::min(reader.next_offset(), offsets[p]);
       if (reader.next_offset() != m.offsets[p]) reader.Seek(m.offsets[p]);
+      MarkPending(m, p, m.offsets[p]);
     }
     m.processed->Add(n);
     return n;
