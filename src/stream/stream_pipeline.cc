@@ -64,6 +64,9 @@ struct Member {
   bool live = false;
   std::vector<uint64_t> offsets;
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  // Per partition: when this member last saw input it had not read, or joined the pipeline
+  // (monotonic micros). Decides when a caught-up partition turns idle.
+  std::vector<int64_t> last_input;
   uint64_t checkpointed_position = 0;
   // State changes taken for a checkpoint whose commit failed: written by the next one (with
   // any newer value of the same key replacing the older), so a failed commit loses nothing.
@@ -264,10 +267,15 @@ struct StreamPipeline::Impl {
     }
   }
 
-  // Tells `m`'s watermark whether `partition` has input beyond `next` (watermarks.h: a caught-up
-  // partition does not hold the others back).
+  // Tells `m`'s watermark whether `partition` is active (watermarks.h): it has input beyond
+  // `next`, or had within the last partition_idle_micros (a producer's batch may be durable in
+  // one partition a moment before the others).
   void MarkPending(Member& m, uint32_t partition, uint64_t next) const {
-    m.aggregator->SetPartitionActive(partition, next < input.DurableEndOffset(partition));
+    const int64_t now = clock.MonotonicMicros();
+    const bool pending = next < input.DurableEndOffset(partition);
+    if (pending) m.last_input[partition] = now;
+    m.aggregator->SetPartitionActive(
+        partition, pending || now - m.last_input[partition] < options.partition_idle_micros);
   }
 
   bool Extract(const log::RecordView& record) {
@@ -285,7 +293,7 @@ struct StreamPipeline::Impl {
     for (uint32_t p = 0; p < readers.size(); ++p) {
       SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(options.read_bytes_per_partition));
       if (!batch.empty())
-        for (Member* m : live) m->aggregator->SetPartitionActive(p, true);
+        for (Member* m : live) MarkPending(*m, p, batch.front().offset);
       for (const log::RecordView& record : batch) {
         if (!Extract(record)) continue;
         for (Member* m : live) m->Add(extractor->values(), record, p);
@@ -435,6 +443,9 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
     const uint64_t end = s.input.DurableEndOffset(p);
     if (end > offset) unreplayed += end - offset;
   }
+  // Until the idle timeout has passed, a partition without input may still be about to get
+  // some (a producer's batch becoming durable in another partition first).
+  m->last_input.assign(s.input.partitions(), s.clock.MonotonicMicros());
   m->checkpointed_position = Sum(m->offsets);
   m->view->Reset(m->aggregator->Rows(), data.version + unreplayed);
   spdlog::info("view {}: restored {} groups at version {}, resuming at position {}", plan.name,

@@ -6,9 +6,10 @@
 // its own watermark (its largest event time minus the delay) and the view's watermark is the
 // minimum over the partitions that can still deliver older events:
 //
-// * A partition is *active* while it has input its reader has not consumed (the driver says so
-//   with SetActive(); a partition first seen by Observe() or Restore() is active). An active
-//   partition that has had no event yet holds the watermark where it is: its events are
+// * A partition is *active* while it may deliver events soon: the driver says so with
+//   SetActive() (the pipeline: while its reader is behind the log's durable end, and for a
+//   short idle timeout after); a partition first seen by Observe() or Restore() is active. An
+//   active partition that has had no event yet holds the watermark where it is: its events are
 //   unknown. An *idle* partition (caught up with the log's durable end, or one that never had
 //   an event and has no input) does not hold the others back, so a quiet partition never
 //   stalls the watermark.
@@ -20,8 +21,7 @@
 //
 // Determinism: replaying a log that is already written (a restart, a backfill) keeps every
 // partition active until its reader is caught up, so the watermark is at most each partition's
-// own, and an event is late exactly when it is behind the watermark restored from the
-// checkpoint or more than the delay behind an earlier event of its own partition, whatever the
+// own and an event in order within its partition (up to the delay) is never late, whatever the
 // interleaving of the partitions' chunks. A single partition behaves as before: its largest
 // event time minus the delay.
 //

@@ -78,6 +78,7 @@ class StreamPipelineTest : public ::testing::Test {
     StreamPipelineOptions options;
     options.stream = "fulfilment";
     options.read_bytes_per_partition = read_bytes_;
+    options.partition_idle_micros = idle_micros_;
     pipeline_ = std::make_unique<StreamPipeline>(options, *log_, *checkpoints_, clock_, metrics_);
     view_ = AddView(sql_, "v#1");
   }
@@ -158,6 +159,7 @@ class StreamPipelineTest : public ::testing::Test {
   std::unique_ptr<StreamPipeline> pipeline_;
   std::string sql_;
   size_t read_bytes_ = 1 << 20;
+  int64_t idle_micros_ = 0;  // a caught-up partition is idle at once (time stands still here)
   std::vector<std::string> payloads_;
 };
 
@@ -554,6 +556,39 @@ TEST_F(StreamPipelineTest, InterleavedPartitionsWithSkewProduceNoLateEvents) {
             kT0 + 3600 * kMicrosPerSecond);
   EXPECT_EQ(Rows().size(), 60u);
   EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 1u);
+}
+
+// Live, a producer's batch may become durable in one partition a moment before another: a
+// caught-up partition keeps holding the watermark back for the idle timeout, then stops.
+TEST_F(StreamPipelineTest, ACaughtUpPartitionTurnsIdleAfterTheIdleTimeout) {
+  idle_micros_ = kMicrosPerSecond;
+  OpenAll(
+      "CREATE MATERIALIZED VIEW v WITH (emit = 'on_close') AS SELECT window_start, count(*) AS n "
+      "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start");
+  const std::string labels = "pipeline=\"v\"";
+  Gauge* watermark = metrics_.GetGauge("sluice_watermark_micros", "", labels);
+  Append(0, "WH-01", "x", kT0);
+  Append(1, "WH-01", "x", kT0 + 10 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 2u);
+  EXPECT_EQ(watermark->value(), kT0 - 5 * kMicrosPerSecond);
+  // The first part of a batch: partition 0 only, minutes ahead.
+  for (int s = 20; s <= 300; s += 20) Append(0, "WH-01", "x", kT0 + s * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 15u);
+  EXPECT_EQ(watermark->value(), kT0 + 5 * kMicrosPerSecond);  // partition 1 holds it
+  clock_.Advance(kMicrosPerSecond / 2);
+  // Its other part, in partition 1: not late.
+  for (int s = 30; s <= 300; s += 30) Append(1, "WH-01", "x", kT0 + s * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 10u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 0u);
+  EXPECT_EQ(watermark->value(), kT0 + 295 * kMicrosPerSecond);
+  // Partition 1 goes quiet: once idle for a second it no longer holds partition 0 back.
+  Append(0, "WH-01", "x", kT0 + 400 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_EQ(watermark->value(), kT0 + 295 * kMicrosPerSecond);
+  clock_.Advance(kMicrosPerSecond);
+  ASSERT_EQ(Process(), 0u);
+  EXPECT_EQ(watermark->value(), kT0 + 395 * kMicrosPerSecond);
+  EXPECT_EQ(view_->row_count(), 6u);  // 08:00 to 08:05 closed
 }
 
 // A checkpoint whose commit fails keeps its state changes: the next one writes them, so a
