@@ -12,6 +12,7 @@
 #include "sql/event_fields.h"
 #include "stream/late_events.h"
 #include "stream/view_operator.h"
+#include "stream/watermarks.h"
 
 namespace sluice::stream {
 
@@ -68,6 +69,9 @@ struct Member {
   // (monotonic micros). Decides when a caught-up partition turns idle.
   std::vector<int64_t> last_input;
   uint64_t checkpointed_position = 0;
+  // The watermark may move without input (a partition turning idle) and close windows: that
+  // makes a checkpoint due too.
+  int64_t checkpointed_watermark = PartitionWatermarks::kNone;
   // State changes taken for a checkpoint whose commit failed: written by the next one (with
   // any newer value of the same key replacing the older), so a failed commit loses nothing.
   std::map<std::string, std::string> uncommitted;
@@ -356,7 +360,9 @@ struct StreamPipeline::Impl {
 
   bool CheckpointDue() const {
     for (const auto& m : members)
-      if (Position(*m) != m->checkpointed_position || !m->uncommitted.empty()) return true;
+      if (Position(*m) != m->checkpointed_position || !m->uncommitted.empty() ||
+          m->aggregator->watermark() != m->checkpointed_watermark)
+        return true;
     return false;
   }
 
@@ -390,8 +396,10 @@ struct StreamPipeline::Impl {
       }
       return st;
     }
-    for (size_t i = 0; i < updates.size(); ++i)
+    for (size_t i = 0; i < updates.size(); ++i) {
       members[i]->checkpointed_position = Sum(updates[i].offsets);
+      members[i]->checkpointed_watermark = members[i]->aggregator->watermark();
+    }
     return Status::Ok();
   }
 };
@@ -447,6 +455,7 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   // some (a producer's batch becoming durable in another partition first).
   m->last_input.assign(s.input.partitions(), s.clock.MonotonicMicros());
   m->checkpointed_position = Sum(m->offsets);
+  m->checkpointed_watermark = m->aggregator->watermark();
   m->view->Reset(m->aggregator->Rows(), data.version + unreplayed);
   spdlog::info("view {}: restored {} groups at version {}, resuming at position {}", plan.name,
                m->aggregator->group_count(), data.version, Sum(m->offsets));
