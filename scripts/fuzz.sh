@@ -50,7 +50,8 @@ run sql_expr
 # Materialized views: the planner on arbitrary DDL, the operator on what it accepts, and the
 # operator's checkpoint round trip.
 build sql_view fuzz/sql_view_fuzz.cc src/sql/*.cc src/stream/aggregation.cc \
-  src/stream/sketches.cc src/stream/view_operator.cc src/stream/join_values.cc "${base_sources[@]}"
+  src/stream/sketches.cc src/stream/view_operator.cc src/stream/join_values.cc \
+  src/stream/watermarks.cc "${base_sources[@]}"
 run sql_view
 # Queries over views: arbitrary SELECTs over a view whose rows hold odd values.
 build sql_query fuzz/sql_query_fuzz.cc src/sql/*.cc "${base_sources[@]}"

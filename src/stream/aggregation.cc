@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "sql/functions.h"
 #include "stream/sketches.h"
+#include "stream/watermarks.h"
 
 namespace sluice::stream {
 namespace {
@@ -174,7 +175,10 @@ bool GetRaw(std::string_view& in, T& v) {
 
 // Format 1 had no event time, HyperLogLog or quantile sketch (it is still read).
 constexpr char kStateFormat = 2;
-constexpr char kMetaFormat = 1;
+// Meta format 1 held the largest event time over all partitions (it is still read); 2 holds
+// the per-partition watermarks (watermarks.h).
+constexpr char kLegacyMetaFormat = 1;
+constexpr char kMetaFormat = 2;
 // approx_count_distinct is exact up to this many distinct values: the set is smaller than a
 // HyperLogLog's 4 KiB registers until then, and small counts are exactly right.
 constexpr size_t kExactDistinctLimit = 64;
@@ -271,7 +275,7 @@ struct Aggregator::Impl {
   // that have not closed yet.
   std::map<int64_t, std::vector<const std::string*>> by_window;
   std::map<int64_t, std::vector<const std::string*>> open_windows;
-  int64_t max_event_time = std::numeric_limits<int64_t>::min();
+  PartitionWatermarks watermarks{0};  // with the plan's delay once created
 
   // ---- Sessions (SESSION windows; see AddToSession)
   // Encoded GROUP BY keys -> that key's sessions, disjoint and sorted by start (and so by end).
@@ -306,10 +310,7 @@ struct Aggregator::Impl {
   uint64_t errors = 0;
   uint64_t filtered = 0;
 
-  int64_t Watermark() const {
-    if (max_event_time == std::numeric_limits<int64_t>::min()) return max_event_time;
-    return max_event_time - plan.watermark_delay_micros;
-  }
+  int64_t Watermark() const { return watermarks.watermark(); }
 
   sql::Row InputRow(std::span<const Value> fields) const { return sql::Row{fields, input}; }
 
@@ -792,7 +793,8 @@ struct Aggregator::Impl {
     }
   }
 
-  void Add(std::span<const Value> fields, int64_t record_time, std::span<const Value> joined) {
+  void Add(std::span<const Value> fields, int64_t record_time, std::span<const Value> joined,
+           uint32_t partition) {
     std::copy(joined.begin(), joined.end(), input.begin() + ViewPlan::kInputColumns);
     int64_t t = record_time;
     if (time) {
@@ -810,7 +812,7 @@ struct Aggregator::Impl {
       t = v.integer;
     }
     if (t < Watermark()) ++late;
-    if (t > max_event_time) max_event_time = t;
+    watermarks.Observe(partition, t);
     input[ViewPlan::kEventTimeColumn] = Value::Timestamp(t);
     Process(fields, t);
     ctx.Reset();
@@ -1019,6 +1021,7 @@ Result<std::unique_ptr<Aggregator>> Aggregator::Create(const sql::ViewPlan& plan
                                                        sql::FieldSet& fields) {
   auto impl = std::make_unique<Impl>();
   impl->plan = plan;
+  impl->watermarks = PartitionWatermarks(plan.watermark_delay_micros);
   const ViewPlan& p = impl->plan;
   auto reads_window = [](const sql::BoundExpr& e) {
     std::vector<const sql::BoundExpr*> stack{&e};
@@ -1084,16 +1087,20 @@ const sql::ViewPlan& Aggregator::plan() const {
 }
 
 DropReason Aggregator::Add(std::span<const sql::Value> fields, int64_t event_time_micros,
-                           std::span<const sql::Value> joined_columns) {
+                           std::span<const sql::Value> joined_columns, uint32_t partition) {
   impl_->drop = DropReason::kNone;
-  impl_->Add(fields, event_time_micros, joined_columns);
+  impl_->Add(fields, event_time_micros, joined_columns, partition);
   return impl_->drop;
 }
 
-void Aggregator::ObserveEventTime(int64_t event_time_micros) {
+void Aggregator::ObserveEventTime(int64_t event_time_micros, uint32_t partition) {
   Impl& s = *impl_;
   if (event_time_micros < s.Watermark()) ++s.late;
-  s.max_event_time = std::max(s.max_event_time, event_time_micros);
+  s.watermarks.Observe(partition, event_time_micros);
+}
+
+void Aggregator::SetPartitionActive(uint32_t partition, bool active) {
+  impl_->watermarks.SetActive(partition, active);
 }
 
 std::string_view DropReasonName(DropReason reason) {
@@ -1143,18 +1150,26 @@ void Aggregator::TakeCheckpointChanges(std::vector<std::pair<std::string, std::s
 std::string Aggregator::Meta() const {
   std::string out;
   out += kMetaFormat;
-  PutRaw(out, impl_->max_event_time);
+  impl_->watermarks.Encode(out);
   return out;
 }
 
 Status Aggregator::Restore(const std::map<std::string, std::string>& state, std::string_view meta) {
   Impl& s = *impl_;
   if (!meta.empty()) {
-    if (meta[0] != kMetaFormat)
-      return Status::Corruption(fmt::format("view {}: unknown checkpoint format", s.plan.name));
+    const char format = meta[0];
     meta.remove_prefix(1);
-    if (!GetRaw(meta, s.max_event_time))
-      return Status::Corruption(fmt::format("view {}: truncated checkpoint", s.plan.name));
+    if (format == kLegacyMetaFormat) {
+      int64_t max_event_time = 0;
+      if (!GetRaw(meta, max_event_time))
+        return Status::Corruption(fmt::format("view {}: truncated checkpoint", s.plan.name));
+      s.watermarks.RestoreLegacy(max_event_time);
+    } else if (format == kMetaFormat) {
+      if (!s.watermarks.Decode(meta))
+        return Status::Corruption(fmt::format("view {}: truncated checkpoint", s.plan.name));
+    } else {
+      return Status::Corruption(fmt::format("view {}: unknown checkpoint format", s.plan.name));
+    }
   }
   for (const auto& [k, v] : state) {
     int64_t start = 0;

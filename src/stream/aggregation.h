@@ -9,9 +9,11 @@
 // Behaviour callers may rely on:
 // * Results do not depend on the order events arrive in, except where stated: counts, sums,
 //   min, max, avg and exact distinct counts of a window are the same for any order (a DOUBLE
-//   sum may differ in its last bits). What does depend on arrival order is lateness: the
-//   watermark is the largest event time seen minus the stream's watermark delay, across all
-//   partitions, and an event behind it is late.
+//   sum may differ in its last bits). What does depend on arrival order is lateness: each
+//   input partition has its own watermark (its largest event time minus the stream's
+//   watermark delay), the view's watermark is the minimum over the partitions that still have
+//   input (never going back; see watermarks.h for the idle rule), and an event behind it is
+//   late.
 // * emit = on_update: every group an event changes is in the next TakeChanges() (one upsert
 //   per changed row, or a delete when the row stops satisfying HAVING). Late events still
 //   update their window and are counted in late_events().
@@ -34,8 +36,10 @@
 //   reach them any more; on_update sessions without retention are kept.
 // * Checkpoint state: TakeCheckpointChanges() gives, per group changed since the last call,
 //   its key and its serialized accumulators (an empty value: the group was purged); Meta()
-//   holds what else must survive a restart (the largest event time). Restore() from the same
-//   data rebuilds an operator that continues exactly like the original would.
+//   holds what else must survive a restart (the watermark and each partition's largest event
+//   time; a checkpoint of the older format, with only the largest event time, still loads).
+//   Restore() from the same data rebuilds an operator that continues exactly like the original
+//   would.
 // * Bad data never stops the operator: an event whose WHERE, key or time fails to evaluate
 //   (a data error such as a failed CAST) is skipped and counted in errors(); a value an
 //   aggregate cannot take (text in a sum) is ignored, like NULL.
@@ -81,13 +85,20 @@ class Aggregator {
   // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the
   // extractor's values()), `event_time_micros` the log record's event time, `joined_columns`
   // the plan's extra_columns input columns (a joined table row, an interval join's sides;
-  // view_operator.h fills them). Returns why the event missed a window it belongs to (for a
-  // HOP, any one of them), kNone when it did not: such an event is counted in dropped_events()
-  // and belongs in the view's late-events output.
+  // view_operator.h fills them), `partition` the input partition the event came from
+  // (watermarks.h: each partition has its own watermark and the view's is the minimum over the
+  // active ones). Returns why the event missed a window it belongs to (for a HOP, any one of
+  // them), kNone when it did not: such an event is counted in dropped_events() and belongs in
+  // the view's late-events output.
   DropReason Add(std::span<const sql::Value> fields, int64_t event_time_micros,
-                 std::span<const sql::Value> joined_columns = {});
+                 std::span<const sql::Value> joined_columns = {}, uint32_t partition = 0);
   // An event that was not added (a join found no match) still moves the watermark.
-  void ObserveEventTime(int64_t event_time_micros);
+  void ObserveEventTime(int64_t event_time_micros, uint32_t partition = 0);
+  // Whether `partition` may still deliver events soon (watermarks.h; the pipeline: it has
+  // unread input, or had a moment ago): an active partition holds the watermark back to its
+  // own, an idle one does not. A partition is active from its first Add() (or a Restore())
+  // until the driver says otherwise.
+  void SetPartitionActive(uint32_t partition, bool active);
 
   // Appends the view changes since the last call (see the header comment) to `out`.
   void TakeChanges(std::vector<store::RowChange>& out);

@@ -91,6 +91,10 @@ Status CheckpointStore::Commit(const std::string& pipeline,
 }
 
 Status CheckpointStore::Commit(const std::vector<CheckpointUpdate>& updates) {
+  if (failing_commits_ > 0) {
+    --failing_commits_;
+    return Status::IOError("committing a checkpoint: failure injected for a test");
+  }
   rocksdb::WriteBatch batch;
   std::string key;
   for (const CheckpointUpdate& u : updates) {

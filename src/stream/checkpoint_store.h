@@ -55,6 +55,10 @@ class CheckpointStore {
   // Commits the checkpoints of several pipelines in one synced write batch: all or none.
   Status Commit(const std::vector<CheckpointUpdate>& updates);
 
+  // For tests: the next `count` Commit() calls fail with an IOError and write nothing (as a
+  // failed RocksDB write would).
+  void FailNextCommitsForTesting(int count) { failing_commits_ = count; }
+
   // Deletes every record of `pipeline` (its state and metadata).
   Status Drop(const std::string& pipeline);
   // The names of the pipelines with anything stored.
@@ -63,6 +67,7 @@ class CheckpointStore {
  private:
   explicit CheckpointStore(std::unique_ptr<rocksdb::DB> db);
   std::unique_ptr<rocksdb::DB> db_;
+  int failing_commits_ = 0;
 };
 
 }  // namespace sluice::stream

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include "sql/event_fields.h"
 #include "stream/late_events.h"
 #include "stream/view_operator.h"
+#include "stream/watermarks.h"
 
 namespace sluice::stream {
 
@@ -63,7 +65,16 @@ struct Member {
   bool live = false;
   std::vector<uint64_t> offsets;
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  // Per partition: when this member last saw input it had not read, or joined the pipeline
+  // (monotonic micros). Decides when a caught-up partition turns idle.
+  std::vector<int64_t> last_input;
   uint64_t checkpointed_position = 0;
+  // The watermark may move without input (a partition turning idle) and close windows: that
+  // makes a checkpoint due too.
+  int64_t checkpointed_watermark = PartitionWatermarks::kNone;
+  // State changes taken for a checkpoint whose commit failed: written by the next one (with
+  // any newer value of the same key replacing the older), so a failed commit loses nothing.
+  std::map<std::string, std::string> uncommitted;
 
   // The late-events side output (late_events.h); nullptr: not recorded (tests, tools).
   log::Log* late_log = nullptr;
@@ -260,6 +271,17 @@ struct StreamPipeline::Impl {
     }
   }
 
+  // Tells `m`'s watermark whether `partition` is active (watermarks.h): it has input beyond
+  // `next`, or had within the last partition_idle_micros (a producer's batch may be durable in
+  // one partition a moment before the others).
+  void MarkPending(Member& m, uint32_t partition, uint64_t next) const {
+    const int64_t now = clock.MonotonicMicros();
+    const bool pending = next < input.DurableEndOffset(partition);
+    if (pending) m.last_input[partition] = now;
+    m.aggregator->SetPartitionActive(
+        partition, pending || now - m.last_input[partition] < options.partition_idle_micros);
+  }
+
   bool Extract(const log::RecordView& record) {
     if (extractor->Extract(record.payload).ok()) return true;
     malformed->Add();
@@ -270,8 +292,12 @@ struct StreamPipeline::Impl {
   Result<size_t> ProcessLive(std::vector<Member*>& live) {
     size_t n = 0;
     if (live.empty()) return n;
+    for (Member* m : live)
+      for (uint32_t p = 0; p < readers.size(); ++p) MarkPending(*m, p, offsets[p]);
     for (uint32_t p = 0; p < readers.size(); ++p) {
       SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(options.read_bytes_per_partition));
+      if (!batch.empty())
+        for (Member* m : live) MarkPending(*m, p, batch.front().offset);
       for (const log::RecordView& record : batch) {
         if (!Extract(record)) continue;
         for (Member* m : live) m->Add(extractor->values(), record, p);
@@ -280,6 +306,7 @@ struct StreamPipeline::Impl {
       }
       offsets[p] = readers[p]->next_offset();
       n += batch.size();
+      for (Member* m : live) MarkPending(*m, p, offsets[p]);
     }
     for (Member* m : live) m->processed->Add(n);
     return n;
@@ -288,6 +315,7 @@ struct StreamPipeline::Impl {
   // One chunk of a catching-up member's backfill, never past the shared position.
   Result<size_t> CatchUp(Member& m) {
     size_t n = 0;
+    for (uint32_t p = 0; p < m.readers.size(); ++p) MarkPending(m, p, m.offsets[p]);
     for (uint32_t p = 0; p < m.readers.size(); ++p) {
       if (m.offsets[p] >= offsets[p]) continue;
       log::PartitionReader& reader = *m.readers[p];
@@ -299,6 +327,7 @@ struct StreamPipeline::Impl {
       }
       m.offsets[p] = std::min(reader.next_offset(), offsets[p]);
       if (reader.next_offset() != m.offsets[p]) reader.Seek(m.offsets[p]);
+      MarkPending(m, p, m.offsets[p]);
     }
     m.processed->Add(n);
     return n;
@@ -331,7 +360,9 @@ struct StreamPipeline::Impl {
 
   bool CheckpointDue() const {
     for (const auto& m : members)
-      if (Position(*m) != m->checkpointed_position) return true;
+      if (Position(*m) != m->checkpointed_position || !m->uncommitted.empty() ||
+          m->aggregator->watermark() != m->checkpointed_watermark)
+        return true;
     return false;
   }
 
@@ -343,15 +374,33 @@ struct StreamPipeline::Impl {
       CheckpointUpdate u;
       u.pipeline = m->checkpoint_id;
       m->aggregator->TakeCheckpointChanges(u.changed_state);
+      if (!m->uncommitted.empty()) {
+        // A retry: the failed commit's changes, updated by the newer ones.
+        for (auto& [k, v] : u.changed_state) m->uncommitted[std::move(k)] = std::move(v);
+        u.changed_state.assign(std::make_move_iterator(m->uncommitted.begin()),
+                               std::make_move_iterator(m->uncommitted.end()));
+        m->uncommitted.clear();
+      }
       u.offsets = m->live ? offsets : m->offsets;
       u.version = m->view->version();
       u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
-      m->checkpointed_position = Sum(u.offsets);
       updates.push_back(std::move(u));
     }
     last_checkpoint_micros = clock.MonotonicMicros();
     if (updates.empty()) return Status::Ok();
-    return checkpoints.Commit(updates);
+    if (Status st = checkpoints.Commit(updates); !st.ok()) {
+      // Nothing was written: keep the changes for the next checkpoint, which is due.
+      for (size_t i = 0; i < updates.size(); ++i) {
+        for (auto& [k, v] : updates[i].changed_state)
+          members[i]->uncommitted.insert_or_assign(std::move(k), std::move(v));
+      }
+      return st;
+    }
+    for (size_t i = 0; i < updates.size(); ++i) {
+      members[i]->checkpointed_position = Sum(updates[i].offsets);
+      members[i]->checkpointed_watermark = members[i]->aggregator->watermark();
+    }
+    return Status::Ok();
   }
 };
 
@@ -402,7 +451,11 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
     const uint64_t end = s.input.DurableEndOffset(p);
     if (end > offset) unreplayed += end - offset;
   }
+  // Until the idle timeout has passed, a partition without input may still be about to get
+  // some (a producer's batch becoming durable in another partition first).
+  m->last_input.assign(s.input.partitions(), s.clock.MonotonicMicros());
   m->checkpointed_position = Sum(m->offsets);
+  m->checkpointed_watermark = m->aggregator->watermark();
   m->view->Reset(m->aggregator->Rows(), data.version + unreplayed);
   spdlog::info("view {}: restored {} groups at version {}, resuming at position {}", plan.name,
                m->aggregator->group_count(), data.version, Sum(m->offsets));

@@ -21,6 +21,8 @@
 //   the view's checkpoint id. Restoring replays the log from those offsets, so each view ends
 //   exactly as an uninterrupted run's (for on_close views, up to the arrival-order caveat in
 //   aggregation.h).
+// - Watermarks: per partition (watermarks.h); a partition holds a view's watermark back while
+//   the view's reader of it is behind the log's durable end and for partition_idle_micros after.
 // - Late events: an event a view's windows refuse (Aggregator::Add's DropReason) is appended,
 //   with its log position, to the view's late-events log (late_events.h), one write per round;
 //   never twice for one position (see AddView).
@@ -50,6 +52,11 @@ struct StreamPipelineOptions {
   std::string stream;  // for logs and metrics
   int64_t checkpoint_interval_micros = kMicrosPerSecond;
   size_t read_bytes_per_partition = 1 << 20;  // per round, per partition (and per catching-up view)
+  // A partition stops holding a view's watermark back (watermarks.h) once its reader has been
+  // caught up with the log's durable end this long (processing time): long enough for the
+  // other partitions' part of a producer's batch to become durable, short enough for a quiet
+  // partition not to delay on_close windows noticeably. 0: as soon as it is caught up.
+  int64_t partition_idle_micros = kMicrosPerSecond;
 };
 
 // The view definition (columns, key, SQL text) of a plan.

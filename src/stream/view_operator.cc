@@ -80,7 +80,7 @@ struct ViewOperator::Impl {
   std::vector<std::string> purged;  // checkpoint keys of buffered events to delete
   uint64_t pairs = 0;
 
-  DropReason AddLookup(std::span<const Value> fields, int64_t t) {
+  DropReason AddLookup(std::span<const Value> fields, int64_t t, uint32_t partition) {
     base_columns[ViewPlan::kEventTimeColumn] = Value::Timestamp(t);
     const sql::Row input{fields, base_columns};
     key.clear();
@@ -92,16 +92,16 @@ struct ViewOperator::Impl {
     if (!ctx.ok()) {
       ++errors;
       ctx.Reset();
-      aggregator->ObserveEventTime(t);
+      aggregator->ObserveEventTime(t, partition);
       return DropReason::kNone;
     }
     ctx.Reset();
     const auto lock = table->LockForReading();
     const OwnedValues* match = null_key ? nullptr : table->Find(key);
-    if (match != nullptr) return aggregator->Add(fields, t, match->values());
-    if (plan.lookup->left) return aggregator->Add(fields, t, nulls);
+    if (match != nullptr) return aggregator->Add(fields, t, match->values(), partition);
+    if (plan.lookup->left) return aggregator->Add(fields, t, nulls, partition);
     ++misses;
-    aggregator->ObserveEventTime(t);
+    aggregator->ObserveEventTime(t, partition);
     return DropReason::kNone;
   }
 
@@ -112,7 +112,7 @@ struct ViewOperator::Impl {
   }
 
   void Emit(int side, int64_t t, std::span<const Value> values, const Buffered& other,
-            std::span<const Value> fields) {
+            std::span<const Value> fields, uint32_t partition) {
     const int64_t t0 = side == 0 ? t : other.time;
     const int64_t t1 = side == 0 ? other.time : t;
     const sql::IntervalJoinSpec& spec = *plan.interval_join;
@@ -126,7 +126,7 @@ struct ViewOperator::Impl {
         joined[static_cast<size_t>(cols[i] - ViewPlan::kInputColumns)] = v[i];
     }
     ++pairs;
-    aggregator->Add(fields, t0, joined);
+    aggregator->Add(fields, t0, joined, partition);
   }
 
   void AddInterval(std::span<const Value> fields, int64_t t, uint32_t partition) {
@@ -134,7 +134,7 @@ struct ViewOperator::Impl {
     if (partition >= partition_max.size())
       partition_max.resize(partition + 1, std::numeric_limits<int64_t>::min());
     partition_max[partition] = std::max(partition_max[partition], t);
-    aggregator->ObserveEventTime(t);
+    aggregator->ObserveEventTime(t, partition);
     for (int side = 0; side < 2; ++side) {
       std::fill(row.begin(), row.end(), Value());
       row[ViewPlan::kEventTimeColumn] = side == 0 ? Value::Timestamp(t) : Value();
@@ -162,7 +162,8 @@ struct ViewOperator::Impl {
       // as side 1, against its own side-0 copy).
       Side& other = sides[1 - side];
       if (auto it = other.by_key.find(key); it != other.by_key.end()) {
-        for (uint64_t seq : it->second) Emit(side, t, side_values, other.entries.at(seq), fields);
+        for (uint64_t seq : it->second)
+          Emit(side, t, side_values, other.entries.at(seq), fields, partition);
       }
       Side& mine = sides[side];
       const uint64_t seq = next_seq++;
@@ -295,14 +296,18 @@ const sql::ViewPlan& ViewOperator::plan() const {
 DropReason ViewOperator::Add(std::span<const sql::Value> fields, int64_t event_time_micros,
                              uint32_t partition) {
   Impl& s = *impl_;
-  if (s.plan.lookup) return s.AddLookup(fields, event_time_micros);
+  if (s.plan.lookup) return s.AddLookup(fields, event_time_micros, partition);
   if (s.plan.interval_join) {
     // A pair whose window was closed or purged is counted in dropped_events(); the events
     // themselves were not refused (each may still pair later), so none is a late event.
     s.AddInterval(fields, event_time_micros, partition);
     return DropReason::kNone;
   }
-  return s.aggregator->Add(fields, event_time_micros);
+  return s.aggregator->Add(fields, event_time_micros, {}, partition);
+}
+
+void ViewOperator::SetPartitionActive(uint32_t partition, bool active) {
+  impl_->aggregator->SetPartitionActive(partition, active);
 }
 
 int64_t ViewOperator::last_event_time() const {

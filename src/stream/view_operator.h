@@ -56,6 +56,8 @@ class ViewOperator {
   // Aggregator::Add returns for the event (an interval join's events: kNone; see Add()).
   DropReason Add(std::span<const sql::Value> fields, int64_t event_time_micros,
                  uint32_t partition = 0);
+  // Aggregator::SetPartitionActive: whether `partition` holds the view's watermark back.
+  void SetPartitionActive(uint32_t partition, bool active);
 
   void TakeChanges(std::vector<store::RowChange>& out);
   void TakeCheckpointChanges(std::vector<std::pair<std::string, std::string>>& out);

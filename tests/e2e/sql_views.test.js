@@ -67,6 +67,14 @@ describe('SQL views over HTTP', () => {
                                revenue: 350, largest: 250 });
     // Out of order, and late (behind the 2 s watermark): still counted in its window. (The
     // first batch may have had a late event too, depending on the order partitions were read.)
+    // The watermark first waits for partitions without events to be idle for a second.
+    for (let i = 0; ; i++) {
+      const text = await (await fetch(`${sluice.url}/metrics`)).text();
+      const m = text.match(/sluice_watermark_micros\{pipeline="revenue_per_minute"\} (-?\d+)/);
+      if (m && BigInt(m[1]) >= BigInt(Date.parse('2026-11-25T08:01:03Z')) * 1000n) break;
+      assert.ok(i < 100, `the watermark did not reach 08:01:03: ${m?.[1]}`);
+      await sleep(50);
+    }
     await postEvents(sluice.url, 'orders',
         ndjson([order({ customer: 'ACME', total: 7, placed_at: '2026-11-25T08:00:01Z' })]));
     await sub.waitFor(() => acme().orders === 3);

@@ -78,6 +78,7 @@ class StreamPipelineTest : public ::testing::Test {
     StreamPipelineOptions options;
     options.stream = "fulfilment";
     options.read_bytes_per_partition = read_bytes_;
+    options.partition_idle_micros = idle_micros_;
     pipeline_ = std::make_unique<StreamPipeline>(options, *log_, *checkpoints_, clock_, metrics_);
     view_ = AddView(sql_, "v#1");
   }
@@ -158,6 +159,7 @@ class StreamPipelineTest : public ::testing::Test {
   std::unique_ptr<StreamPipeline> pipeline_;
   std::string sql_;
   size_t read_bytes_ = 1 << 20;
+  int64_t idle_micros_ = 0;  // a caught-up partition is idle at once (time stands still here)
   std::vector<std::string> payloads_;
 };
 
@@ -511,6 +513,105 @@ TEST_F(StreamPipelineTest, ViewsAddedLaterCatchUpAndShareTheStream) {
   while (Process() > 0) {
   }
   EXPECT_NE(Rows(late), before);
+}
+
+// The pipeline reads a chunk of each partition in turn: with a dense and a sparse partition,
+// a chunk of the sparse one spans many minutes of the dense one. Per-partition watermarks keep
+// in-order producers from being late; an event late within its own partition still is.
+TEST_F(StreamPipelineTest, InterleavedPartitionsWithSkewProduceNoLateEvents) {
+  read_bytes_ = 2048;  // about 14 events per partition and round
+  OpenAll(
+      "CREATE MATERIALIZED VIEW v WITH (emit = 'on_close') AS SELECT window_start, count(*) AS n "
+      "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start");
+  for (int s = 0; s < 3600; s += 6) Append(0, "WH-01", "x", kT0 + s * kMicrosPerSecond);
+  for (int s = 3; s < 3600; s += 60) Append(1, "WH-02", "x", kT0 + s * kMicrosPerSecond);
+  size_t rounds = 0;
+  while (Process() > 0) ++rounds;
+  EXPECT_GE(rounds, 20u);
+  const std::string labels = "pipeline=\"v\"";
+  EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 0u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_dropped_events_total", "", labels)->value(), 0u);
+  // Every minute but the last (still open: the watermark is 08:59:49) has 10 + 1 events.
+  const std::vector<std::string> rows = Rows();
+  ASSERT_EQ(rows.size(), 59u);
+  for (int m = 0; m < 59; ++m)
+    EXPECT_EQ(rows[static_cast<size_t>(m)],
+              R"({"window_start":")" + Ts(kT0 + m * kMicrosPerMinute) + R"(","n":11})");
+  EXPECT_EQ(metrics_.GetGauge("sluice_watermark_micros", "", labels)->value(),
+            kT0 + 3594 * kMicrosPerSecond - 5 * kMicrosPerSecond);
+
+  // Behind the watermark (and its own partition) by far more than the delay: late, dropped.
+  Append(1, "WH-02", "x", kT0 + 30 * kMicrosPerMinute);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 1u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_dropped_events_total", "", labels)->value(), 1u);
+
+  // A restart keeps each partition's watermark: partition 1 (at 08:59:03) still holds the
+  // view back while it has input, partition 0 (at 08:59:54) does not once caught up.
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Reopen();
+  Append(1, "WH-02", "x", kT0 + 3605 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_EQ(metrics_.GetGauge("sluice_watermark_micros", "", labels)->value(),
+            kT0 + 3600 * kMicrosPerSecond);
+  EXPECT_EQ(Rows().size(), 60u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 1u);
+}
+
+// Live, a producer's batch may become durable in one partition a moment before another: a
+// caught-up partition keeps holding the watermark back for the idle timeout, then stops.
+TEST_F(StreamPipelineTest, ACaughtUpPartitionTurnsIdleAfterTheIdleTimeout) {
+  idle_micros_ = kMicrosPerSecond;
+  OpenAll(
+      "CREATE MATERIALIZED VIEW v WITH (emit = 'on_close') AS SELECT window_start, count(*) AS n "
+      "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start");
+  const std::string labels = "pipeline=\"v\"";
+  Gauge* watermark = metrics_.GetGauge("sluice_watermark_micros", "", labels);
+  Append(0, "WH-01", "x", kT0);
+  Append(1, "WH-01", "x", kT0 + 10 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 2u);
+  EXPECT_EQ(watermark->value(), kT0 - 5 * kMicrosPerSecond);
+  // The first part of a batch: partition 0 only, minutes ahead.
+  for (int s = 20; s <= 300; s += 20) Append(0, "WH-01", "x", kT0 + s * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 15u);
+  EXPECT_EQ(watermark->value(), kT0 + 5 * kMicrosPerSecond);  // partition 1 holds it
+  clock_.Advance(kMicrosPerSecond / 2);
+  // Its other part, in partition 1: not late.
+  for (int s = 30; s <= 300; s += 30) Append(1, "WH-01", "x", kT0 + s * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 10u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_late_events_total", "", labels)->value(), 0u);
+  EXPECT_EQ(watermark->value(), kT0 + 295 * kMicrosPerSecond);
+  // Partition 1 goes quiet: once idle for a second it no longer holds partition 0 back.
+  Append(0, "WH-01", "x", kT0 + 400 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_EQ(watermark->value(), kT0 + 295 * kMicrosPerSecond);
+  clock_.Advance(kMicrosPerSecond);
+  ASSERT_EQ(Process(), 0u);
+  EXPECT_EQ(watermark->value(), kT0 + 395 * kMicrosPerSecond);
+  EXPECT_EQ(view_->row_count(), 6u);  // 08:00 to 08:05 closed
+}
+
+// A checkpoint whose commit fails keeps its state changes: the next one writes them, so a
+// restart after it loses nothing.
+TEST_F(StreamPipelineTest, AFailedCheckpointCommitIsRetriedWithTheSameChanges) {
+  OpenAll();
+  Append(0, "WH-01", "pick.completed", kT0);
+  Append(1, "WH-02", "pick.completed", kT0 + 1);
+  ASSERT_EQ(Process(), 2u);
+  checkpoints_->FailNextCommitsForTesting(2);
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  // Changes after the failure: one group changes again, one is new.
+  Append(0, "WH-01", "pick.completed", kT0 + 2);
+  Append(1, "WH-03", "pick.completed", kT0 + 3);
+  ASSERT_EQ(Process(), 2u);
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  const std::vector<std::string> before = Rows();
+  ASSERT_EQ(before.size(), 3u);
+  Reopen();  // a crash: only the checkpoint, nothing to replay
+  EXPECT_EQ(Process(), 0u);
+  EXPECT_EQ(Rows(), before);
+  EXPECT_TRUE(Has(Row("WH-01", "pick.completed", kT0, 2)));
 }
 
 TEST(AggregatorTest, CountsLateEventsButStillAddsThem) {
