@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import { SLUICE_BIN, getJson, postEvents, runSql, sleep, startSluice } from './lib/sluice.js';
+import { random, waitForCatchUp, loadEvents } from './lib/differential.js';
 
 const EVENT_COUNT = Number(process.env.SQL_JOINS_DIFF_EVENTS ?? 6000);
 
@@ -35,14 +36,6 @@ async function waitFor(check, what) {
     await sleep(50);
   }
   assert.fail(`timed out waiting for ${what}`);
-}
-
-async function waitForCatchUp(url, views) {
-  await waitFor(async () => {
-    const shown = (await runSql(url, 'SHOW VIEWS')).body.results[0];
-    const lag = shown.columns.indexOf('lag');
-    return shown.rows.filter((r) => views.includes(r[0]) && r[lag] > 0).length === 0;
-  }, 'the views to catch up');
 }
 
 test('reference tables over HTTP: JSON, NDJSON, CSV, errors, SHOW/DESCRIBE, kill -9', async () => {
@@ -148,17 +141,6 @@ test('reference tables over HTTP: JSON, NDJSON, CSV, errors, SHOW/DESCRIBE, kill
 });
 
 // ---- Differential test against DuckDB --------------------------------------------------------
-
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Events of `sluice gen`, occurred_at rewritten onto 15 minutes, 30% shifted up to 20 s back:
 // out of order, but within the stream's 30 s watermark delay.
@@ -270,12 +252,7 @@ describe('joins: Sluice vs DuckDB', () => {
     writeFileSync(csv, warehousesCsv());
     const duck = await DuckDBInstance.create(':memory:');
     connection = await duck.connect();
-    await connection.run(
-      `CREATE TABLE events AS SELECT * FROM read_json('${data.file}', ` +
-      `format='newline_delimited', timestampformat='%d|%m|%Y!', dateformat='%d|%m|%Y!', ` +
-      `sample_size=-1)`);
-    await connection.run(
-      'CREATE VIEW ev AS SELECT *, epoch_us(occurred_at::TIMESTAMP) AS t_us FROM events');
+    await loadEvents(connection, data.file);
     await connection.run(`CREATE TABLE wh AS SELECT * FROM read_csv('${csv}', header = true,
                             columns = {'warehouse_id': 'VARCHAR', 'region': 'VARCHAR',
                                        'capacity': 'BIGINT'})`);

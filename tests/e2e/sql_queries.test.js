@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import { SLUICE_BIN, postEvents, runSql, sleep, startSluice } from './lib/sluice.js';
+import { random, waitForCatchUp } from './lib/differential.js';
 
 const EVENT_COUNT = Number(process.env.SQL_QUERIES_EVENTS ?? 4000);
 
@@ -66,18 +67,6 @@ const QUERIES = [
   [`SELECT min(event_type) AS first_type, max(window_start) AS last_window,
            count(amount) AS with_amount FROM per_minute WHERE warehouse_id IS NULL`],
 ];
-
-// Seeded, so a failure reproduces.
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generateEvents() {
   const gen = spawnSync(SLUICE_BIN, ['gen', '--count', String(EVENT_COUNT), '--rate', 'max',
@@ -141,16 +130,6 @@ const show = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n`
 // JSON text with BigInts written as numbers.
 const toJson = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `@big@${v}` : v))
   .replace(/"@big@(-?\d+)"/g, '$1');
-
-async function waitForCatchUp(url) {
-  for (let i = 0; i < 400; i++) {
-    const shown = (await runSql(url, 'SHOW VIEWS')).body.results[0];
-    const lag = shown.columns.indexOf('lag');
-    if (shown.rows.every((r) => r[lag] === 0)) return;
-    await sleep(50);
-  }
-  assert.fail('the views did not catch up');
-}
 
 describe('queries over views: Sluice vs DuckDB', () => {
   let dir, sluice, connection, duck;

@@ -20,6 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import { getJson, postEvents, runSql, sleep, startSluice } from './lib/sluice.js';
+import { random, waitForCatchUp, loadEvents } from './lib/differential.js';
 
 const ORDERS = Number(process.env.SQL_SESSIONS_DIFF_ORDERS ?? 600);
 const SECOND = 1_000_000n;
@@ -77,17 +78,6 @@ const CORPUS = [
      FROM ${sessions(120n * SECOND, 'order_id')} GROUP BY ALL`,
     { events: 0.065, median: 0.01 }],
 ];
-
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS = ['order.received', 'pick.started', 'pick.completed', 'packed', 'shipped'];
 
@@ -176,16 +166,6 @@ function same(a, b) {
 
 const show = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 
-async function waitForCatchUp(url, views) {
-  for (let i = 0; i < 400; i++) {
-    const shown = (await runSql(url, 'SHOW VIEWS')).body.results[0];
-    const lag = shown.columns.indexOf('lag');
-    if (shown.rows.every((r) => !views.includes(r[0]) || r[lag] === 0)) return;
-    await sleep(50);
-  }
-  assert.fail('the views did not catch up');
-}
-
 describe('SESSION windows: Sluice vs DuckDB', () => {
   let dir, sluice, data, connection, duck;
 
@@ -194,12 +174,7 @@ describe('SESSION windows: Sluice vs DuckDB', () => {
     data = generateEvents(dir);
     duck = await DuckDBInstance.create(':memory:');
     connection = await duck.connect();
-    await connection.run(
-      `CREATE TABLE events AS SELECT * FROM read_json('${data.file}', ` +
-      `format='newline_delimited', timestampformat='%d|%m|%Y!', dateformat='%d|%m|%Y!', ` +
-      `sample_size=-1)`);
-    await connection.run(
-      'CREATE VIEW ev AS SELECT *, epoch_us(occurred_at::TIMESTAMP) AS t_us FROM events');
+    await loadEvents(connection, data.file);
     sluice = await startSluice();
   });
 

@@ -22,6 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import { SLUICE_BIN, postEvents, runSql, sleep, startSluice } from './lib/sluice.js';
+import { random, waitForCatchUp, loadEvents } from './lib/differential.js';
 
 const EVENT_COUNT = Number(process.env.SQL_VIEWS_DIFF_EVENTS ?? 6000);
 const MINUTE = 60_000_000n;
@@ -138,18 +139,6 @@ const CORPUS = [
     { orders: 0.065, events: 0.065, p90: 0.01, median_weight: 0.01 }],
 ];
 
-// Seeded, so a failure reproduces.
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function generateEvents(dir) {
   const gen = spawnSync(SLUICE_BIN, ['gen', '--count', String(EVENT_COUNT), '--rate', 'max',
                                      '--seed', '23', '--run-id', 'views-diff'],
@@ -228,17 +217,6 @@ function same(a, b) {
 
 const show = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 
-async function waitForCatchUp(url, views) {
-  for (let i = 0; i < 400; i++) {
-    const shown = (await runSql(url, 'SHOW VIEWS')).body.results[0];
-    const lag = shown.columns.indexOf('lag');
-    const pending = shown.rows.filter((r) => views.includes(r[0]) && r[lag] > 0);
-    if (pending.length === 0) return;
-    await sleep(50);
-  }
-  assert.fail('the views did not catch up');
-}
-
 describe('materialized views: Sluice vs DuckDB', () => {
   let dir, sluice, data, connection, duck;
 
@@ -247,13 +225,7 @@ describe('materialized views: Sluice vs DuckDB', () => {
     data = generateEvents(dir);
     duck = await DuckDBInstance.create(':memory:');
     connection = await duck.connect();
-    // A strptime format no value matches keeps RFC 3339 strings as VARCHAR, as in the events.
-    await connection.run(
-      `CREATE TABLE events AS SELECT * FROM read_json('${data.file}', ` +
-      `format='newline_delimited', timestampformat='%d|%m|%Y!', dateformat='%d|%m|%Y!', ` +
-      `sample_size=-1)`);
-    await connection.run(
-      'CREATE VIEW ev AS SELECT *, epoch_us(occurred_at::TIMESTAMP) AS t_us FROM events');
+        await loadEvents(connection, data.file);
     sluice = await startSluice();
   });
 
