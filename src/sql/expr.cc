@@ -41,6 +41,33 @@ bool IsAggregateFunction(std::string_view name) {
   return f != nullptr && f->kind == FunctionKind::kAggregate;
 }
 
+Type TypeForDataType(const DataType& type) {
+  switch (type.kind) {
+    case TypeKind::kBoolean:
+      return Type::kBoolean;
+    case TypeKind::kInt:
+    case TypeKind::kBigint:
+      return Type::kBigint;
+    case TypeKind::kReal:
+    case TypeKind::kDouble:
+    case TypeKind::kDecimal:
+      return Type::kDouble;
+    case TypeKind::kVarchar:
+      return Type::kVarchar;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestamptz:
+      return Type::kTimestamp;
+    case TypeKind::kDate:
+      return Type::kDate;
+    case TypeKind::kInterval:
+      return Type::kInterval;
+    case TypeKind::kJson:
+    case TypeKind::kJsonb:
+      return Type::kJson;
+  }
+  return Type::kAny;
+}
+
 namespace {
 
 // Calls f(child) for every direct child expression of `e`.
@@ -516,33 +543,8 @@ class Binder {
   }
 
   static Result<Type> CastTarget(const DataType& t, int32_t& scale) {
-    scale = -1;
-    switch (t.kind) {
-      case TypeKind::kBoolean:
-        return Type::kBoolean;
-      case TypeKind::kInt:
-      case TypeKind::kBigint:
-        return Type::kBigint;
-      case TypeKind::kReal:
-      case TypeKind::kDouble:
-        return Type::kDouble;
-      case TypeKind::kDecimal:
-        scale = t.scale.value_or(t.precision ? 0 : -1);
-        return Type::kDouble;
-      case TypeKind::kVarchar:
-        return Type::kVarchar;
-      case TypeKind::kTimestamp:
-      case TypeKind::kTimestamptz:
-        return Type::kTimestamp;
-      case TypeKind::kDate:
-        return Type::kDate;
-      case TypeKind::kInterval:
-        return Type::kInterval;
-      case TypeKind::kJson:
-      case TypeKind::kJsonb:
-        return Type::kJson;
-    }
-    return Type::kVarchar;
+    scale = t.kind == TypeKind::kDecimal ? t.scale.value_or(t.precision ? 0 : -1) : -1;
+    return TypeForDataType(t);
   }
 
   Result<BoundExpr> BindNode(const Cast& n, SourceLocation loc) {

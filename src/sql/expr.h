@@ -177,6 +177,10 @@ struct BoundExpr {
   int64_t option = 0;  // kCall: set by the function's binder (date_trunc's unit, ...)
 };
 
+// The run-time type for a declared SQL type (INT -> BIGINT, DECIMAL -> DOUBLE, ...), as
+// declared columns and CAST targets use it.
+Type TypeForDataType(const DataType& type);
+
 // Binds an expression of the AST against a scope.
 Result<BoundExpr> Bind(const Expr& expr, const Scope& scope);
 

@@ -207,7 +207,4 @@ struct ViewPlan {
   }
 };
 
-// The run-time type for a declared SQL type (INT -> BIGINT, DECIMAL -> DOUBLE, ...).
-Type TypeForDataType(const DataType& type);
-
 }  // namespace sluice::sql

@@ -40,33 +40,6 @@ std::string_view AggregateKindName(AggregateKind kind) {
   return "?";
 }
 
-Type TypeForDataType(const DataType& type) {
-  switch (type.kind) {
-    case TypeKind::kBoolean:
-      return Type::kBoolean;
-    case TypeKind::kInt:
-    case TypeKind::kBigint:
-      return Type::kBigint;
-    case TypeKind::kReal:
-    case TypeKind::kDouble:
-    case TypeKind::kDecimal:
-      return Type::kDouble;
-    case TypeKind::kVarchar:
-      return Type::kVarchar;
-    case TypeKind::kTimestamp:
-    case TypeKind::kTimestamptz:
-      return Type::kTimestamp;
-    case TypeKind::kDate:
-      return Type::kDate;
-    case TypeKind::kInterval:
-      return Type::kInterval;
-    case TypeKind::kJson:
-    case TypeKind::kJsonb:
-      return Type::kJson;
-  }
-  return Type::kAny;
-}
-
 namespace {
 
 // ---- Option values ----------------------------------------------------------------------------
