@@ -198,8 +198,13 @@ struct StreamPipeline::Impl {
   Clock& clock;
   MetricsRegistry& metrics;
 
-  mutable std::mutex mu;  // held for a round; guards everything below
-  sql::FieldSet fields;   // of every view's expressions
+  // Held for a round; guards everything below. std::mutex is not fair: the pipeline thread,
+  // relocking at once, would keep a caller (SHOW VIEWS, CREATE/DROP VIEW) waiting for a whole
+  // backfill. So callers announce themselves in `waiting` and the thread lets them in between
+  // rounds (LockForCaller).
+  mutable std::mutex mu;
+  mutable std::atomic<int> waiting{0};
+  sql::FieldSet fields;  // of every view's expressions
   std::unique_ptr<sql::EventFieldExtractor> extractor;
   std::vector<std::unique_ptr<Member>> members;
   // The shared position: the live members' next offset per partition. Established at a round
@@ -237,6 +242,13 @@ struct StreamPipeline::Impl {
     uint64_t end = 0;
     for (uint32_t p = 0; p < input.partitions(); ++p) end += input.DurableEndOffset(p);
     return end;
+  }
+
+  std::unique_lock<std::mutex> LockForCaller() const {
+    waiting.fetch_add(1, std::memory_order_acq_rel);
+    std::unique_lock lock(mu);
+    waiting.fetch_sub(1, std::memory_order_acq_rel);
+    return lock;
   }
 
   Member* Find(const std::string& name) {
@@ -431,7 +443,7 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   uint64_t late_checkpointed = 0;
   const std::string_view aggregator_meta = SplitPipelineMeta(data.meta, late_checkpointed);
   SLUICE_RETURN_IF_ERROR(m->ScanLateEvents(late_checkpointed, s.input.partitions()));
-  std::lock_guard lock(s.mu);
+  auto lock = s.LockForCaller();
   if (s.Find(plan.name) != nullptr)
     return Status::AlreadyExists(fmt::format("view {} is already in the pipeline", plan.name));
   SLUICE_ASSIGN_OR_RETURN(
@@ -465,7 +477,7 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
 
 void StreamPipeline::RemoveView(const std::string& name) {
   Impl& s = *impl_;
-  std::lock_guard lock(s.mu);
+  auto lock = s.LockForCaller();
   std::erase_if(s.members, [&](const auto& m) { return m->name == name; });
 }
 
@@ -482,6 +494,7 @@ void StreamPipeline::Run() {
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t generation = s.input.durable_generation();
     Result<size_t> n = size_t{0};
+    while (s.waiting.load(std::memory_order_acquire) > 0) std::this_thread::yield();
     {
       std::lock_guard lock(s.mu);
       n = s.ProcessAvailable();
@@ -507,22 +520,22 @@ void StreamPipeline::Run() {
 Status StreamPipeline::Stop() {
   stop_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(impl_->mu);
+  auto lock = impl_->LockForCaller();
   return impl_->Checkpoint();
 }
 
 Result<size_t> StreamPipeline::ProcessAvailable() {
-  std::lock_guard lock(impl_->mu);
+  auto lock = impl_->LockForCaller();
   return impl_->ProcessAvailable();
 }
 
 Status StreamPipeline::Checkpoint() {
-  std::lock_guard lock(impl_->mu);
+  auto lock = impl_->LockForCaller();
   return impl_->Checkpoint();
 }
 
 uint64_t StreamPipeline::lag(const std::string& name) const {
-  std::lock_guard lock(impl_->mu);
+  auto lock = impl_->LockForCaller();
   const Member* m = impl_->Find(name);
   if (m == nullptr) return 0;
   const uint64_t end = impl_->DurableEnd();
