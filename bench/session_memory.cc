@@ -2,7 +2,7 @@
 // a SESSION view's Aggregator and reports the process's resident memory (VmRSS from
 // /proc/self/status), against the bar of 1 GiB for a million keys.
 //
-//   sluice_session_memory [--keys N] [--events-per-key E] [--mode open|expiring]
+//   sluice_session_memory [--keys N] [--events-per-key E] [--mode open|expiring|tumble|tumble-kept]
 //
 // The view is an order's lifecycle (the example): per order_id, a 30-minute SESSION
 // with count(*), first_value / last_value of the event type and sum of an amount. Each key gets
@@ -14,6 +14,11 @@
 //   expiring: emit = 'on_close', keys arriving over 8 hours (a key's events together): closed
 //             sessions leave memory once the watermark passes end + gap + allowed_lateness, so
 //             memory follows the open sessions, not all keys ever seen.
+//   tumble:   not a session: a 1-minute TUMBLE on_update view per order_id (count, sum), keys
+//             over 8 hours, with a state reader as the pipeline sets (SetStateReader): a final
+//             window's groups leave memory once checkpointed (here the checkpoint is thrown
+//             away; the pipeline writes it to RocksDB and reads a group back for a late event).
+//   tumble-kept: the same without a state reader: every group stays (the former behaviour).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -63,17 +68,25 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--events-per-key") == 0) events_per_key = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--mode") == 0) mode = argv[i + 1];
   }
-  if (mode != "open" && mode != "expiring") {
-    std::fprintf(stderr, "--mode must be open or expiring\n");
+  if (mode != "open" && mode != "expiring" && mode != "tumble" && mode != "tumble-kept") {
+    std::fprintf(stderr, "--mode must be open, expiring, tumble or tumble-kept\n");
     return 2;
   }
+  const bool tumble = mode.starts_with("tumble");
   const std::string sql =
-      std::string("CREATE MATERIALIZED VIEW order_sessions") +
-      (mode == "expiring" ? " WITH (emit = 'on_close')" : "") +
-      " AS SELECT order_id, window_start, window_end, count(*) AS events, "
-      "first_value(event_type) AS first_type, last_value(event_type) AS last_type, "
-      "sum(amount_minor) AS amount FROM SESSION(fulfilment, occurred_at, INTERVAL '30' MINUTE) "
-      "GROUP BY order_id, window_start, window_end";
+      tumble ? std::string(
+                   "CREATE MATERIALIZED VIEW per_order AS SELECT order_id, window_start, "
+                   "count(*) AS events, first_value(event_type) AS first_type, "
+                   "last_value(event_type) AS last_type, sum(amount_minor) AS amount "
+                   "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+                   "GROUP BY order_id, window_start")
+             : std::string("CREATE MATERIALIZED VIEW order_sessions") +
+                   (mode == "expiring" ? " WITH (emit = 'on_close')" : "") +
+                   " AS SELECT order_id, window_start, window_end, count(*) AS events, "
+                   "first_value(event_type) AS first_type, last_value(event_type) AS last_type, "
+                   "sum(amount_minor) AS amount FROM SESSION(fulfilment, occurred_at, INTERVAL "
+                   "'30' MINUTE) "
+                   "GROUP BY order_id, window_start, window_end";
   auto statements = sql::Parse(sql);
   OneStream catalog;
   auto plan = sql::PlanView(std::get<sql::CreateMaterializedView>(statements->at(0).node), catalog);
@@ -83,6 +96,11 @@ int main(int argc, char** argv) {
   }
   sql::FieldSet fields;
   auto aggregator = stream::Aggregator::Create(*plan, fields).value();
+  if (mode == "tumble") {
+    aggregator->SetStateReader([](std::string_view) -> Result<std::optional<std::string>> {
+      return std::optional<std::string>();
+    });
+  }
   std::vector<sql::Value> values(fields.size());
   int order_slot = -1, type_slot = -1, amount_slot = -1;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -95,6 +113,7 @@ int main(int argc, char** argv) {
   const long rss_before = ResidentKiB();
   const int64_t t0 = ParseRfc3339("2026-11-25T00:00:00Z").value();
   const int64_t span = mode == "open" ? 20 * kMicrosPerMinute : 8 * 60 * kMicrosPerMinute;
+  const int64_t event_spacing = (tumble ? 1 : 7) * kMicrosPerSecond;
   std::vector<store::RowChange> changes;
   std::vector<std::pair<std::string, std::string>> checkpoint;
   size_t peak_groups = 0;
@@ -110,7 +129,7 @@ int main(int argc, char** argv) {
     for (int e = 0; e < events_per_key; ++e) {
       values[static_cast<size_t>(type_slot)] = sql::Value::Varchar(types[e % 4]);
       values[static_cast<size_t>(amount_slot)] = sql::Value::Bigint(100 * (e + 1));
-      aggregator->Add(values, base + e * 7 * kMicrosPerSecond);
+      aggregator->Add(values, base + e * event_spacing);
       if (++n % 1000 == 0) {
         changes.clear();
         aggregator->TakeChanges(changes);
@@ -135,7 +154,7 @@ int main(int argc, char** argv) {
   peak_rss = std::max(peak_rss, rss_after);
   peak_groups = std::max(peak_groups, aggregator->group_count());
   std::printf(
-      "mode=%s keys=%lld events=%lld sessions_in_state=%zu (peak %zu) VmRSS before=%.1f MiB "
+      "mode=%s keys=%lld events=%lld groups_in_memory=%zu (peak %zu) VmRSS before=%.1f MiB "
       "after=%.1f MiB peak=%.1f MiB (bar 1024 MiB) %.0f ns/event (with rounds and checkpoints)\n",
       mode.c_str(), static_cast<long long>(keys), static_cast<long long>(n),
       aggregator->group_count(), peak_groups, rss_before / 1024.0, rss_after / 1024.0,

@@ -209,14 +209,15 @@ struct Group {
   std::vector<Value> keys;
   int64_t window_start = 0;
   std::unique_ptr<Accumulator[]> acc;
-  bool touched = false;     // changed since the last TakeChanges()
-  bool dirty = false;       // changed since the last TakeCheckpointChanges()
-  bool in_view = false;     // the view holds this group's row
-  bool closed = false;      // on_close: the window closed (its row was emitted)
-  bool indexed = false;     // SESSION: `index_entry` is in a SessionIndex
-  bool retired = false;     // SESSION: left the state (merged away, purged or expired)
-  bool expired = false;     // SESSION: left memory only; its checkpoint entry stays
-  int64_t session_end = 0;  // SESSION: the window end (last event + gap)
+  bool touched = false;       // changed since the last TakeChanges()
+  bool dirty = false;         // changed since the last TakeCheckpointChanges()
+  bool in_view = false;       // the view holds this group's row
+  bool closed = false;        // on_close: the window closed (its row was emitted)
+  bool indexed = false;       // SESSION: `index_entry` is in a SessionIndex
+  bool retired = false;       // SESSION: left the state (merged away, purged or expired)
+  bool expired = false;       // SESSION: left memory only; its checkpoint entry stays
+  bool listed_final = false;  // TUMBLE / HOP with retention: its key is in final_windows
+  int64_t session_end = 0;    // SESSION: the window end (last event + gap)
   SessionIndex::iterator index_entry;
 };
 
@@ -271,10 +272,20 @@ struct Aggregator::Impl {
   std::vector<Group*> touched;
   std::vector<Group*> dirty;
   std::vector<std::string> purged;  // keys to delete at the next checkpoint
-  // Window start -> the keys of its groups: for retention purges, and (on_close) the windows
-  // that have not closed yet.
-  std::map<int64_t, std::vector<const std::string*>> by_window;
+  // TUMBLE / HOP: window start -> its groups, until the window is final (the watermark
+  // reached its end + allowed_lateness). Then on_close emits them, and with a state reader
+  // (SetStateReader) they leave memory once checkpointed; until then they wait in `cooling`.
   std::map<int64_t, std::vector<const std::string*>> open_windows;
+  std::vector<const std::string*> cooling;  // in memory, window final (also: reloaded ones)
+  // Groups leave `cooling` when checkpointed: scanned once per checkpoint, not per round.
+  uint64_t checkpoints_taken = 0;
+  uint64_t cooling_scanned_at = 0;
+  // With retention and a state reader: window start -> the keys of its groups once the window
+  // is final (in `cooling` or left memory), for the retention purge.
+  std::map<int64_t, std::vector<std::string>> final_windows;
+  // Without a state reader, with retention: final windows' groups, kept in memory until purged.
+  std::map<int64_t, std::vector<const std::string*>> kept_windows;
+  StateReader state_reader;           // empty: every group stays in memory until the retention
   PartitionWatermarks watermarks{0};  // with the plan's delay once created
 
   // ---- Sessions (SESSION windows; see AddToSession)
@@ -293,7 +304,7 @@ struct Aggregator::Impl {
   std::vector<std::unordered_map<std::string, Group, KeyHash, std::equal_to<>>::node_type>
       graveyard;
   std::vector<std::string> retired_rows;  // view rows to delete at the next TakeChanges()
-  // on_close: rows of closed sessions restored already expired (see Restore()).
+  // Rows of groups restored without entering memory (see Restore()).
   std::map<std::string, std::string> restored_rows;
   DropReason drop = DropReason::kNone;  // of the event being added
 
@@ -303,10 +314,12 @@ struct Aggregator::Impl {
   std::vector<char> filter_passed;
   std::string key;
   std::string scratch;
+  std::string scratch_row;
   std::vector<Value> aggregated;
 
   uint64_t late = 0;
   uint64_t dropped = 0;
+  uint64_t reloaded = 0;
   uint64_t errors = 0;
   uint64_t filtered = 0;
 
@@ -314,15 +327,56 @@ struct Aggregator::Impl {
 
   sql::Row InputRow(std::span<const Value> fields) const { return sql::Row{fields, input}; }
 
-  Group& FindOrCreate(int64_t window_start) {
+  // nullptr: the group had left memory and could not be read back (the event is dropped).
+  Group* FindOrCreate(int64_t window_start) {
     auto it = groups.find(std::string_view(key));
-    if (it != groups.end()) return it->second;
-    return *CreateGroup(key, window_start, /*closed=*/false);
+    if (it != groups.end()) return &it->second;
+    if (state_reader && IsTumbleOrHop() && WindowFinal(window_start)) return Reload(window_start);
+    return CreateGroup(key, window_start, /*closed=*/false);
+  }
+
+  // An event for a final window whose group is not in memory: the group left memory (read
+  // it back) or never existed (a new group). Either way it waits in `cooling` to leave again.
+  Group* Reload(int64_t window_start) {
+    sluice::Result<std::optional<std::string>> stored = state_reader(key);
+    Group* g = stored.ok() ? NewGroup(key, window_start, /*closed=*/false) : nullptr;
+    if (g != nullptr && stored->has_value() && !Deserialize(**stored, *g)) {
+      groups.erase(key);
+      g = nullptr;
+    }
+    if (g == nullptr) {
+      Drop(DropReason::kStateUnavailable);
+      return nullptr;
+    }
+    if (stored->has_value()) {
+      ++reloaded;
+      g->in_view = RowJson(*g, scratch_row);
+      g->listed_final = plan.retention_micros.has_value();  // listed when it first cooled
+    }
+    Cool(*g);
+    return g;
+  }
+
+  // `g`'s window is final: it waits in `cooling` to leave memory, and is listed for the
+  // retention purge.
+  void Cool(Group& g) {
+    cooling.push_back(g.key);
+    if (plan.retention_micros && !g.listed_final) {
+      final_windows[g.window_start].push_back(*g.key);
+      g.listed_final = true;
+    }
   }
 
   // Adds a group for `group_key` (an encoded key), decoding its key values; nullptr when the key
   // does not decode (only a corrupt checkpoint has such keys).
   Group* CreateGroup(const std::string& group_key, int64_t window_start, bool closed) {
+    Group* g = NewGroup(group_key, window_start, closed);
+    if (g != nullptr && IsTumbleOrHop()) open_windows[window_start].push_back(g->key);
+    return g;
+  }
+
+  // CreateGroup() without entering the group in open_windows.
+  Group* NewGroup(const std::string& group_key, int64_t window_start, bool closed) {
     auto [it, inserted] = groups.try_emplace(group_key);
     Group& g = it->second;
     g.text = std::make_unique<char[]>(group_key.size() + 1);
@@ -339,13 +393,19 @@ struct Aggregator::Impl {
     g.window_start = window_start;
     g.closed = closed;
     g.acc = std::make_unique<Accumulator[]>(plan.aggregates.size());
-    if (plan.window.kind != sql::WindowKind::kNone &&
-        plan.window.kind != sql::WindowKind::kSession) {
-      if (plan.retention_micros) by_window[window_start].push_back(g.key);
-      if (plan.emit == sql::EmitMode::kOnClose && !closed)
-        open_windows[window_start].push_back(g.key);
-    }
     return &g;
+  }
+
+  bool IsTumbleOrHop() const {
+    return plan.window.kind == sql::WindowKind::kTumble ||
+           plan.window.kind == sql::WindowKind::kHop;
+  }
+
+  // Whether the TUMBLE / HOP window starting at `start` is final: on_close has emitted it and
+  // takes no more events; on_update still takes them (from memory, or reloaded).
+  bool WindowFinal(int64_t start) const {
+    return SatAdd(SatAdd(start, plan.window.size_micros), plan.allowed_lateness_micros) <=
+           Watermark();
   }
 
   void Touch(Group& g) {
@@ -479,7 +539,7 @@ struct Aggregator::Impl {
   void AddToWindow(std::span<const Value> fields, size_t prefix, int64_t start) {
     const int64_t end = start + plan.window.size_micros;
     const int64_t watermark = Watermark();
-    if (plan.emit == sql::EmitMode::kOnClose && end + plan.allowed_lateness_micros <= watermark) {
+    if (plan.emit == sql::EmitMode::kOnClose && WindowFinal(start)) {
       Drop(DropReason::kWindowClosed);
       return;
     }
@@ -493,7 +553,7 @@ struct Aggregator::Impl {
     if (filters_per_window) EvaluateFilters(fields);
     key.resize(prefix);
     PutOrderedInt(key, start);
-    AddToGroup(FindOrCreate(start));
+    if (Group* g = FindOrCreate(start)) AddToGroup(*g);
   }
 
   void Drop(DropReason reason) {
@@ -837,7 +897,7 @@ struct Aggregator::Impl {
     const sql::WindowSpec& w = plan.window;
     switch (w.kind) {
       case sql::WindowKind::kNone:
-        AddToGroup(FindOrCreate(0));
+        AddToGroup(*FindOrCreate(0));
         return;
       case sql::WindowKind::kTumble:
         AddToWindow(fields, prefix,
@@ -895,40 +955,71 @@ struct Aggregator::Impl {
     }
   }
 
-  void CloseWindows(std::vector<store::RowChange>& out) {
-    const int64_t watermark = Watermark();
-    while (!open_windows.empty()) {
-      auto it = open_windows.begin();
-      if (it->first + plan.window.size_micros + plan.allowed_lateness_micros > watermark) break;
-      for (const std::string* k : it->second) {
+  // TUMBLE / HOP, after the round's rows were emitted: on_close emits the windows the
+  // watermark made final; with a state reader, final windows' groups leave memory once their
+  // state is checkpointed (not dirty), as the pipeline can then read it back.
+  void FinalizeWindows(std::vector<store::RowChange>& out) {
+    const bool on_close = plan.emit == sql::EmitMode::kOnClose;
+    while (!open_windows.empty() && WindowFinal(open_windows.begin()->first)) {
+      auto node = open_windows.extract(open_windows.begin());
+      for (const std::string* k : node.mapped()) {
         Group& g = groups.find(*k)->second;
-        g.closed = true;
-        g.touched = false;
-        if (!g.dirty) {
-          g.dirty = true;
-          dirty.push_back(&g);
+        if (on_close && !g.closed) {
+          g.closed = true;
+          g.touched = false;
+          if (!g.dirty) {
+            g.dirty = true;
+            dirty.push_back(&g);
+          }
+          EmitRow(g, out);
         }
-        EmitRow(g, out);
+        if (state_reader) Cool(g);
       }
-      open_windows.erase(it);
+      // Without a state reader the groups stay (for the retention purge, or for good).
+      if (!state_reader && plan.retention_micros) kept_windows.insert(std::move(node));
     }
+    if (cooling_scanned_at == checkpoints_taken) return;
+    cooling_scanned_at = checkpoints_taken;
+    std::erase_if(cooling, [&](const std::string* k) {
+      auto it = groups.find(*k);
+      if (it->second.dirty || it->second.touched) return false;
+      groups.erase(it);
+      return true;
+    });
+  }
+
+  // Whether the window starting at `start` is past the retention.
+  bool PastRetention(int64_t start) const {
+    return SatAdd(SatAdd(start, plan.window.size_micros), *plan.retention_micros) < Watermark();
+  }
+
+  // Takes the in-memory group `k` out of the state: its row leaves the view, its checkpoint
+  // entry is deleted.
+  void PurgeGroup(const std::string& k, std::vector<store::RowChange>& out) {
+    auto g = groups.find(k);
+    if (g == groups.end()) {
+      out.push_back({k, std::string()});  // the view ignores the delete of a row it lacks
+      purged.push_back(k);
+      return;
+    }
+    if (g->second.in_view) out.push_back({k, std::string()});
+    if (g->second.touched) std::erase(touched, &g->second);
+    if (g->second.dirty) std::erase(dirty, &g->second);
+    std::erase(cooling, &g->first);
+    purged.push_back(k);
+    groups.erase(g);
   }
 
   void Purge(std::vector<store::RowChange>& out) {
-    const int64_t watermark = Watermark();
-    while (!by_window.empty()) {
-      auto it = by_window.begin();
-      if (it->first + plan.window.size_micros + *plan.retention_micros >= watermark) break;
-      for (const std::string* k : it->second) {
-        auto g = groups.find(*k);
-        if (g->second.in_view) out.push_back({*k, std::string()});
-        if (g->second.touched) std::erase(touched, &g->second);
-        if (g->second.dirty) std::erase(dirty, &g->second);
-        purged.push_back(*k);
-        groups.erase(g);
+    for (auto* windows : {&open_windows, &kept_windows}) {
+      while (!windows->empty() && PastRetention(windows->begin()->first)) {
+        for (const std::string* k : windows->begin()->second) PurgeGroup(std::string(*k), out);
+        windows->erase(windows->begin());
       }
-      open_windows.erase(it->first);
-      by_window.erase(it);
+    }
+    while (!final_windows.empty() && PastRetention(final_windows.begin()->first)) {
+      for (const std::string& k : final_windows.begin()->second) PurgeGroup(k, out);
+      final_windows.erase(final_windows.begin());
     }
   }
 
@@ -1111,6 +1202,8 @@ std::string_view DropReasonName(DropReason reason) {
       return "window_closed";
     case DropReason::kWindowPurged:
       return "past_retention";
+    case DropReason::kStateUnavailable:
+      return "state_unavailable";
   }
   return "none";
 }
@@ -1131,7 +1224,7 @@ void Aggregator::TakeChanges(std::vector<store::RowChange>& out) {
     s.FreeGraveyard();
     return;
   }
-  if (on_close) s.CloseWindows(out);
+  if (s.IsTumbleOrHop()) s.FinalizeWindows(out);
   if (s.plan.retention_micros) s.Purge(out);
 }
 
@@ -1144,6 +1237,7 @@ void Aggregator::TakeCheckpointChanges(std::vector<std::pair<std::string, std::s
     if (!g->retired || g->expired) out.emplace_back(*g->key, s.Serialize(*g));
   }
   s.dirty.clear();
+  ++s.checkpoints_taken;
   s.FreeGraveyard();
 }
 
@@ -1177,6 +1271,19 @@ Status Aggregator::Restore(const std::map<std::string, std::string>& state, std:
       return Status::Corruption(fmt::format("view {}: malformed group key", s.plan.name));
     // The group's closed flag decides whether it waits for its window to close: read it first.
     const bool closed = v.size() >= 2 && v[1] != 0;
+    const bool emitted = closed || s.plan.emit == sql::EmitMode::kOnUpdate;
+    if (s.state_reader && s.IsTumbleOrHop() && emitted && s.WindowFinal(start)) {
+      // A final window's group: its row is the view's, its state stays on disk until an
+      // event needs it.
+      Group* g = s.NewGroup(k, start, closed);
+      if (g == nullptr || !s.Deserialize(v, *g))
+        return Status::Corruption(fmt::format("view {}: malformed state of a group", s.plan.name));
+      std::string row;
+      if (s.RowJson(*g, row)) s.restored_rows.emplace(k, std::move(row));
+      if (s.plan.retention_micros) s.final_windows[start].push_back(k);
+      s.groups.erase(k);
+      continue;
+    }
     Group* g = s.CreateGroup(k, start, closed);
     if (g == nullptr || !s.Deserialize(v, *g))
       return Status::Corruption(fmt::format("view {}: malformed state of a group", s.plan.name));
@@ -1217,6 +1324,12 @@ int64_t Aggregator::watermark() const {
 }
 size_t Aggregator::group_count() const {
   return impl_->groups.size();
+}
+uint64_t Aggregator::reloaded_groups() const {
+  return impl_->reloaded;
+}
+void Aggregator::SetStateReader(StateReader reader) {
+  impl_->state_reader = std::move(reader);
 }
 uint64_t Aggregator::late_events() const {
   return impl_->late;

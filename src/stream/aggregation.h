@@ -22,8 +22,14 @@
 //   and is counted in dropped_events() (for a HOP: once per closed window it misses).
 // * Retention (the view's `retention` option): a window whose end is more than the retention
 //   before the watermark is purged from state and from the view (a delete), and later events
-//   for it are dropped (counted). This is what bounds the state: memory is proportional to
-//   the groups of the windows within the retention. Without retention, windows are kept.
+//   for it are dropped (counted).
+// * Memory (TUMBLE / HOP): with a state reader (SetStateReader), a window's groups leave
+//   memory once the window is final (the watermark reached window_end + allowed_lateness) and
+//   their state has been taken by TakeCheckpointChanges(); their rows stay in the view and
+//   their state on disk. An on_update event for such a group reads it back through the reader
+//   (it stays until the next checkpoint), so results are the same as if it had stayed. Memory
+//   then holds the groups of the windows not yet final (plus, with retention, the keys of the
+//   others, for the purge). Without a reader, groups stay until the retention purges them.
 // * SESSION windows (WindowSpec): per GROUP BY key, an event t joins the sessions that
 //   [t, t + gap) overlaps, merging them (in any arrival order the sessions are the same); a
 //   session whose start moves (an earlier event, a merge) changes row key: the old row is
@@ -48,8 +54,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,11 +73,12 @@ namespace sluice::stream {
 
 // Why Add() left an event out of a window it belongs to.
 enum class DropReason : uint8_t {
-  kNone,          // added (to every window it belongs to)
-  kWindowClosed,  // on_close: its window (or session) had closed
-  kWindowPurged,  // its window was past the view's retention
+  kNone,              // added (to every window it belongs to)
+  kWindowClosed,      // on_close: its window (or session) had closed
+  kWindowPurged,      // its window was past the view's retention
+  kStateUnavailable,  // its group had left memory and the state reader failed to read it back
 };
-// "none", "window_closed", "past_retention".
+// "none", "window_closed", "past_retention", "state_unavailable".
 std::string_view DropReasonName(DropReason reason);
 
 class Aggregator {
@@ -81,6 +90,13 @@ class Aggregator {
   ~Aggregator();
 
   const sql::ViewPlan& plan() const;
+
+  // Reads back the serialized state of a group that left memory: what the last
+  // TakeCheckpointChanges() gave for `group_key`, committed or not (nullopt: none, the group
+  // never existed). An error makes Add() drop the event (kStateUnavailable).
+  using StateReader = std::function<Result<std::optional<std::string>>(std::string_view group_key)>;
+  // Lets final windows' groups leave memory (see "Memory" above). Call before Restore().
+  void SetStateReader(StateReader reader);
 
   // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the
   // extractor's values()), `event_time_micros` the log record's event time, `joined_columns`
@@ -119,7 +135,8 @@ class Aggregator {
   int64_t last_event_time() const;
   // The event-time watermark (INT64_MIN before the first event).
   int64_t watermark() const;
-  size_t group_count() const;
+  size_t group_count() const;        // in memory
+  uint64_t reloaded_groups() const;  // read back through the state reader
   uint64_t late_events() const;      // behind the watermark when added
   uint64_t dropped_events() const;   // not added: their window was closed or purged
   uint64_t errors() const;           // skipped: a data error in WHERE, a key or the time

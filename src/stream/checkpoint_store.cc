@@ -83,6 +83,17 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
   return data;
 }
 
+Result<std::optional<std::string>> CheckpointStore::ReadState(const std::string& pipeline,
+                                                              std::string_view group_key) const {
+  std::string key = Prefix(pipeline, 's');
+  key.append(group_key);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return ToStatus(s, "reading the state of " + pipeline);
+  return std::optional<std::string>(std::move(value));
+}
+
 Status CheckpointStore::Commit(const std::string& pipeline,
                                const std::vector<std::pair<std::string, std::string>>& changed,
                                const std::vector<uint64_t>& offsets, uint64_t version,

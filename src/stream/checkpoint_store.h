@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,10 @@ class CheckpointStore {
 
   // Loads the last checkpoint of `pipeline`; an empty CheckpointData when there is none.
   Result<CheckpointData> Load(const std::string& pipeline) const;
+
+  // One group's committed state (Aggregator::SetStateReader); nullopt when there is none.
+  Result<std::optional<std::string>> ReadState(const std::string& pipeline,
+                                               std::string_view group_key) const;
 
   // Atomically (one synced write batch) stores `changed_state` (an empty value deletes the key),
   // the offsets, the version and `meta`.

@@ -92,7 +92,9 @@ struct Member {
   Counter* lookup_misses = nullptr;
   Gauge* watermark = nullptr;
   Gauge* groups = nullptr;
-  uint64_t reported_late = 0, reported_dropped = 0, reported_errors = 0, reported_misses = 0;
+  Counter* reloaded = nullptr;
+  uint64_t reported_late = 0, reported_dropped = 0, reported_errors = 0, reported_misses = 0,
+           reported_reloaded = 0;
 
   void InitMetrics(MetricsRegistry& m) {
     const std::string labels = fmt::format("pipeline=\"{}\"", name);
@@ -114,7 +116,11 @@ struct Member {
         m.GetCounter("sluice_lookup_misses_total",
                      "Events an inner lookup join skipped: no table row for their key", labels);
     watermark = m.GetGauge("sluice_watermark_micros", "Event-time watermark", labels);
-    groups = m.GetGauge("sluice_pipeline_groups", "Groups (key, window) held in state", labels);
+    groups = m.GetGauge("sluice_pipeline_groups", "Groups (key, window) held in memory", labels);
+    reloaded = m.GetCounter("sluice_pipeline_groups_reloaded_total",
+                            "Groups of final windows read back from the checkpoint store for a "
+                            "late event",
+                            labels);
   }
 
   // Adds one event to the view; an event its windows refused goes to the late-events output.
@@ -186,6 +192,8 @@ struct Member {
     reported_misses = aggregator->lookup_misses();
     watermark->Set(aggregator->watermark());
     groups->Set(static_cast<int64_t>(aggregator->group_count()));
+    reloaded->Add(aggregator->reloaded_groups() - reported_reloaded);
+    reported_reloaded = aggregator->reloaded_groups();
   }
 };
 
@@ -450,6 +458,17 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
       m->aggregator, ViewOperator::Create(plan, s.fields, std::move(table), s.input.partitions()));
   // The views' fields grew: an extractor reads the fields it was built with.
   s.extractor = std::make_unique<sql::EventFieldExtractor>(s.fields);
+  // Final windows' groups leave memory once checkpointed; a late event reads its group back:
+  // from a failed commit's changes (still to be written), else from the store.
+  m->aggregator->SetStateReader(
+      [member = m.get(),
+       &store = s.checkpoints](std::string_view group_key) -> Result<std::optional<std::string>> {
+        auto it = member->uncommitted.find(std::string(group_key));
+        if (it == member->uncommitted.end())
+          return store.ReadState(member->checkpoint_id, group_key);
+        if (it->second.empty()) return std::optional<std::string>();
+        return std::optional<std::string>(it->second);
+      });
   SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, aggregator_meta));
   // Versions must only grow, across restarts too, so a subscriber never sees an old number
   // with new contents. Every delta consumes at least one record, so the run before a crash

@@ -392,8 +392,26 @@ Status ViewOperator::Restore(const std::map<std::string, std::string>& state,
   return s.aggregator->Restore(groups, inner);
 }
 
+void ViewOperator::SetStateReader(Aggregator::StateReader reader) {
+  Impl& s = *impl_;
+  if (!s.plan.interval_join) {
+    s.aggregator->SetStateReader(std::move(reader));
+    return;
+  }
+  // An interval join's checkpoint keys its groups with a leading 'a'.
+  s.aggregator->SetStateReader([reader = std::move(reader)](std::string_view group_key) {
+    std::string key(1, 'a');
+    key.append(group_key);
+    return reader(key);
+  });
+}
+
 std::map<std::string, std::string> ViewOperator::Rows() {
   return impl_->aggregator->Rows();
+}
+
+uint64_t ViewOperator::reloaded_groups() const {
+  return impl_->aggregator->reloaded_groups();
 }
 
 int64_t ViewOperator::watermark() const {

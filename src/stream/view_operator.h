@@ -58,6 +58,8 @@ class ViewOperator {
                  uint32_t partition = 0);
   // Aggregator::SetPartitionActive: whether `partition` holds the view's watermark back.
   void SetPartitionActive(uint32_t partition, bool active);
+  // Aggregator::SetStateReader, with the keys the state has in TakeCheckpointChanges().
+  void SetStateReader(Aggregator::StateReader reader);
 
   void TakeChanges(std::vector<store::RowChange>& out);
   void TakeCheckpointChanges(std::vector<std::pair<std::string, std::string>>& out);
@@ -68,6 +70,7 @@ class ViewOperator {
   int64_t watermark() const;
   int64_t last_event_time() const;  // of the last event added (Aggregator::last_event_time)
   size_t group_count() const;
+  uint64_t reloaded_groups() const;
   uint64_t late_events() const;
   uint64_t dropped_events() const;
   uint64_t errors() const;

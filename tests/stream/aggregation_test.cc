@@ -363,6 +363,84 @@ TEST_F(StreamPipelineTest, RetentionPurgesOldWindowsFromStateAndView) {
   EXPECT_EQ(view_->row_count(), 2u);
 }
 
+// A final window's groups leave memory once checkpointed; a late event for one reads its
+// group back (from the store, or from a failed commit's changes), so the view is the same as
+// if every group had stayed, also after a restart.
+TEST_F(StreamPipelineTest, FinalWindowsLeaveMemoryAndALateEventReadsItsGroupBack) {
+  OpenAll();
+  const std::string labels = "pipeline=\"events_per_minute\"";
+  auto groups = [&] { return metrics_.GetGauge("sluice_pipeline_groups", "", labels)->value(); };
+  auto reloaded = [&] {
+    return metrics_.GetCounter("sluice_pipeline_groups_reloaded_total", "", labels)->value();
+  };
+  for (int minute = 0; minute < 10; ++minute)
+    for (int k = 0; k < 3; ++k)
+      Append(0, "WH-0" + std::to_string(k), "x", kT0 + minute * kMicrosPerMinute);
+  ASSERT_EQ(Process(), 30u);
+  // Watermark 08:08:55: the windows up to 08:07 are final, but not yet checkpointed.
+  EXPECT_EQ(groups(), 30);
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Process();
+  EXPECT_EQ(groups(), 6);  // 08:08 and 08:09
+  EXPECT_EQ(view_->row_count(), 30u);
+
+  Append(0, "WH-01", "x", kT0 + 30 * kMicrosPerSecond);  // late: its group is read back
+  Append(0, "WH-09", "x", kT0);                          // late, a group that never existed
+  ASSERT_EQ(Process(), 2u);
+  EXPECT_TRUE(Has(Row("WH-01", "x", kT0, 2)));
+  EXPECT_TRUE(Has(Row("WH-09", "x", kT0, 1)));
+  EXPECT_EQ(reloaded(), 1u);
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Process();
+  EXPECT_EQ(groups(), 6);
+  Append(0, "WH-01", "x", kT0 + 40 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(Row("WH-01", "x", kT0, 3)));
+  EXPECT_EQ(reloaded(), 2u);
+
+  // The commit fails: the group leaves memory with its state only in the pipeline's retry.
+  checkpoints_->FailNextCommitsForTesting(1);
+  EXPECT_FALSE(pipeline_->Checkpoint().ok());
+  Process();
+  EXPECT_EQ(groups(), 6);
+  Append(0, "WH-01", "x", kT0 + 50 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(Row("WH-01", "x", kT0, 4)));
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+
+  const std::vector<std::string> before = Rows();
+  EXPECT_EQ(before.size(), 31u);
+  Reopen();
+  EXPECT_EQ(Rows(), before);
+  Process();
+  EXPECT_EQ(groups(), 6);  // the final windows' groups stay on disk
+  Append(0, "WH-01", "x", kT0 + 55 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(Row("WH-01", "x", kT0, 5)));
+}
+
+// on_close: closed windows leave memory too; an event for one is dropped (not read back).
+TEST_F(StreamPipelineTest, ClosedWindowsLeaveMemory) {
+  OpenAll(
+      "CREATE MATERIALIZED VIEW v WITH (emit = 'on_close') AS SELECT warehouse_id, event_type, "
+      "window_start, count(*) AS events, sum(amount_minor) AS amount_minor "
+      "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+      "GROUP BY warehouse_id, event_type, window_start");
+  const std::string labels = "pipeline=\"v\"";
+  for (int minute = 0; minute < 10; ++minute)
+    Append(0, "WH-01", "x", kT0 + minute * kMicrosPerMinute);
+  ASSERT_EQ(Process(), 10u);
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Process();
+  EXPECT_EQ(metrics_.GetGauge("sluice_pipeline_groups", "", labels)->value(), 2);
+  EXPECT_EQ(view_->row_count(), 8u);
+  Append(0, "WH-01", "x", kT0 + 30 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(Row("WH-01", "x", kT0, 1)));
+  EXPECT_EQ(metrics_.GetCounter("sluice_dropped_events_total", "", labels)->value(), 1u);
+  EXPECT_EQ(metrics_.GetCounter("sluice_pipeline_groups_reloaded_total", "", labels)->value(), 0u);
+}
+
 TEST_F(StreamPipelineTest, OtherTimeColumnsAreReadFromTheEvent) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) AS n "
