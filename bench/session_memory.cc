@@ -97,9 +97,14 @@ int main(int argc, char** argv) {
   sql::FieldSet fields;
   auto aggregator = stream::Aggregator::Create(*plan, fields).value();
   if (mode == "tumble") {
-    aggregator->SetStateReader([](std::string_view) -> Result<std::optional<std::string>> {
+    stream::Aggregator::StateReader nothing_stored;
+    nothing_stored.read = [](std::string_view) -> Result<std::optional<std::string>> {
       return std::optional<std::string>();
-    });
+    };
+    nothing_stored.scan = [](std::string_view, std::vector<std::pair<std::string, std::string>>&) {
+      return Status::Ok();
+    };
+    aggregator->SetStateReader(std::move(nothing_stored));
   }
   std::vector<sql::Value> values(fields.size());
   int order_slot = -1, type_slot = -1, amount_slot = -1;

@@ -331,14 +331,14 @@ struct Aggregator::Impl {
   Group* FindOrCreate(int64_t window_start) {
     auto it = groups.find(std::string_view(key));
     if (it != groups.end()) return &it->second;
-    if (state_reader && IsTumbleOrHop() && WindowFinal(window_start)) return Reload(window_start);
+    if (HasReader() && IsTumbleOrHop() && WindowFinal(window_start)) return Reload(window_start);
     return CreateGroup(key, window_start, /*closed=*/false);
   }
 
   // An event for a final window whose group is not in memory: the group left memory (read
   // it back) or never existed (a new group). Either way it waits in `cooling` to leave again.
   Group* Reload(int64_t window_start) {
-    sluice::Result<std::optional<std::string>> stored = state_reader(key);
+    sluice::Result<std::optional<std::string>> stored = state_reader.read(key);
     Group* g = stored.ok() ? NewGroup(key, window_start, /*closed=*/false) : nullptr;
     if (g != nullptr && stored->has_value() && !Deserialize(**stored, *g)) {
       groups.erase(key);
@@ -395,6 +395,8 @@ struct Aggregator::Impl {
     g.acc = std::make_unique<Accumulator[]>(plan.aggregates.size());
     return &g;
   }
+
+  bool HasReader() const { return static_cast<bool>(state_reader.read); }
 
   bool IsTumbleOrHop() const {
     return plan.window.kind == sql::WindowKind::kTumble ||
@@ -583,8 +585,9 @@ struct Aggregator::Impl {
 
   SessionIndex* IndexFor(const Group& g) {
     if (plan.emit == sql::EmitMode::kOnClose && !g.closed) return &close_index;
-    if (plan.retention_micros || plan.emit == sql::EmitMode::kOnClose) return &expire_index;
-    return nullptr;  // on_update without retention: sessions are kept
+    if (plan.retention_micros || plan.emit == sql::EmitMode::kOnClose || HasReader())
+      return &expire_index;
+    return nullptr;  // on_update without retention nor reader: sessions are kept
   }
 
   void IndexSession(Group& g) {
@@ -611,6 +614,12 @@ struct Aggregator::Impl {
       return;
     }
     key.resize(prefix);
+    // on_update without retention: sessions this event may reach can have left memory.
+    if (HasReader() && plan.emit == sql::EmitMode::kOnUpdate && !plan.retention_micros &&
+        SatAdd(end, plan.allowed_lateness_micros) <= watermark && !ReloadSessions()) {
+      Drop(DropReason::kStateUnavailable);
+      return;
+    }
     auto it = sessions.find(std::string_view(key));
     if (it == sessions.end()) {  // the key's first session
       PutOrderedInt(key, t);
@@ -665,6 +674,52 @@ struct Aggregator::Impl {
     }
     if (first == 0) RepointSessions(it);
     AddToGroup(*target);
+  }
+
+  // Brings back the sessions of the GROUP BY key in `key` that left memory: from the graveyard
+  // when they left since the last checkpoint (newer than the store), else from the store
+  // (minus the sessions in memory and those merged away since, whose delete is pending).
+  // False when the store could not be read.
+  bool ReloadSessions() {
+    const std::string prefix = key;
+    std::vector<Group*> loaded;
+    for (size_t i = 0; i < graveyard.size();) {
+      Group& g = graveyard[i].mapped();
+      if (!g.expired || !graveyard[i].key().starts_with(prefix)) {
+        ++i;
+        continue;
+      }
+      g.retired = false;
+      g.expired = false;
+      auto inserted = groups.insert(std::move(graveyard[i]));
+      graveyard.erase(graveyard.begin() + static_cast<std::ptrdiff_t>(i));
+      loaded.push_back(&inserted.position->second);
+    }
+    std::vector<std::pair<std::string, std::string>> stored;
+    if (!state_reader.scan(prefix, stored).ok()) return false;
+    for (auto& [k, v] : stored) {
+      if (k.size() < prefix.size() + 8 || groups.contains(k) ||
+          std::find(purged.begin(), purged.end(), k) != purged.end())
+        continue;
+      Group* g = CreateGroup(k, GetOrderedInt(k.data() + k.size() - 8), /*closed=*/false);
+      if (g == nullptr || !Deserialize(v, *g)) {
+        if (g != nullptr) groups.erase(k);
+        return false;
+      }
+      g->in_view = RowJson(*g, scratch_row);
+      ++reloaded;
+      loaded.push_back(g);
+    }
+    if (loaded.empty()) return true;
+    auto it = sessions.find(std::string_view(prefix));
+    if (it == sessions.end()) it = sessions.try_emplace(SessionPrefix(*loaded.front())).first;
+    std::vector<Group*>& list = it->second;
+    list.insert(list.end(), loaded.begin(), loaded.end());
+    std::sort(list.begin(), list.end(),
+              [](const Group* a, const Group* b) { return a->window_start < b->window_start; });
+    RepointSessions(it);
+    for (Group* g : loaded) IndexSession(*g);
+    return true;
   }
 
   static std::string_view SessionPrefix(const Group& g) {
@@ -973,10 +1028,10 @@ struct Aggregator::Impl {
           }
           EmitRow(g, out);
         }
-        if (state_reader) Cool(g);
+        if (HasReader()) Cool(g);
       }
       // Without a state reader the groups stay (for the retention purge, or for good).
-      if (!state_reader && plan.retention_micros) kept_windows.insert(std::move(node));
+      if (!HasReader() && plan.retention_micros) kept_windows.insert(std::move(node));
     }
     if (cooling_scanned_at == checkpoints_taken) return;
     cooling_scanned_at = checkpoints_taken;
@@ -1272,7 +1327,7 @@ Status Aggregator::Restore(const std::map<std::string, std::string>& state, std:
     // The group's closed flag decides whether it waits for its window to close: read it first.
     const bool closed = v.size() >= 2 && v[1] != 0;
     const bool emitted = closed || s.plan.emit == sql::EmitMode::kOnUpdate;
-    if (s.state_reader && s.IsTumbleOrHop() && emitted && s.WindowFinal(start)) {
+    if (s.HasReader() && s.IsTumbleOrHop() && emitted && s.WindowFinal(start)) {
       // A final window's group: its row is the view's, its state stays on disk until an
       // event needs it.
       Group* g = s.NewGroup(k, start, closed);
@@ -1288,7 +1343,8 @@ Status Aggregator::Restore(const std::map<std::string, std::string>& state, std:
     if (g == nullptr || !s.Deserialize(v, *g))
       return Status::Corruption(fmt::format("view {}: malformed state of a group", s.plan.name));
     if (!s.IsSession()) continue;
-    if (closed && !s.plan.retention_micros && s.SessionDue(g->session_end)) {
+    const bool may_expire = closed || (s.plan.emit == sql::EmitMode::kOnUpdate && s.HasReader());
+    if (may_expire && !s.plan.retention_micros && s.SessionDue(g->session_end)) {
       // Expired before the checkpoint: its row is the view's, its group stays on disk only.
       std::string row;
       if (s.RowJson(*g, row)) s.restored_rows.emplace(k, std::move(row));

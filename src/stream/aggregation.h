@@ -30,6 +30,10 @@
 //   (it stays until the next checkpoint), so results are the same as if it had stayed. Memory
 //   then holds the groups of the windows not yet final (plus, with retention, the keys of the
 //   others, for the purge). Without a reader, groups stay until the retention purges them.
+//   SESSION, on_update, without retention: with a reader, a session leaves memory once the
+//   watermark passes end + gap + allowed_lateness (as on_close sessions do); an event that
+//   could still reach such a session (t + gap + allowed_lateness <= watermark) first reads
+//   its key's sessions back (a prefix scan), so sessions merge as if they had stayed.
 // * SESSION windows (WindowSpec): per GROUP BY key, an event t joins the sessions that
 //   [t, t + gap) overlaps, merging them (in any arrival order the sessions are the same); a
 //   session whose start moves (an earlier event, a merge) changes row key: the old row is
@@ -39,7 +43,8 @@
 //   end is more than the retention behind the watermark, and an event more than the retention
 //   behind is dropped. Without retention, on_close sessions leave memory (not the view, not
 //   the checkpoint) once the watermark passes end + gap + allowed_lateness, when no event can
-//   reach them any more; on_update sessions without retention are kept.
+//   reach them any more; on_update sessions without retention are kept (without a state
+//   reader; see "Memory").
 // * Checkpoint state: TakeCheckpointChanges() gives, per group changed since the last call,
 //   its key and its serialized accumulators (an empty value: the group was purged); Meta()
 //   holds what else must survive a restart (the watermark and each partition's largest event
@@ -91,11 +96,18 @@ class Aggregator {
 
   const sql::ViewPlan& plan() const;
 
-  // Reads back the serialized state of a group that left memory: what the last
-  // TakeCheckpointChanges() gave for `group_key`, committed or not (nullopt: none, the group
-  // never existed). An error makes Add() drop the event (kStateUnavailable).
-  using StateReader = std::function<Result<std::optional<std::string>>(std::string_view group_key)>;
-  // Lets final windows' groups leave memory (see "Memory" above). Call before Restore().
+  // Reads back the state of groups that left memory: what TakeCheckpointChanges() last gave
+  // for them, committed or not (a group whose last entry was a delete has none). An error
+  // makes Add() drop the event (kStateUnavailable).
+  struct StateReader {
+    // One group's state; nullopt: none (the group never existed, or was deleted).
+    std::function<Result<std::optional<std::string>>(std::string_view group_key)> read;
+    // Appends (group key, state) for every group whose key starts with `prefix`, in key order.
+    std::function<Status(std::string_view prefix,
+                         std::vector<std::pair<std::string, std::string>>& out)>
+        scan;
+  };
+  // Lets groups leave memory (see "Memory" above). Call before Restore() and Add().
   void SetStateReader(StateReader reader);
 
   // Adds one event: `fields` holds one Value per slot of the FieldSet given to Create() (the

@@ -94,6 +94,17 @@ Result<std::optional<std::string>> CheckpointStore::ReadState(const std::string&
   return std::optional<std::string>(std::move(value));
 }
 
+Status CheckpointStore::ScanState(const std::string& pipeline, std::string_view prefix,
+                                  std::vector<std::pair<std::string, std::string>>& out) const {
+  const std::string state_prefix = Prefix(pipeline, 's');
+  std::string start = state_prefix;
+  start.append(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next())
+    out.emplace_back(it->key().ToString().substr(state_prefix.size()), it->value().ToString());
+  return ToStatus(it->status(), "scanning the state of " + pipeline);
+}
+
 Status CheckpointStore::Commit(const std::string& pipeline,
                                const std::vector<std::pair<std::string, std::string>>& changed,
                                const std::vector<uint64_t>& offsets, uint64_t version,

@@ -50,6 +50,9 @@ class CheckpointStore {
   // One group's committed state (Aggregator::SetStateReader); nullopt when there is none.
   Result<std::optional<std::string>> ReadState(const std::string& pipeline,
                                                std::string_view group_key) const;
+  // Appends (group key, state) of every committed group whose key starts with `prefix`.
+  Status ScanState(const std::string& pipeline, std::string_view prefix,
+                   std::vector<std::pair<std::string, std::string>>& out) const;
 
   // Atomically (one synced write batch) stores `changed_state` (an empty value deletes the key),
   // the offsets, the version and `meta`.

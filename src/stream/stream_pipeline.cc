@@ -460,15 +460,33 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   s.extractor = std::make_unique<sql::EventFieldExtractor>(s.fields);
   // Final windows' groups leave memory once checkpointed; a late event reads its group back:
   // from a failed commit's changes (still to be written), else from the store.
-  m->aggregator->SetStateReader(
-      [member = m.get(),
-       &store = s.checkpoints](std::string_view group_key) -> Result<std::optional<std::string>> {
-        auto it = member->uncommitted.find(std::string(group_key));
-        if (it == member->uncommitted.end())
-          return store.ReadState(member->checkpoint_id, group_key);
-        if (it->second.empty()) return std::optional<std::string>();
-        return std::optional<std::string>(it->second);
-      });
+  Aggregator::StateReader reader;
+  reader.read = [member = m.get(), &store = s.checkpoints](
+                    std::string_view group_key) -> Result<std::optional<std::string>> {
+    auto it = member->uncommitted.find(std::string(group_key));
+    if (it == member->uncommitted.end()) return store.ReadState(member->checkpoint_id, group_key);
+    if (it->second.empty()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  };
+  reader.scan = [member = m.get(), &store = s.checkpoints](
+                    std::string_view prefix,
+                    std::vector<std::pair<std::string, std::string>>& out) -> Status {
+    std::map<std::string, std::string> found;
+    std::vector<std::pair<std::string, std::string>> committed;
+    SLUICE_RETURN_IF_ERROR(store.ScanState(member->checkpoint_id, prefix, committed));
+    for (auto& [k, v] : committed) found.emplace(std::move(k), std::move(v));
+    for (auto it = member->uncommitted.lower_bound(std::string(prefix));
+         it != member->uncommitted.end() && it->first.starts_with(prefix); ++it) {
+      if (it->second.empty()) {
+        found.erase(it->first);
+      } else {
+        found.insert_or_assign(it->first, it->second);
+      }
+    }
+    for (auto& entry : found) out.emplace_back(entry.first, std::move(entry.second));
+    return Status::Ok();
+  };
+  m->aggregator->SetStateReader(std::move(reader));
   SLUICE_RETURN_IF_ERROR(m->aggregator->Restore(data.state, aggregator_meta));
   // Versions must only grow, across restarts too, so a subscriber never sees an old number
   // with new contents. Every delta consumes at least one record, so the run before a crash

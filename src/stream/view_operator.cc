@@ -399,11 +399,22 @@ void ViewOperator::SetStateReader(Aggregator::StateReader reader) {
     return;
   }
   // An interval join's checkpoint keys its groups with a leading 'a'.
-  s.aggregator->SetStateReader([reader = std::move(reader)](std::string_view group_key) {
+  Aggregator::StateReader prefixed;
+  prefixed.read = [read = reader.read](std::string_view group_key) {
     std::string key(1, 'a');
     key.append(group_key);
-    return reader(key);
-  });
+    return read(key);
+  };
+  prefixed.scan = [scan = reader.scan](std::string_view prefix,
+                                       std::vector<std::pair<std::string, std::string>>& out) {
+    std::string key(1, 'a');
+    key.append(prefix);
+    const size_t first = out.size();
+    Status st = scan(key, out);
+    for (size_t i = first; i < out.size(); ++i) out[i].first.erase(0, 1);
+    return st;
+  };
+  s.aggregator->SetStateReader(std::move(prefixed));
 }
 
 std::map<std::string, std::string> ViewOperator::Rows() {

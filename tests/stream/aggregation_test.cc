@@ -441,6 +441,53 @@ TEST_F(StreamPipelineTest, ClosedWindowsLeaveMemory) {
   EXPECT_EQ(metrics_.GetCounter("sluice_pipeline_groups_reloaded_total", "", labels)->value(), 0u);
 }
 
+// on_update sessions without retention leave memory once no in-time event can reach them; a
+// late event that can reads its key's sessions back (from memory not yet checkpointed, or from
+// the store) and merges with them as if they had stayed.
+TEST_F(StreamPipelineTest, ExpiredOnUpdateSessionsAreReadBackByALateEvent) {
+  OpenAll(
+      "CREATE MATERIALIZED VIEW v AS SELECT warehouse_id, window_start, window_end, count(*) AS n "
+      "FROM SESSION(fulfilment, occurred_at, INTERVAL '5' MINUTE) "
+      "GROUP BY warehouse_id, window_start, window_end");
+  const std::string labels = "pipeline=\"v\"";
+  auto groups = [&] { return metrics_.GetGauge("sluice_pipeline_groups", "", labels)->value(); };
+  auto row = [](const std::string& wh, int64_t start, int64_t end, int n) {
+    return R"({"warehouse_id":")" + wh + R"(","window_start":")" + Ts(start) +
+           R"(","window_end":")" + Ts(end) + R"(","n":)" + std::to_string(n) + "}";
+  };
+  const int64_t m = kMicrosPerMinute;
+  Append(0, "WH-A", "x", kT0);
+  Append(0, "WH-A", "x", kT0 + m);
+  Append(0, "WH-A", "x", kT0 + 10 * m);
+  Append(0, "WH-B", "x", kT0 + 40 * m);  // watermark 08:39:55: WH-A's sessions expire
+  ASSERT_EQ(Process(), 4u);
+  EXPECT_EQ(groups(), 1);
+  EXPECT_EQ(Rows(), (std::vector<std::string>{row("WH-A", kT0, kT0 + 6 * m, 2),
+                                              row("WH-A", kT0 + 10 * m, kT0 + 15 * m, 1),
+                                              row("WH-B", kT0 + 40 * m, kT0 + 45 * m, 1)}));
+  // Before any checkpoint: the expired sessions come back from memory.
+  Append(0, "WH-A", "x", kT0 + 150 * kMicrosPerSecond);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(row("WH-A", kT0, kT0 + 450 * kMicrosPerSecond, 3)));
+  EXPECT_EQ(groups(), 1);
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  Process();
+  // After it: from the store. 08:06 bridges both sessions of WH-A: they merge.
+  Append(0, "WH-A", "x", kT0 + 6 * m);
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_EQ(Rows(), (std::vector<std::string>{row("WH-A", kT0, kT0 + 15 * m, 5),
+                                              row("WH-B", kT0 + 40 * m, kT0 + 45 * m, 1)}));
+  EXPECT_EQ(metrics_.GetCounter("sluice_pipeline_groups_reloaded_total", "", labels)->value(), 2u);
+  EXPECT_EQ(groups(), 1);
+  ASSERT_TRUE(pipeline_->Checkpoint().ok());
+  const std::vector<std::string> before = Rows();
+  Reopen();
+  EXPECT_EQ(Rows(), before);
+  Append(0, "WH-A", "x", kT0 + 14 * m);  // within the merged session, read back again
+  ASSERT_EQ(Process(), 1u);
+  EXPECT_TRUE(Has(row("WH-A", kT0, kT0 + 19 * m, 6)));
+}
+
 TEST_F(StreamPipelineTest, OtherTimeColumnsAreReadFromTheEvent) {
   OpenAll(
       "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) AS n "
