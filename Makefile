@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 SLUICE := $(BUILD_DIR)/src/app/sluice
 
-.PHONY: all deps configure build demo test unit-test e2e-test fuzz bench format clean
+.PHONY: all deps configure build demo test unit-test e2e-test fuzz bench chaos format clean
 
 all: build
 
@@ -33,6 +33,10 @@ test: build
 
 fuzz: deps
 	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
+# The crash harness's long form (issue #5): 200 kills -9 under 5,000 events/s.
+chaos: build
+	@cd tests/crash && SLUICE_BIN=$(abspath $(SLUICE)) node harness.js --kills $${CHAOS_KILLS:-200} --rate $${CHAOS_RATE:-5000}
 
 bench: build
 	@bash scripts/bench.sh $(SLUICE)

@@ -40,6 +40,15 @@ e2e_fail=$(grep -E "^. fail [0-9]+" "$logs/e2e" | tail -1 | grep -oE "[0-9]+$" |
 passed=$((passed + e2e_pass)); failed=$((failed + e2e_fail))
 [ "$e2e_rc" -eq 0 ] || [ "$e2e_fail" -gt 0 ] || failed=$((failed + 1))
 
+echo "== crash harness, short form (tests/crash)"
+(cd tests/crash && SLUICE_BIN="$build_path/src/app/sluice" \
+   node --test --test-concurrency=1 --test-reporter=spec 2>&1) | tee "$logs/crash"
+crash_rc=${PIPESTATUS[0]}
+crash_pass=$(grep -E "^. pass [0-9]+" "$logs/crash" | tail -1 | grep -oE "[0-9]+$" || echo 0)
+crash_fail=$(grep -E "^. fail [0-9]+" "$logs/crash" | tail -1 | grep -oE "[0-9]+$" || echo 0)
+passed=$((passed + crash_pass)); failed=$((failed + crash_fail))
+[ "$crash_rc" -eq 0 ] || [ "$crash_fail" -gt 0 ] || failed=$((failed + 1))
+
 echo "== fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
 if bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 

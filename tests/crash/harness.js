@@ -1,0 +1,263 @@
+// The crash harness (issue #5): a producer sends generated fulfilment events and retries each
+// batch until it is acknowledged (re-sending after a timeout, and sometimes re-sending a batch
+// already acknowledged, as real producers do, so duplicates really reach the server); a killer
+// sends SIGKILL to the server at random moments and a supervisor restarts it on the same port
+// and data directory. At the end a checker compares what the server holds with the producer's
+// ground truth:
+//   - financial events (payment.captured, refund.issued, carrier.charge: exactly-once in the
+//     embedded `fulfilment` stream): every one present exactly once, and the per-minute counts
+//     and amounts of `events_per_minute` exactly equal to the truth;
+//   - operational events (at-least-once): every acknowledged one present (copies allowed);
+//   - no event the producer never sent, no dead letter (every event sent is valid), every
+//     view row well-formed.
+// Used by crash.test.js (the short form `make test` runs) and by `make chaos` (the long form):
+//   node tests/crash/harness.js [--kills N] [--rate EVENTS_PER_S] [--batch N] [--seed N]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { rmSync } from 'node:fs';
+
+import { SLUICE_BIN, freshDataDir, getJson, runSql, sleep, startSluice } from '../e2e/lib/sluice.js';
+
+export const FINANCIAL = new Set(['payment.captured', 'refund.issued', 'carrier.charge']);
+
+// Every event's id, in windows so that the view's groups of past minutes leave memory: the
+// checker counts, per event type, the ids present and their copies.
+const IDS_VIEW = `CREATE MATERIALIZED VIEW crash_ids AS
+  SELECT event_type, event_id, window_start, count(*) AS copies
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
+  GROUP BY event_type, event_id, window_start`;
+
+// A deterministic PRNG (mulberry32): a failing run can be repeated with its seed.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Generated events, read from `sluice gen` (realistic, schema-valid) as they are needed.
+class EventSource {
+  constructor(seed) {
+    this.proc = spawn(SLUICE_BIN, ['gen', '--rate', 'max', '--seed', String(seed),
+      '--run-id', `crash${seed}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+  async take(n) {
+    const out = [];
+    while (out.length < n) {
+      const { value, done } = await this.lines.next();
+      if (done) break;
+      out.push(value);
+    }
+    return out;
+  }
+  close() { this.proc.kill('SIGKILL'); }
+}
+
+function minuteOf(occurredAt) {
+  return new Date(Math.floor(Date.parse(occurredAt) / 60000) * 60000).toISOString();
+}
+
+export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, seed = 1,
+                                        killAfterMs = [300, 1500], log = () => {} } = {}) {
+  const random = prng(seed);
+  const dataDir = freshDataDir();
+  let server = await startSluice({ dataDir });
+  const port = server.port;
+  const url = server.url;
+  const setup = await runSql(url, IDS_VIEW);
+  if (setup.status !== 200) throw new Error(`creating crash_ids: ${JSON.stringify(setup.body)}`);
+
+  // Ground truth: every event of every batch (each batch is sent until acknowledged).
+  const truth = { financial: new Map(), operationalIds: 0, financialIds: 0, minutes: new Map() };
+  const stats = { batches: 0, events: 0, attempts: 0, failedAttempts: 0, resent: 0,
+                  duplicatesReported: 0, kills: 0, restartMs: [] };
+  const acknowledged = [];  // bodies of acknowledged batches, some of which are sent again
+  let producing = true;
+
+  const record = (lines) => {
+    for (const line of lines) {
+      const e = JSON.parse(line);
+      if (FINANCIAL.has(e.event_type)) {
+        truth.financialIds += 1;
+        const key = `${e.warehouse_id}|${e.event_type}|${minuteOf(e.occurred_at)}`;
+        const g = truth.minutes.get(key) ?? { events: 0, amount: 0 };
+        g.events += 1;
+        g.amount += e.amount_minor ?? 0;
+        truth.minutes.set(key, g);
+      } else {
+        truth.operationalIds += 1;
+      }
+    }
+  };
+
+  // Sends `body` until the server acknowledges it (a 200 whose answer covers every event).
+  const sendUntilAcknowledged = async (body, count) => {
+    for (;;) {
+      stats.attempts += 1;
+      try {
+        const res = await fetch(`${url}/v1/streams/fulfilment/events`, {
+          method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body,
+          signal: AbortSignal.timeout(3000),
+        });
+        const answer = await res.json().catch(() => null);
+        if (res.status === 200 && answer) {
+          if (answer.rejected?.length) {
+            throw new Error(`valid events rejected: ${JSON.stringify(answer.rejected.slice(0, 3))}`);
+          }
+          if (answer.accepted + answer.duplicates !== count) {
+            throw new Error(`answer does not cover the batch: ${JSON.stringify(answer)}`);
+          }
+          stats.duplicatesReported += answer.duplicates;
+          return;
+        }
+        const retryAfter = Number(res.headers.get('retry-after') ?? 0);
+        stats.failedAttempts += 1;
+        await sleep(retryAfter > 0 ? retryAfter * 1000 : 50);
+      } catch (err) {
+        if (err.message.startsWith('valid events') || err.message.startsWith('answer does')) {
+          throw err;
+        }
+        stats.failedAttempts += 1;  // refused, reset or timed out: the server is down
+        await sleep(50);
+      }
+    }
+  };
+
+  const source = new EventSource(seed);
+  const started = Date.now();
+  const producer = async () => {
+    while (producing) {
+      const lines = await source.take(batch);
+      const body = `${lines.join('\n')}\n`;
+      record(lines);
+      stats.batches += 1;
+      stats.events += lines.length;
+      await sendUntilAcknowledged(body, lines.length);
+      acknowledged.push({ body, count: lines.length });
+      // A producer that timed out after the server had accepted sends the batch again.
+      if (random() < 0.1) {
+        const again = acknowledged[Math.floor(random() * acknowledged.length)];
+        stats.resent += again.count;
+        await sendUntilAcknowledged(again.body, again.count);
+      }
+      // Pace the producers to `rate` events/s overall (two producers).
+      const due = started + (stats.events / rate) * 1000;
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  };
+
+  const killer = async () => {
+    for (let i = 0; i < kills; i++) {
+      const [lo, hi] = killAfterMs;
+      await sleep(lo + random() * (hi - lo));
+      await server.kill9();
+      stats.kills += 1;
+      const t0 = Date.now();
+      server = await startSluice({ dataDir, port });
+      stats.restartMs.push(Date.now() - t0);
+      log(`kill ${i + 1}/${kills}: serving again after ${Date.now() - t0} ms, ` +
+          `${stats.events} events sent`);
+    }
+    producing = false;
+  };
+
+  try {
+    await Promise.all([producer(), producer(), killer()]);
+    const seconds = (Date.now() - started) / 1000;
+    const result = await check(url, truth);
+    return { ...result, stats: { ...stats, seconds, eventsPerSecond: stats.events / seconds } };
+  } finally {
+    source.close();
+    await server.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// Waits for the views to catch up with the log, then compares them with the truth.
+async function check(url, truth) {
+  const deadline = Date.now() + 120000;
+  for (;;) {
+    const res = await runSql(url, 'SHOW VIEWS');
+    const { columns, rows } = res.body.results[0];
+    const lags = rows.map((r) => r[columns.indexOf('lag')]);
+    if (lags.every((l) => l === 0)) break;
+    if (Date.now() > deadline) throw new Error(`views did not catch up: lags ${lags}`);
+    await sleep(200);
+  }
+  const problems = [];
+  const ids = await runSql(url,
+      'SELECT event_type, count(*) AS ids, sum(copies) AS copies FROM crash_ids GROUP BY event_type');
+  if (ids.status !== 200) throw new Error(`querying crash_ids: ${JSON.stringify(ids.body)}`);
+  const { columns, rows } = ids.body.results[0];
+  const col = (name) => columns.indexOf(name);
+  let financialIds = 0, financialCopies = 0, operationalIds = 0, operationalCopies = 0;
+  for (const r of rows) {
+    if (FINANCIAL.has(r[col('event_type')])) {
+      financialIds += r[col('ids')];
+      financialCopies += r[col('copies')];
+    } else {
+      operationalIds += r[col('ids')];
+      operationalCopies += r[col('copies')];
+    }
+  }
+  if (financialIds !== truth.financialIds) {
+    problems.push(`financial events: ${financialIds} stored, ${truth.financialIds} sent`);
+  }
+  if (financialCopies !== financialIds) {
+    problems.push(`financial events counted twice: ${financialCopies - financialIds}`);
+  }
+  if (operationalIds !== truth.operationalIds) {
+    problems.push(`operational events: ${operationalIds} distinct stored, ${truth.operationalIds} sent`);
+  }
+
+  const view = (await getJson(`${url}/v1/views/events_per_minute`)).body;
+  let financialRows = 0;
+  for (const row of view.rows) {
+    if (typeof row.events !== 'number' || typeof row.warehouse_id !== 'string') {
+      problems.push(`malformed row ${JSON.stringify(row)}`);
+      continue;
+    }
+    if (!FINANCIAL.has(row.event_type)) continue;
+    financialRows += 1;
+    const key = `${row.warehouse_id}|${row.event_type}|${new Date(row.window_start).toISOString()}`;
+    const g = truth.minutes.get(key);
+    if (!g) problems.push(`row not in the truth: ${JSON.stringify(row)}`);
+    else if (g.events !== row.events || g.amount !== (row.amount_minor ?? 0)) {
+      problems.push(`${key}: ${row.events} events / ${row.amount_minor} minor, truth ${g.events} / ${g.amount}`);
+    }
+  }
+  if (financialRows !== truth.minutes.size) {
+    problems.push(`financial rows: ${financialRows}, truth ${truth.minutes.size}`);
+  }
+  const deadLetters = (await getJson(`${url}/v1/streams/fulfilment/dead-letters?limit=10`)).body;
+  const deadCount = deadLetters.end_offset - deadLetters.start_offset;
+  if (!(deadCount === 0)) problems.push(`dead letters: ${JSON.stringify(deadLetters).slice(0, 300)}`);
+  return {
+    ok: problems.length === 0,
+    problems: problems.slice(0, 20),
+    financial: { sent: truth.financialIds, stored: financialIds, copies: financialCopies },
+    operational: { sent: truth.operationalIds, stored: operationalIds, copies: operationalCopies },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name, fallback) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  const report = await runCrashHarness({
+    kills: arg('kills', 20), rate: arg('rate', 5000), batch: arg('batch', 250), seed: arg('seed', 1),
+    log: (line) => console.error(line),
+  });
+  const restart = [...report.stats.restartMs].sort((a, b) => a - b);
+  console.log(JSON.stringify({ ...report, stats: { ...report.stats, restartMs: undefined,
+    restartMsMedian: restart[Math.floor(restart.length / 2)], restartMsMax: restart.at(-1) } },
+  null, 2));
+  process.exit(report.ok ? 0 : 1);
+}
