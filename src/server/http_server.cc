@@ -412,6 +412,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           net::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() {
             if (answer.ok()) {
               self->SendJson(200, answer->ToJson());
+            } else if (answer.status().code() == StatusCode::kResourceExhausted) {
+              self->SendError(507,
+                              "disk full: the request was not acknowledged; retry it once space "
+                              "is freed (the server resumes by itself; events of it already "
+                              "stored are deduplicated on exactly-once streams): " +
+                                  answer.status().message(),
+                              self->keep_alive_);
             } else {
               self->SendError(HttpStatusFor(answer.status()), answer.status().message(),
                               self->keep_alive_);
@@ -522,6 +529,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto res =
         std::make_shared<Response>(static_cast<http::status>(status), version_ ? version_ : 11);
     if (!allow.empty()) res->set(http::field::allow, allow);
+    // Overload and a full disk pass: a client may retry (the request had no effect it relies on).
+    if (status == 429 || status == 503 || status == 507) res->set(http::field::retry_after, "1");
     Prepare(*res, "application/json", ErrorJson(message));
     Write(std::move(res));
   }
