@@ -217,6 +217,11 @@ struct Catalog::Impl {
     options.partitions = partitions;
     options.segment_bytes = deps.config->log_segment_bytes;
     options.retention_micros = retention;
+    options.on_damage =
+        [counter = deps.metrics->GetCounter(
+             "sluice_log_damaged_records_total",
+             "Records found damaged on disk (CRC mismatch) and skipped, never served",
+             fmt::format("stream=\"{}\"", dir_name))](uint64_t records) { counter->Add(records); };
     return log::Log::Open((streams_dir / dir_name).string(), options, *deps.clock, *deps.syncer);
   }
 

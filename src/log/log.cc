@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -94,6 +95,48 @@ Result<size_t> ReadAt(int fd, char* out, size_t n, off_t position, const std::st
 uint32_t RecordCrc(const char* record, size_t payload_length) {
   uint32_t crc = Crc32c(record, 4);  // the length field
   return Crc32c(record + 8, kRecordHeaderSize - 8 + payload_length, crc);
+}
+
+struct FoundRecord {
+  uint64_t position = 0;
+  uint64_t offset = 0;
+};
+
+// After damage at byte `from` of a segment: the first intact record in [from, file_end) whose
+// offset is in [first, before), found by trying every byte position (a record is intact when its
+// CRC32C matches, which random bytes do with odds of 2^-32, and its offset field is plausible).
+// nullopt when none is: the damage runs to the end of the file.
+Result<std::optional<FoundRecord>> FindNextRecord(int fd, const std::string& path, uint64_t from,
+                                                  uint64_t file_end, uint64_t first,
+                                                  uint64_t before) {
+  constexpr size_t kChunk = 1 << 20;
+  std::string chunk(kChunk, '\0');
+  std::string record;
+  for (uint64_t base = from; base + kRecordHeaderSize <= file_end;
+       base += kChunk - kRecordHeaderSize) {
+    SLUICE_ASSIGN_OR_RETURN(size_t n,
+                            ReadAt(fd, chunk.data(), kChunk, static_cast<off_t>(base), path));
+    for (size_t i = 0; i + kRecordHeaderSize <= n; ++i) {
+      const char* p = chunk.data() + i;
+      const uint64_t offset = GetU64(p + 8);
+      const uint32_t length = GetU32(p);
+      if (offset < first || offset >= before || length > kMaxPayloadBytes ||
+          base + i + kRecordHeaderSize + length > file_end)
+        continue;
+      const char* whole = p;
+      if (i + kRecordHeaderSize + length > n) {
+        record.resize(kRecordHeaderSize + length);
+        SLUICE_ASSIGN_OR_RETURN(size_t got, ReadAt(fd, record.data(), record.size(),
+                                                   static_cast<off_t>(base + i), path));
+        if (got < record.size()) continue;
+        whole = record.data();
+      }
+      if (RecordCrc(whole, length) == GetU32(whole + 4))
+        return std::optional<FoundRecord>(FoundRecord{base + i, offset});
+    }
+    if (n < kChunk) break;
+  }
+  return std::optional<FoundRecord>();
 }
 
 struct IndexEntry {
@@ -215,6 +258,26 @@ struct Log::Impl {
   mutable std::condition_variable generation_cv;
   std::atomic<uint64_t> generation{0};
 
+  // Damaged records readers skipped, reported once each: (partition, first offset) -> count.
+  mutable std::mutex damage_mu;
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> damage;
+  std::atomic<uint64_t> damaged_records{0};
+
+  void ReportDamage(uint32_t partition, const std::string& path, uint64_t first_offset,
+                    uint64_t end_offset, uint64_t first_byte, uint64_t end_byte) {
+    {
+      std::lock_guard lock(damage_mu);
+      if (!damage.emplace(std::pair(partition, first_offset), end_offset - first_offset).second)
+        return;
+    }
+    damaged_records.fetch_add(end_offset - first_offset, std::memory_order_relaxed);
+    if (options.on_damage) options.on_damage(end_offset - first_offset);
+    spdlog::error(
+        "log {}: record(s) at offsets [{}, {}) of partition {} are damaged (bytes [{}, {}) of "
+        "{}): skipped, never served; the file is left as it is for inspection",
+        dir, first_offset, end_offset, partition, first_byte, end_byte, path);
+  }
+
   Impl(std::string d, LogOptions o, Clock& c, Syncer& s)
       : dir(std::move(d)), options(o), clock(c), syncer(s) {}
 
@@ -276,6 +339,17 @@ class Partition {
   Result<uint64_t> OffsetForTime(int64_t log_time) const;
   const std::string& dir() const { return dir_; }
   uint32_t id() const { return id_; }
+
+  // The end offset of `seg` once it is sealed (no longer the active segment); nullopt before.
+  std::optional<uint64_t> SealedEnd(const Segment& seg) const {
+    std::lock_guard lock(mu_);
+    if (segments_.empty() || segments_.back().get() == &seg) return std::nullopt;
+    return seg.next_offset;
+  }
+  void ReportDamage(const std::string& path, uint64_t first_offset, uint64_t end_offset,
+                    uint64_t first_byte, uint64_t end_byte) const {
+    log_->ReportDamage(id_, path, first_offset, end_offset, first_byte, end_byte);
+  }
 
  private:
   Status OpenSegment(uint64_t base, bool is_last);
@@ -357,7 +431,8 @@ Status Partition::OpenSegment(uint64_t base, bool is_last) {
 }
 
 // Scans a segment from the start, rebuilding its index; truncates at the first record that is
-// torn (incomplete), fails its CRC, or breaks offset continuity.
+// torn (incomplete), fails its CRC, or breaks offset continuity, unless intact records follow
+// it (damage inside the file, not a torn tail): those are kept and the damage reported.
 Status Partition::Recover(Segment& seg) {
   struct stat st;
   if (::fstat(seg.fd, &st) != 0) return Status::FromErrno("stat " + seg.path, errno);
@@ -369,42 +444,60 @@ Status Partition::Recover(Segment& seg) {
   std::string buf;
   uint64_t position = 0;
   std::string problem;
-  char header[kRecordHeaderSize];
+  // Scans records from `position` while they are whole, intact and in sequence.
+  auto scan = [&]() -> Status {
+    char header[kRecordHeaderSize];
+    while (position < file_size) {
+      if (file_size - position < kRecordHeaderSize) {
+        problem = "torn record header";
+        return Status::Ok();
+      }
+      SLUICE_ASSIGN_OR_RETURN(size_t n, ReadAt(seg.fd, header, kRecordHeaderSize,
+                                               static_cast<off_t>(position), seg.path));
+      if (n < kRecordHeaderSize) {
+        problem = "torn record header";
+        return Status::Ok();
+      }
+      const uint32_t length = GetU32(header);
+      if (length > kMaxPayloadBytes || length > file_size - position - kRecordHeaderSize) {
+        problem = "torn record (length runs past the end of the file)";
+        return Status::Ok();
+      }
+      buf.resize(kRecordHeaderSize + length);
+      SLUICE_ASSIGN_OR_RETURN(
+          n, ReadAt(seg.fd, buf.data(), buf.size(), static_cast<off_t>(position), seg.path));
+      if (n < buf.size()) {
+        problem = "torn record";
+        return Status::Ok();
+      }
+      if (RecordCrc(buf.data(), length) != GetU32(buf.data() + 4)) {
+        problem = "CRC32C mismatch";
+        return Status::Ok();
+      }
+      const uint64_t offset = GetU64(buf.data() + 8);
+      if (offset != seg.next_offset) {
+        problem = fmt::format("offset {} where {} was expected", offset, seg.next_offset);
+        return Status::Ok();
+      }
+      const int64_t log_time = static_cast<int64_t>(GetU64(buf.data() + 16));
+      seg.NoteRecord(offset, position, log_time, buf.size(), log_->options.index_interval_bytes);
+      position += buf.size();
+    }
+    return Status::Ok();
+  };
+  SLUICE_RETURN_IF_ERROR(scan());
   while (position < file_size) {
-    if (file_size - position < kRecordHeaderSize) {
-      problem = "torn record header";
-      break;
-    }
-    SLUICE_ASSIGN_OR_RETURN(size_t n, ReadAt(seg.fd, header, kRecordHeaderSize,
-                                             static_cast<off_t>(position), seg.path));
-    if (n < kRecordHeaderSize) {
-      problem = "torn record header";
-      break;
-    }
-    const uint32_t length = GetU32(header);
-    if (length > kMaxPayloadBytes || length > file_size - position - kRecordHeaderSize) {
-      problem = "torn record (length runs past the end of the file)";
-      break;
-    }
-    buf.resize(kRecordHeaderSize + length);
-    SLUICE_ASSIGN_OR_RETURN(
-        n, ReadAt(seg.fd, buf.data(), buf.size(), static_cast<off_t>(position), seg.path));
-    if (n < buf.size()) {
-      problem = "torn record";
-      break;
-    }
-    if (RecordCrc(buf.data(), length) != GetU32(buf.data() + 4)) {
-      problem = "CRC32C mismatch";
-      break;
-    }
-    const uint64_t offset = GetU64(buf.data() + 8);
-    if (offset != seg.next_offset) {
-      problem = fmt::format("offset {} where {} was expected", offset, seg.next_offset);
-      break;
-    }
-    const int64_t log_time = static_cast<int64_t>(GetU64(buf.data() + 16));
-    seg.NoteRecord(offset, position, log_time, buf.size(), log_->options.index_interval_bytes);
-    position += buf.size();
+    // Intact records after the problem mean damage inside the file (a flipped bit), not a torn
+    // tail: keep them (readers skip the damaged records, reported here once) and scan on.
+    const uint64_t most_records = (file_size - position) / kRecordHeaderSize + 1;
+    SLUICE_ASSIGN_OR_RETURN(std::optional<FoundRecord> found,
+                            FindNextRecord(seg.fd, seg.path, position + 1, file_size,
+                                           seg.next_offset + 1, seg.next_offset + most_records));
+    if (!found) break;
+    log_->ReportDamage(id_, seg.path, seg.next_offset, found->offset, position, found->position);
+    seg.next_offset = found->offset;
+    position = found->position;
+    SLUICE_RETURN_IF_ERROR(scan());
   }
   if (position < file_size) {
     spdlog::warn(
@@ -598,6 +691,7 @@ class PartitionReaderImpl final : public PartitionReader {
   // `want` bytes; returns with records_ empty at the end of the segment's data.
   Status ReadFromSegment(size_t want, uint64_t durable) {
     while (records_.empty() && position_offset_ < durable) {
+      bool damaged = false;
       buffer_.resize(want + kReadPadding);
       SLUICE_ASSIGN_OR_RETURN(size_t n, ReadAt(segment_->fd, buffer_.data(), want,
                                                static_cast<off_t>(position_), segment_->path));
@@ -607,10 +701,10 @@ class PartitionReaderImpl final : public PartitionReader {
         const uint32_t length = GetU32(rec);
         if (pos + kRecordHeaderSize + length > n) break;  // continues past the buffer
         const uint64_t offset = GetU64(rec + 8);
-        if (offset != position_offset_ || RecordCrc(rec, length) != GetU32(rec + 4))
-          return Status::Corruption(
-              fmt::format("log {}: record at offset {} (byte {} of {}) is corrupt",
-                          partition_->dir(), position_offset_, position_ + pos, segment_->path));
+        if (offset != position_offset_ || RecordCrc(rec, length) != GetU32(rec + 4)) {
+          damaged = true;
+          break;
+        }
         if (offset >= next_offset_) {  // earlier ones are skipped after a seek
           RecordView view;
           view.offset = offset;
@@ -624,6 +718,13 @@ class PartitionReaderImpl final : public PartitionReader {
         ++position_offset_;
         pos += kRecordHeaderSize + length;
       }
+      if (damaged) {
+        position_ += pos;
+        if (!records_.empty()) return Status::Ok();  // serve these first
+        SLUICE_ASSIGN_OR_RETURN(const bool segment_done, SkipDamage(durable));
+        if (segment_done) return Status::Ok();
+        continue;
+      }
       if (pos == 0) {
         // The end of this segment's data, or one record larger than the buffer, or damage:
         // records below the durable end are always complete.
@@ -631,16 +732,48 @@ class PartitionReaderImpl final : public PartitionReader {
         if (n == 0) return Status::Ok();
         const uint32_t length = n >= kRecordHeaderSize ? GetU32(buffer_.data()) : 0;
         const size_t needed = kRecordHeaderSize + length;
-        if (n < want || length > kMaxPayloadBytes || needed <= n)
-          return Status::Corruption(fmt::format(
-              "log {}: record at offset {} (byte {} of {}) is truncated or has a corrupt length",
-              partition_->dir(), position_offset_, position_, segment_->path));
+        if (n < want || length > kMaxPayloadBytes || needed <= n) {
+          SLUICE_ASSIGN_OR_RETURN(const bool segment_done, SkipDamage(durable));
+          if (segment_done) return Status::Ok();
+          continue;
+        }
         want = needed;
         continue;
       }
       position_ += pos;
     }
     return Status::Ok();
+  }
+
+  // The record at position_ (numbered position_offset_) is damaged: fails its CRC, breaks
+  // offset continuity, or has an impossible length. It is never served: the reader moves to
+  // the next intact record of the segment (or to the next segment) and the log reports the
+  // records in between once. Damage that runs to the durable end of the active segment is an
+  // error (recovery truncates such a tail at the next start). Returns true when the rest of the
+  // segment is damaged: the caller returns, and Read() moves to the next segment.
+  Result<bool> SkipDamage(uint64_t durable) {
+    struct stat st;
+    if (::fstat(segment_->fd, &st) != 0) return Status::FromErrno("stat " + segment_->path, errno);
+    const auto file_end = static_cast<uint64_t>(st.st_size);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<FoundRecord> found,
+                            FindNextRecord(segment_->fd, segment_->path, position_ + 1, file_end,
+                                           position_offset_ + 1, durable));
+    if (found) {
+      partition_->ReportDamage(segment_->path, position_offset_, found->offset, position_,
+                               found->position);
+      position_ = found->position;
+      position_offset_ = found->offset;
+      next_offset_ = std::max(next_offset_, found->offset);
+      return false;
+    }
+    const std::optional<uint64_t> sealed_end = partition_->SealedEnd(*segment_);
+    if (!sealed_end)
+      return Status::Corruption(fmt::format(
+          "log {}: the records from offset {} (byte {} of {}) to the durable end are damaged",
+          partition_->dir(), position_offset_, position_, segment_->path));
+    partition_->ReportDamage(segment_->path, position_offset_, *sealed_end, position_, file_end);
+    next_offset_ = std::max(next_offset_, *sealed_end);
+    return true;
   }
 
   const Partition* partition_;
@@ -753,6 +886,10 @@ Result<size_t> Log::EnforceRetention() {
 
 uint32_t Log::partitions() const {
   return static_cast<uint32_t>(impl_->partitions.size());
+}
+
+uint64_t Log::damaged_records() const {
+  return impl_->damaged_records.load(std::memory_order_relaxed);
 }
 
 uint64_t Log::SizeBytes() const {

@@ -21,7 +21,13 @@
 // - Readers never see a record before it is durable, so what a pipeline consumes survives
 //   kill -9 with the log.
 // - Open() recovers: it scans the last segment of each partition, truncates a torn or corrupt
-//   tail (logging what it cut), and rebuilds missing indexes.
+//   tail (logging what it cut), and rebuilds missing indexes. Damage inside a file (a flipped
+//   bit, with intact records after it) is not a tail: those records are kept.
+// - A damaged record (its CRC32C fails, its offset is out of sequence, its length impossible)
+//   is never served: readers skip to the next intact record (its offsets are missing from what
+//   they return) and the log reports the damaged range once, as an error, counting the records
+//   in damaged_records(). Only damage that reaches the durable end of the active segment is
+//   returned as a Corruption error (until a restart truncates it as a tail).
 // - EnforceRetention() deletes whole segments whose newest record is older than the retention,
 //   judged by the injected clock; a partition's start offset moves past them.
 // - All methods are thread-safe. Different partitions can be appended to in parallel.
@@ -54,6 +60,9 @@ struct LogOptions {
   int64_t segment_max_age_micros = 3600ll * 1000 * 1000;  // or when its first record is older
   int64_t retention_micros = 7ll * 24 * 3600 * 1000 * 1000;  // 7 days
   uint32_t index_interval_bytes = 4096;                      // one index entry per this many bytes
+  // Called (on the thread that found it) with the number of records in each newly reported
+  // damaged range (see damaged_records()).
+  std::function<void(uint64_t records)> on_damage;
 };
 
 struct RecordToAppend {
@@ -124,6 +133,8 @@ class Log {
 
   uint32_t partitions() const;
   uint64_t SizeBytes() const;
+  // Records found damaged and skipped (by readers or recovery) since Open().
+  uint64_t damaged_records() const;
   const std::string& dir() const;
 
  private:

@@ -39,10 +39,12 @@ class LogTest : public ::testing::Test {
     log_ = std::move(opened.value());
   }
 
+ public:
   static std::string Payload(uint64_t i) {
     return "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(i % 97, 'x') + "\"}";
   }
 
+ protected:
   // Appends `n` records (one write each) to `partition` and waits until they are durable.
   void AppendMany(uint32_t partition, uint64_t first_n, uint64_t n) {
     for (uint64_t i = first_n; i < first_n + n; ++i) {
@@ -238,30 +240,79 @@ TEST_F(LogTest, RecoveryTruncatesATailWithABadCrc) {
   EXPECT_EQ(all.back().second, Payload(8));
 }
 
-TEST_F(LogTest, ReaderReportsCorruptionInsteadOfServingIt) {
+// Overwrites `bytes` at `position` of `file` with `value` (XOR when `flip`).
+void Damage(const fs::path& file, off_t position, size_t bytes, char value, bool flip = false) {
+  int fd = ::open(file.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  std::string data(bytes, '\0');
+  ASSERT_EQ(::pread(fd, data.data(), bytes, position), static_cast<ssize_t>(bytes));
+  for (char& c : data) c = flip ? static_cast<char>(c ^ value) : value;
+  ASSERT_EQ(::pwrite(fd, data.data(), bytes, position), static_cast<ssize_t>(bytes));
+  ::close(fd);
+}
+
+// The offsets ReadAll returns, checking every payload is the one appended at its offset.
+std::vector<uint64_t> OffsetsOf(const std::vector<std::pair<uint64_t, std::string>>& records) {
+  std::vector<uint64_t> offsets;
+  for (const auto& [offset, payload] : records) {
+    EXPECT_EQ(payload, LogTest::Payload(offset));
+    offsets.push_back(offset);
+  }
+  return offsets;
+}
+
+std::vector<uint64_t> AllBut(uint64_t n, std::vector<uint64_t> missing) {
+  std::vector<uint64_t> out;
+  for (uint64_t i = 0; i < n; ++i)
+    if (std::find(missing.begin(), missing.end(), i) == missing.end()) out.push_back(i);
+  return out;
+}
+
+TEST_F(LogTest, AFlippedBitInASealedSegmentSkipsThatRecordOnly) {
   Open();
   AppendMany(0, 0, 300);
-  fs::path first = Segments(0).front();
-  int fd = ::open(first.c_str(), O_RDWR);
-  char c;
-  ASSERT_EQ(::pread(fd, &c, 1, 100), 1);
-  c ^= 0x01;
-  ASSERT_EQ(::pwrite(fd, &c, 1, 100), 1);
-  ::close(fd);
-  // Records before the damage are served; the damaged one never is: Read fails instead.
-  auto reader = log_->NewReader(0, 0);
-  Status error;
-  for (int i = 0; i < 1000 && error.ok(); ++i) {
-    auto batch = reader->Read(100000);
-    if (!batch.ok()) {
-      error = batch.status();
-      break;
-    }
-    ASSERT_FALSE(batch->empty()) << "reached the end without noticing the damage";
-    for (const RecordView& r : batch.value()) EXPECT_EQ(r.payload, Payload(r.offset));
-  }
-  EXPECT_EQ(error.code(), StatusCode::kCorruption);
-  EXPECT_NE(error.message().find(first.filename().string()), std::string::npos);
+  Damage(Segments(0).front(), 100, 1, 0x01, /*flip=*/true);  // inside record 1's payload
+  // Every record but the damaged one is served, the damaged one never; reported once.
+  EXPECT_EQ(OffsetsOf(ReadAll(0, 0)), AllBut(300, {1}));
+  EXPECT_EQ(OffsetsOf(ReadAll(0, 0, 100000)), AllBut(300, {1}));
+  EXPECT_EQ(log_->damaged_records(), 1u);
+}
+
+TEST_F(LogTest, ADamagedLengthIsSkippedToTheNextIntactRecord) {
+  Open();
+  AppendMany(0, 0, 300);
+  Damage(Segments(0).front(), 0, 4, '\x7f');  // record 0's length: 0x7f7f7f7f
+  EXPECT_EQ(OffsetsOf(ReadAll(0, 0)), AllBut(300, {0}));
+}
+
+TEST_F(LogTest, ASegmentDamagedToItsEndIsSkippedToTheNext) {
+  Open();
+  AppendMany(0, 0, 300);
+  const fs::path first = Segments(0).front();
+  const auto size = fs::file_size(first);
+  Damage(first, 100, size - 100, '\0');
+  auto all = OffsetsOf(ReadAll(0, 0));
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front(), 0u);
+  // Then the second segment's records, in order, up to the end.
+  EXPECT_GT(all[1], 1u);
+  EXPECT_EQ(all.back(), 299u);
+  for (size_t i = 2; i < all.size(); ++i) EXPECT_EQ(all[i], all[i - 1] + 1);
+}
+
+TEST_F(LogTest, RecoveryKeepsTheRecordsAfterDamageInsideTheActiveSegment) {
+  options_.segment_bytes = 1 << 20;  // one segment
+  Open();
+  AppendMany(0, 0, 50);
+  log_.reset();
+  Damage(Segments(0).back(), 300, 1, 0x40, /*flip=*/true);
+  Open();
+  EXPECT_EQ(log_->EndOffset(0), 50u);  // not truncated: intact records follow the damage
+  EXPECT_EQ(log_->damaged_records(), 1u);
+  const std::vector<uint64_t> served = OffsetsOf(ReadAll(0, 0));
+  ASSERT_EQ(served.size(), 49u);
+  AppendMany(0, 50, 2);  // appends go on after the last record
+  EXPECT_EQ(OffsetsOf(ReadAll(0, 0)).back(), 51u);
 }
 
 TEST_F(LogTest, RetentionDeletesOldSegmentsByTheInjectedClock) {
