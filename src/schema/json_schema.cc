@@ -754,6 +754,7 @@ class Compiler {
       n.property_table[i] = e;
       if (n.slot_bits && e.required) n.required_slots |= uint64_t{1} << i;
     }
+    for (uint32_t i = 0; i < n.property_table.size(); ++i) n.property_table[i].index = i;
   }
 
   static bool SimpleKeywords(const Node& n) {

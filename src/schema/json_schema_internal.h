@@ -282,6 +282,7 @@ struct PropertySlot : TableKey {
   // condition_table, or kNoGate when no condition's `if` tests the key.
   uint32_t gate = kNoGate;
   static constexpr uint32_t kNoGate = std::numeric_limits<uint32_t>::max();
+  uint32_t index = 0;  // of this slot in its table (slot bits), without a pointer division
 };
 
 // The closure property table of a node (Node::closure_table): for one key, the entries
@@ -494,8 +495,14 @@ class CompiledSchema {
                                              std::string_view name) const {
     if (!node.property_table_perfect)
       return Find(node.property_table, node.property_table_mask, hash, name);
-    const internal::PropertySlot& slot =
-        node.property_table[(hash >> node.property_table_shift) & node.property_table_mask];
+    return MatchSlot(
+        node.property_table[(hash >> node.property_table_shift) & node.property_table_mask], hash,
+        name, keys);
+  }
+  // `slot` when it holds the key `name` (as Find() compares), else nullptr.
+  static const internal::PropertySlot* MatchSlot(const internal::PropertySlot& slot, uint64_t hash,
+                                                 std::string_view name,
+                                                 const std::vector<internal::KeyInfo>& keys) {
     const internal::KeyWords w = internal::ReadKeyWords(name);
     return slot.hash == hash && slot.length == name.size() &&
                    ((slot.words.head ^ w.head) | (slot.words.tail ^ w.tail)) == 0 &&

@@ -321,7 +321,7 @@ class JsonSchemaValidator::Walker {
           undeclared_capture_bloom_ |= KeyBit(KeyFingerprint(captured_names[c]));
           continue;
         }
-        uint8_t& entry = slot_capture_[static_cast<size_t>(slot - root.property_table.data())];
+        uint8_t& entry = slot_capture_[slot->index];
         if (entry == 0)
           entry = static_cast<uint8_t>(c + 1);  // the first of equal names, as CaptureField
       }
@@ -602,8 +602,7 @@ class JsonSchemaValidator::Walker {
   // tracks it, else in the key list.
   bool HasObjectKey(const ObjectKeys& keys, const Node& n, KeyId k) const {
     const PropertySlot* slot = schema_.FindPropertyKey(n, k);
-    if (slot != nullptr && n.slot_bits)
-      return (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1;
+    if (slot != nullptr && n.slot_bits) return (keys.slots >> slot->index) & 1;
     return HasKey(keys, schema_.keys[k]);
   }
   // False schema, type and enum checks of an object or array against a simple node (whose enum,
@@ -1073,6 +1072,16 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
   uint64_t field_count = 0;
   uint64_t required_hits = 0;  // without slot bits
   uint64_t if_failed = 0;      // bit c: a property value failed the `if` of condition c
+  // The node's fields the loop reads, in locals: the loop stores through pointers the compiler
+  // cannot tell from the Node's, so it would reload each of them for every field.
+  const PropertySlot* const table = n.property_table.data();
+  const uint64_t table_mask = n.property_table_mask;
+  const unsigned table_shift = n.property_table_shift;
+  const bool table_perfect = n.property_table_perfect;
+  const bool slot_bits = n.slot_bits;
+  const NodeId additional_properties = n.additional_properties;
+  const bool has_conditions = !n.conditions.empty();
+  const bool gates_in_table = n.gates_in_property_table;
   for (auto field_result : obj) {
     SIMDJSON_TRY(field_result.error());
     ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
@@ -1080,10 +1089,12 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
     SIMDJSON_TRY(ReadKey(field, key));
     ondemand::value& value = field.value();
     const uint64_t fingerprint = KeyFingerprintPadded(key);
-    const PropertySlot* slot = schema_.FindProperty(n, fingerprint, key);
-    const bool fresh = slot != nullptr && n.slot_bits
-                           ? AddSlotKey(keys, static_cast<size_t>(slot - n.property_table.data()))
-                           : AddKey(keys, fingerprint, key);
+    const PropertySlot* slot =
+        table_perfect ? CompiledSchema::MatchSlot(table[(fingerprint >> table_shift) & table_mask],
+                                                  fingerprint, key, schema_.keys)
+                      : schema_.Find(n.property_table, table_mask, fingerprint, key);
+    const bool fresh = slot != nullptr && slot_bits ? AddSlotKey(keys, slot->index)
+                                                    : AddKey(keys, fingerprint, key);
     if (!fresh) DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
     ++field_count;
     const PathLink link{path, key, -1};
@@ -1091,7 +1102,7 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
       if (node != capture_node_) {
         SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
       } else if (slot != nullptr) {  // a declared key: is it captured? (one byte per slot)
-        const uint8_t c = slot_capture_[static_cast<size_t>(slot - n.property_table.data())];
+        const uint8_t c = slot_capture_[slot->index];
         if (c != 0) SIMDJSON_TRY(CaptureAt(c - 1, value));
       } else if ((undeclared_capture_bloom_ & KeyBit(fingerprint)) != 0) {
         SIMDJSON_TRY(CaptureField(key, value));
@@ -1104,12 +1115,12 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
       child = slot->child;
     }
     if (child == kNoNode) {
-      child = n.additional_properties;
+      child = additional_properties;
       additional = true;
     }
     const ClosureSlot* gate = nullptr;
-    if (!n.conditions.empty()) {
-      if (!n.gates_in_property_table) {
+    if (has_conditions) {
+      if (!gates_in_table) {
         gate = schema_.Find(n.condition_table, n.condition_table_mask, fingerprint, key);
       } else if (slot != nullptr && slot->gate != PropertySlot::kNoGate) {
         gate = &n.condition_table[slot->gate];
@@ -1212,12 +1223,15 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleArray(ondemand::array arr,
                                                             uint32_t& error) {
   const Node& n = nodes_[node];
   error = CompositeError(node, JsonType::kArray, path);
+  const NodeId* const prefix_items = n.prefix_items.data();  // in locals: see EvaluateSimpleObject
+  const size_t prefix_count = n.prefix_items.size();
+  const NodeId items = n.items;
   uint64_t index = 0;
   for (auto element : arr) {
     SIMDJSON_TRY(element.error());
     ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
     const PathLink link{path, {}, static_cast<int64_t>(index)};
-    const NodeId child = index < n.prefix_items.size() ? n.prefix_items[index] : n.items;
+    const NodeId child = index < prefix_count ? prefix_items[index] : items;
     SIMDJSON_TRY(EvaluateMember<false>(child, false, {}, item, path, &link, depth + 1, error));
     ++index;
   }
