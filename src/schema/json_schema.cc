@@ -769,6 +769,7 @@ class Compiler {
   }
 
   // See NodeBrief: the quick check covers a type only when the node asks nothing more of it.
+  // (`n` stays where it is: the brief points at its pattern.)
   static NodeBrief Brief(const Node& n) {
     NodeBrief b;
     b.kind = n.trivial                     ? NodeBrief::kTrivial
@@ -779,12 +780,14 @@ class Compiler {
     const uint8_t accepted = n.types != 0 ? n.types : 0xFF;
     constexpr uint64_t kMaxBytes = std::numeric_limits<uint32_t>::max();
     const bool string_quick = (n.format == Format::kNone || n.format == Format::kDateTime) &&
-                              n.pattern == nullptr && n.min_length <= kMaxBytes / 4;
+                              (n.pattern == nullptr || n.has_simple_pattern) &&
+                              n.min_length <= kMaxBytes / 4;
     if ((accepted & kStringBit) && string_quick) {
       b.quick_types |= kStringBit;
       b.quick_min_bytes = static_cast<uint32_t>(n.min_length * 4);
       b.quick_max_bytes = static_cast<uint32_t>(std::min<uint64_t>(n.max_length, kMaxBytes));
       b.quick_date_time = n.format == Format::kDateTime;
+      if (n.pattern != nullptr) b.quick_pattern = &n.simple_pattern;
     }
     const bool number_quick = std::isnan(n.exclusive_minimum) && std::isnan(n.exclusive_maximum) &&
                               std::isnan(n.multiple_of) && !FormatAppliesToNumbers(n.format);

@@ -422,7 +422,7 @@ struct Node {
   std::vector<ClosureProperty> closure_properties;
 };
 
-// What the validator's frameless path needs of a node, in 32 bytes (CompiledSchema::briefs), so
+// What the validator's frameless path needs of a node, in 40 bytes (CompiledSchema::briefs), so
 // that the usual leaf checks need neither the ~600-byte Node nor a call.
 struct NodeBrief {
   enum Kind : uint8_t {
@@ -433,8 +433,8 @@ struct NodeBrief {
   Kind kind = kOther;
   uint8_t scalar_pass = 0;  // Node::scalar_pass
   // The quick check: a scalar whose TypeBit is in quick_types passes the node's keywords when
-  // - a string: its byte length is within [quick_min_bytes, quick_max_bytes] and, with
-  //   quick_date_time, IsCommonDateTime() holds;
+  // - a string: its byte length is within [quick_min_bytes, quick_max_bytes], with
+  //   quick_date_time IsCommonDateTime() holds, and with quick_pattern the pattern matches;
   // - a number: it is within [quick_minimum, quick_maximum].
   // Set only for nodes whose keywords for that type are no more than these (lengths, a
   // date-time format; minimum and maximum), so a pass is the full check's answer; a scalar that
@@ -445,6 +445,7 @@ struct NodeBrief {
   uint32_t quick_max_bytes = 0;  // maxLength: no string of that many bytes is longer
   double quick_minimum = 0;
   double quick_maximum = 0;
+  const SimplePattern* quick_pattern = nullptr;  // the node's pattern, when it is simple
 };
 
 struct KeyInfo {

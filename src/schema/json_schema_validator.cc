@@ -436,8 +436,8 @@ class JsonSchemaValidator::Walker {
   [[gnu::noinline]] bool ScalarPassesSlow(NodeId node, const Scalar& s) {
     return ScalarCheck<false>(node, s, nullptr) == kNoError;
   }
-  // The leaf checks that need no call: a type with nothing to check (scalar_pass), or the quick
-  // check of NodeBrief. False decides nothing.
+  // The leaf checks that need no call to the full check: a type with nothing to check
+  // (scalar_pass), or the quick check of NodeBrief. False decides nothing.
   [[gnu::always_inline]] static bool QuickPass(const NodeBrief& brief, const Scalar& s) {
     const uint8_t bits = TypeBits(s);
     if ((brief.scalar_pass & bits) != 0) return true;
@@ -445,7 +445,8 @@ class JsonSchemaValidator::Walker {
     if (s.type == JsonType::kString) {
       const size_t bytes = s.text.size();
       return bytes >= brief.quick_min_bytes && bytes <= brief.quick_max_bytes &&
-             (!brief.quick_date_time || IsCommonDateTime(s.text));
+             (!brief.quick_date_time || IsCommonDateTime(s.text)) &&
+             (brief.quick_pattern == nullptr || brief.quick_pattern->Matches(s.text));
     }
     return s.number >= brief.quick_minimum && s.number <= brief.quick_maximum;
   }

@@ -258,7 +258,8 @@ TEST(JsonSchemaKeywords, Formats) {
 }
 
 // Length, bounds and date-time checks of a property's value take a quick path (NodeBrief);
-// a no-op keyword (an empty pattern, an exclusiveMaximum no JSON number reaches) turns it off,
+// a no-op keyword (an empty pattern, an exclusiveMaximum no JSON number reaches, the format
+// "password") turns it off,
 // so the full check must agree, message for message.
 TEST(JsonSchemaKeywords, QuickChecksAgreeWithTheFullCheck) {
   const std::string quick = R"({"properties":{
@@ -266,18 +267,20 @@ TEST(JsonSchemaKeywords, QuickChecksAgreeWithTheFullCheck) {
       "d":{"type":"string","format":"date-time","maxLength":24},
       "i":{"type":"integer","minimum":1,"maximum":10},
       "n":{"type":["number","string"],"minimum":-1.5,"minLength":1},
-      "a":{"minLength":1}}})";
+      "a":{"minLength":1},
+      "p":{"type":"string","pattern":"^[a-z]{2,3}$","maxLength":2}}})";
   const std::string full = R"({"properties":{
       "s":{"type":"string","minLength":2,"maxLength":3,"pattern":""},
       "d":{"type":"string","format":"date-time","maxLength":24,"pattern":""},
       "i":{"type":"integer","minimum":1,"maximum":10,"exclusiveMaximum":1e308},
       "n":{"type":["number","string"],"minimum":-1.5,"minLength":1,"pattern":"",
            "exclusiveMaximum":1e308},
-      "a":{"minLength":1,"pattern":"","exclusiveMaximum":1e308}}})";
+      "a":{"minLength":1,"pattern":"","exclusiveMaximum":1e308},
+      "p":{"type":"string","pattern":"^[a-z]{2,3}$","maxLength":2,"format":"password"}}})";
   auto q = CompileJsonSchema(quick), f = CompileJsonSchema(full);
   ASSERT_TRUE(q.ok() && f.ok());
   JsonSchemaValidator a(q.value()), b(f.value());
-  const char* keys[] = {"s", "d", "i", "n", "a"};
+  const char* keys[] = {"s", "d", "i", "n", "a", "p"};
   const char* values[] = {"\"\"",
                           "\"x\"",
                           "\"xy\"",
