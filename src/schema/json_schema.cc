@@ -222,12 +222,7 @@ class Compiler {
       BuildClosureTable(n);
     }
     for (NodeId id = 0; id < nodes().size(); ++id) BuildConditions(id);
-    for (const Node& n : nodes()) {
-      const NodeBrief::Kind kind = n.trivial                     ? NodeBrief::kTrivial
-                                   : n.simple && !n.always_false ? NodeBrief::kSimple
-                                                                 : NodeBrief::kOther;
-      schema_->briefs.push_back({kind, n.scalar_pass});
-    }
+    for (const Node& n : nodes()) schema_->briefs.push_back(Brief(n));
     return std::shared_ptr<const CompiledSchema>(std::move(schema_));
   }
 
@@ -722,15 +717,44 @@ class Compiler {
     }
     // Every node gets a table, so that lookups need not check for none.
     size_t capacity = std::bit_ceil(std::max<size_t>(entries.size() * 2, 1));
+    // A perfect placement when some shift of the hashes gives every key its own slot (likely
+    // for the few keys of a typical object; tried at twice the size too while slot bits still
+    // fit): then a lookup reads one slot, where a miss would otherwise probe to an empty one.
+    auto perfect_shift = [&](size_t slots) -> int {
+      std::vector<bool> used(slots);
+      for (int shift = 0; shift < 64 && shift + std::countr_zero(slots) <= 64; ++shift) {
+        std::fill(used.begin(), used.end(), false);
+        bool distinct = true;
+        for (const PropertySlot& e : entries) {
+          const size_t i = (e.hash >> shift) & (slots - 1);
+          distinct = distinct && !used[i];
+          used[i] = true;
+        }
+        if (distinct) return shift;
+      }
+      return -1;
+    };
+    int shift = perfect_shift(capacity);
+    if (shift < 0 && (capacity * 2 <= 64 || capacity > 64)) {
+      shift = perfect_shift(capacity * 2);
+      if (shift >= 0) capacity *= 2;
+    }
     n.property_table.assign(capacity, PropertySlot{});
     n.property_table_mask = capacity - 1;
     n.slot_bits = capacity <= 64;
+    n.property_table_perfect = shift >= 0;
+    n.property_table_shift = static_cast<uint8_t>(std::max(shift, 0));
+    if (n.property_table_perfect)  // no key is this long: an empty slot never matches
+      for (PropertySlot& slot : n.property_table)
+        slot.length = std::numeric_limits<uint32_t>::max();
     for (const PropertySlot& e : entries) {
-      uint64_t i = e.hash & n.property_table_mask;
+      uint64_t i = n.property_table_perfect ? (e.hash >> shift) & n.property_table_mask
+                                            : e.hash & n.property_table_mask;
       while (n.property_table[i].key != kUnknownKey) i = (i + 1) & n.property_table_mask;
       n.property_table[i] = e;
       if (n.slot_bits && e.required) n.required_slots |= uint64_t{1} << i;
     }
+    for (uint32_t i = 0; i < n.property_table.size(); ++i) n.property_table[i].index = i;
   }
 
   static bool SimpleKeywords(const Node& n) {
@@ -742,6 +766,38 @@ class Compiler {
   static bool NoOwnKeywords(const Node& n) {
     return !n.always_false && n.types == 0 && !n.has_enum && !n.has_number_keywords &&
            !n.has_string_keywords && !n.has_object_keywords && !n.has_array_keywords;
+  }
+
+  // See NodeBrief: the quick check covers a type only when the node asks nothing more of it.
+  // (`n` stays where it is: the brief points at its pattern.)
+  static NodeBrief Brief(const Node& n) {
+    NodeBrief b;
+    b.kind = n.trivial                     ? NodeBrief::kTrivial
+             : n.simple && !n.always_false ? NodeBrief::kSimple
+                                           : NodeBrief::kOther;
+    b.scalar_pass = n.scalar_pass;
+    if (n.always_false || n.has_enum) return b;
+    const uint8_t accepted = n.types != 0 ? n.types : 0xFF;
+    constexpr uint64_t kMaxBytes = std::numeric_limits<uint32_t>::max();
+    const bool string_quick = (n.format == Format::kNone || n.format == Format::kDateTime) &&
+                              (n.pattern == nullptr || n.has_simple_pattern) &&
+                              n.min_length <= kMaxBytes / 4;
+    if ((accepted & kStringBit) && string_quick) {
+      b.quick_types |= kStringBit;
+      b.quick_min_bytes = static_cast<uint32_t>(n.min_length * 4);
+      b.quick_max_bytes = static_cast<uint32_t>(std::min<uint64_t>(n.max_length, kMaxBytes));
+      b.quick_date_time = n.format == Format::kDateTime;
+      if (n.pattern != nullptr) b.quick_pattern = &n.simple_pattern;
+    }
+    const bool number_quick = std::isnan(n.exclusive_minimum) && std::isnan(n.exclusive_maximum) &&
+                              std::isnan(n.multiple_of) && !FormatAppliesToNumbers(n.format);
+    if (number_quick) {
+      b.quick_types |= accepted & (kNumberBit | kIntegerBit);
+      constexpr double kInf = std::numeric_limits<double>::infinity();
+      b.quick_minimum = std::isnan(n.minimum) ? -kInf : n.minimum;
+      b.quick_maximum = std::isnan(n.maximum) ? kInf : n.maximum;
+    }
+    return b;
   }
 
   // See Node::conditions. Needs `simple` and the property tables of every node.
@@ -823,6 +879,19 @@ class Compiler {
     }
     n.simple = true;
     BuildKeyTable(keys, entries, n.condition_table, n.condition_table_mask, n.condition_properties);
+    // Usually the if-properties are declared properties too: then the property lookup that every
+    // field does anyway finds the gate.
+    std::vector<std::pair<PropertySlot*, uint32_t>> gates;
+    for (uint32_t c = 0; c < n.condition_table.size(); ++c) {
+      const KeyId key = n.condition_table[c].key;
+      if (key == kUnknownKey) continue;
+      auto slot = std::find_if(n.property_table.begin(), n.property_table.end(),
+                               [&](const PropertySlot& p) { return p.key == key; });
+      if (slot == n.property_table.end()) return;
+      gates.emplace_back(&*slot, c);
+    }
+    for (auto [slot, c] : gates) slot->gate = c;
+    n.gates_in_property_table = true;
   }
 
   // See Node::closure_table. Needs the property tables of the closure's nodes.

@@ -148,30 +148,6 @@ bool HasShape(uint64_t word, WordShape shape) {
          ((d + 0x50 * ones) & high) == high;
 }
 
-// The date-time nearly every producer sends, "YYYY-MM-DDTHH:MM:SSZ" or with a fraction
-// ("...:SS.sssZ"), checked with three word compares: a third of the general check's
-// instructions. True only for a valid date-time; false sends the string to the general check,
-// which also decides other separators and zones, leap seconds, and a fraction after second 59
-// (which JavaScript may round up to 60).
-bool IsCommonDateTime(std::string_view s) {
-  static constexpr WordShape kDate = Shape("dddd-dd-"), kDayHour = Shape("ddTdd:dd"),
-                             kTime = Shape("dd:dd:dd");
-  const size_t n = s.size();
-  const char* p = s.data();
-  if (n < 20 || p[n - 1] != 'Z' || !HasShape(Load64(p), kDate) ||
-      !HasShape(Load64(p + 8), kDayHour) || !HasShape(Load64(p + 11), kTime))
-    return false;
-  if (n > 20) {
-    if (p[19] != '.' || n == 21) return false;
-    for (size_t i = 20; i + 1 < n; ++i)
-      if (!IsDigit(p[i])) return false;
-  }
-  const int month = TwoDigits(s, 5), day = TwoDigits(s, 8);
-  return month >= 1 && month <= 12 && day >= 1 && (day <= 28 || IsCalendarDay(s)) &&
-         TwoDigits(s, 11) <= 23 && TwoDigits(s, 14) <= 59 &&
-         TwoDigits(s, 17) <= (n == 20 ? 59 : 58);
-}
-
 // ajv-formats `date-time`: str.split(/t|\s/i) must give exactly [date, time]. A valid date is
 // exactly 10 ASCII characters without a separator, so the one separator must start at byte 10,
 // and the time part may hold no other (IsTime rejects 't' and whitespace anyway).
@@ -219,6 +195,38 @@ const RE2& FormatRegex(Format f) {
 }
 
 }  // namespace
+
+// The date-time nearly every producer sends, "YYYY-MM-DDTHH:MM:SSZ" or with a fraction
+// ("...:SS.sssZ"), checked with three word compares: a third of the general check's
+// instructions. True only for a valid date-time; false sends the string to the general check,
+// which also decides other separators and zones, leap seconds, and a fraction after second 59
+// (which JavaScript may round up to 60).
+bool IsCommonDateTime(std::string_view s) {
+  static constexpr WordShape kDate = Shape("dddd-dd-"), kDayHour = Shape("ddTdd:dd"),
+                             kTime = Shape("dd:dd:dd");
+  const size_t n = s.size();
+  const char* p = s.data();
+  if (n < 20 || p[n - 1] != 'Z' || !HasShape(Load64(p), kDate) ||
+      !HasShape(Load64(p + 8), kDayHour) || !HasShape(Load64(p + 11), kTime))
+    return false;
+  static constexpr WordShape kMillis = Shape(":dd.dddZ");
+  if (n == 24) {  // milliseconds, the usual fraction: one more word
+    if (!HasShape(Load64(p + 16), kMillis)) return false;
+  } else if (n > 20) {
+    if (p[19] != '.' || n == 21) return false;
+    for (size_t i = 20; i + 1 < n; ++i)
+      if (!IsDigit(p[i])) return false;
+  }
+  // "HH:MM:SS" at p + 11, all digits where digits belong: each byte at most that of "29:59:59"
+  // ((limit | 0x80) - byte keeps its high bit exactly when byte <= limit, and never borrows),
+  // then hours 24 to 29, and second 59 with a fraction (left to the general check).
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  constexpr uint64_t kTimeLimit = Shape("29:59:59").literals;
+  const int month = TwoDigits(s, 5), day = TwoDigits(s, 8);
+  return month >= 1 && month <= 12 && day >= 1 && (day <= 28 || IsCalendarDay(s)) &&
+         (((kTimeLimit | kHigh) - Load64(p + 11)) & kHigh) == kHigh &&
+         (p[11] != '2' || p[12] <= '3') && (n == 20 || p[17] != '5' || p[18] != '9');
+}
 
 bool LookupFormat(std::string_view name, Format& out) {
   static constexpr std::pair<std::string_view, Format> kFormats[] = {
@@ -455,6 +463,8 @@ bool CompileSimplePattern(std::string_view js, SimplePattern& out) {
     if (x.min == x.max) continue;
     if (y.min == 0 || x.Overlaps(y)) return false;
   }
+  for (SimplePattern::Atom& atom : out.atoms)
+    for (int c = 0; c < 256; ++c) atom.member[c] = atom.Has(static_cast<char>(c)) ? 1 : 0;
   return true;
 }
 
@@ -463,7 +473,11 @@ bool SimplePattern::Matches(std::string_view s) const {
   for (const Atom& atom : atoms) {
     const size_t limit = atom.max >= s.size() - pos ? s.size() : pos + atom.max;
     const size_t start = pos;
-    while (pos < limit && atom.Has(s[pos])) ++pos;
+    // Greedy: four characters at a time while all four are in the class, then one at a time.
+    while (pos + 4 <= limit && (atom.Member(s[pos]) & atom.Member(s[pos + 1]) &
+                                atom.Member(s[pos + 2]) & atom.Member(s[pos + 3])) != 0)
+      pos += 4;
+    while (pos < limit && atom.Member(s[pos]) != 0) ++pos;
     if (pos - start < atom.min) return false;
   }
   return !anchored_end || pos == s.size();

@@ -76,6 +76,10 @@ enum class Format : uint8_t {
 // Returns the Format for an ajv-formats name, or nullopt-like kNone with ok=false.
 bool LookupFormat(std::string_view name, Format& out);
 bool FormatAppliesToNumbers(Format f);
+// "YYYY-MM-DDTHH:MM:SSZ", or with a fraction of a second, naming a valid instant: true only for a
+// valid date-time (false decides nothing; CheckStringFormat does). Reads the first 19 bytes with
+// word loads, so `s` needs no padding beyond its 20 or more bytes.
+bool IsCommonDateTime(std::string_view s);
 // Whether the string / number satisfies the format exactly as ajv-formats ("full" mode) decides.
 bool CheckStringFormat(Format f, std::string_view s);
 bool CheckNumberFormat(Format f, double v);
@@ -93,6 +97,9 @@ struct SimplePattern {
     // is ASCII, so that Has() needs no branch: a branch on c < 64 would be a coin flip on
     // hex digits.
     uint64_t bits[4] = {};
+    // member[c]: 1 when character c is in the class, else 0 (the bits as bytes, filled by
+    // CompileSimplePattern): Matches() tests a character with one load and ANDs blocks of them.
+    uint8_t member[256] = {};
     uint32_t min = 1;
     uint32_t max = 1;
     void AddRange(char lo, char hi);
@@ -100,6 +107,7 @@ struct SimplePattern {
       const auto u = static_cast<unsigned char>(c);
       return (bits[u >> 6] >> (u & 63)) & 1;
     }
+    uint8_t Member(char c) const { return member[static_cast<unsigned char>(c)]; }
     bool Overlaps(const Atom& o) const {
       return ((bits[0] & o.bits[0]) | (bits[1] & o.bits[1])) != 0;
     }
@@ -270,6 +278,11 @@ struct TableKey {
 struct PropertySlot : TableKey {
   NodeId child = kNoNode;  // kNoNode: the key is required but not in `properties`
   bool required = false;
+  // With Node::gates_in_property_table: the index of the key's slot in the node's
+  // condition_table, or kNoGate when no condition's `if` tests the key.
+  uint32_t gate = kNoGate;
+  static constexpr uint32_t kNoGate = std::numeric_limits<uint32_t>::max();
+  uint32_t index = 0;  // of this slot in its table (slot bits), without a pointer division
 };
 
 // The closure property table of a node (Node::closure_table): for one key, the entries
@@ -333,6 +346,11 @@ struct Node {
   // `properties` and `required` by key hash (open addressing), for one probe per field.
   std::vector<PropertySlot> property_table;
   uint64_t property_table_mask = 0;
+  // Perfect: every key sits at slot (hash >> property_table_shift) & mask, so a lookup reads
+  // that one slot, hit or miss, and the empty slots have a length no key has. Else the keys
+  // are placed by linear probing from hash & mask.
+  bool property_table_perfect = false;
+  uint8_t property_table_shift = 0;
   uint64_t min_properties = 0;
   uint64_t max_properties = kUnbounded;
 
@@ -382,6 +400,9 @@ struct Node {
   // if-node's subschema for the key) in condition_properties[begin, begin + count).
   std::vector<ClosureSlot> condition_table;
   uint64_t condition_table_mask = 0;
+  // Every key of condition_table is in property_table, whose slots then give its gate
+  // (PropertySlot::gate): one lookup per field instead of two.
+  bool gates_in_property_table = false;
   std::vector<ClosureProperty> condition_properties;
   // TypeBit mask of the scalars this node accepts with nothing more to check (no enum, bounds,
   // lengths, pattern or format apply to them): the validator's one-test leaf check.
@@ -401,7 +422,8 @@ struct Node {
   std::vector<ClosureProperty> closure_properties;
 };
 
-// What the validator's frameless path needs of a node, in two bytes (CompiledSchema::briefs).
+// What the validator's frameless path needs of a node, in 40 bytes (CompiledSchema::briefs), so
+// that the usual leaf checks need neither the ~600-byte Node nor a call.
 struct NodeBrief {
   enum Kind : uint8_t {
     kTrivial,  // every value is valid: only read
@@ -410,6 +432,20 @@ struct NodeBrief {
   };
   Kind kind = kOther;
   uint8_t scalar_pass = 0;  // Node::scalar_pass
+  // The quick check: a scalar whose TypeBit is in quick_types passes the node's keywords when
+  // - a string: its byte length is within [quick_min_bytes, quick_max_bytes], with
+  //   quick_date_time IsCommonDateTime() holds, and with quick_pattern the pattern matches;
+  // - a number: it is within [quick_minimum, quick_maximum].
+  // Set only for nodes whose keywords for that type are no more than these (lengths, a
+  // date-time format; minimum and maximum), so a pass is the full check's answer; a scalar that
+  // fails the quick check goes to the full check, which decides (and names the error).
+  uint8_t quick_types = 0;
+  bool quick_date_time = false;
+  uint32_t quick_min_bytes = 0;  // 4 x minLength: then no string of that many bytes is shorter
+  uint32_t quick_max_bytes = 0;  // maxLength: no string of that many bytes is longer
+  double quick_minimum = 0;
+  double quick_maximum = 0;
+  const SimplePattern* quick_pattern = nullptr;  // the node's pattern, when it is simple
 };
 
 struct KeyInfo {
@@ -458,7 +494,32 @@ class CompiledSchema {
   }
   const internal::PropertySlot* FindProperty(const internal::Node& node, uint64_t hash,
                                              std::string_view name) const {
-    return Find(node.property_table, node.property_table_mask, hash, name);
+    if (!node.property_table_perfect)
+      return Find(node.property_table, node.property_table_mask, hash, name);
+    return MatchSlot(
+        node.property_table[(hash >> node.property_table_shift) & node.property_table_mask], hash,
+        name, keys);
+  }
+  // `slot` when it holds the key `name` (as Find() compares), else nullptr.
+  static const internal::PropertySlot* MatchSlot(const internal::PropertySlot& slot, uint64_t hash,
+                                                 std::string_view name,
+                                                 const std::vector<internal::KeyInfo>& keys) {
+    const internal::KeyWords w = internal::ReadKeyWords(name);
+    return slot.hash == hash && slot.length == name.size() &&
+                   ((slot.words.head ^ w.head) | (slot.words.tail ^ w.tail)) == 0 &&
+                   (name.size() <= 16 || internal::SameBytes(keys[slot.key].name, name))
+               ? &slot
+               : nullptr;
+  }
+  // The slot of the schema's key `key` in `node`'s property table, or nullptr.
+  const internal::PropertySlot* FindPropertyKey(const internal::Node& node,
+                                                internal::KeyId key) const {
+    if (!node.property_table_perfect)
+      return FindKey(node.property_table, node.property_table_mask, key);
+    const internal::PropertySlot& slot =
+        node.property_table[(keys[key].hash >> node.property_table_shift) &
+                            node.property_table_mask];
+    return slot.key == key ? &slot : nullptr;
   }
   // The slot of the schema's key `key` in such a table, or nullptr.
   template <typename Slot>

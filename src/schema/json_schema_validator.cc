@@ -309,6 +309,23 @@ class JsonSchemaValidator::Walker {
         captured_(captured),
         slots_(schema.nodes.size(), 0) {
     for (const std::string& name : captured_names) capture_bloom_ |= KeyBit(KeyFingerprint(name));
+    const Node& root = schema.nodes[schema.root];
+    if (root.simple) {
+      capture_node_ = schema.root;
+      slot_capture_.assign(root.property_table.size(), 0);
+      for (size_t c = 0; c < captured_names.size(); ++c) {
+        const std::string padded = captured_names[c] + std::string(8, '\0');  // see Find()
+        const std::string_view name = std::string_view(padded).substr(0, captured_names[c].size());
+        const PropertySlot* slot = schema.FindProperty(root, KeyFingerprintPadded(name), name);
+        if (slot == nullptr) {
+          undeclared_capture_bloom_ |= KeyBit(KeyFingerprint(captured_names[c]));
+          continue;
+        }
+        uint8_t& entry = slot_capture_[slot->index];
+        if (entry == 0)
+          entry = static_cast<uint8_t>(c + 1);  // the first of equal names, as CaptureField
+      }
+    }
   }
 
   Status Run(ondemand::document& doc, std::string_view record);
@@ -408,12 +425,47 @@ class JsonSchemaValidator::Walker {
   // The first error of a scalar against one node's own keywords, or kNoError. Inline, the
   // common leaf: a type the node accepts with nothing more to check (Node::scalar_pass).
   [[gnu::always_inline]] uint32_t ScalarError(NodeId node, const Scalar& s, const PathLink* path) {
-    if ((nodes_[node].scalar_pass & TypeBits(s)) != 0) return kNoError;
+    if (QuickPass(briefs_[node], s)) return kNoError;
     return ScalarErrorSlow(node, s, path);
   }
-  [[gnu::noinline]] uint32_t ScalarErrorSlow(NodeId node, const Scalar& s, const PathLink* path);
-  [[gnu::noinline, gnu::cold]] uint32_t ScalarFailure(ErrorKind kind, NodeId node, const Scalar& s,
-                                                      const PathLink* path, uint64_t count) {
+  // Whether `s` passes `node`'s own keywords, like ScalarError() == kNoError but without recording
+  // an error (for the `if` of conditions, where failing is the common, harmless outcome).
+  [[gnu::always_inline]] bool ScalarPasses(NodeId node, const Scalar& s) {
+    return QuickPass(briefs_[node], s) || ScalarPassesSlow(node, s);
+  }
+  [[gnu::noinline]] bool ScalarPassesSlow(NodeId node, const Scalar& s) {
+    return ScalarCheck<false>(node, s, nullptr) == kNoError;
+  }
+  // The leaf checks that need no call to the full check: a type with nothing to check
+  // (scalar_pass), or the quick check of NodeBrief. False decides nothing.
+  [[gnu::always_inline]] static bool QuickPass(const NodeBrief& brief, const Scalar& s) {
+    const uint8_t bits = TypeBits(s);
+    if ((brief.scalar_pass & bits) != 0) return true;
+    if ((brief.quick_types & bits) == 0) return false;
+    if (s.type == JsonType::kString) {
+      const size_t bytes = s.text.size();
+      return bytes >= brief.quick_min_bytes && bytes <= brief.quick_max_bytes &&
+             (!brief.quick_date_time || IsCommonDateTime(s.text)) &&
+             (brief.quick_pattern == nullptr || brief.quick_pattern->Matches(s.text));
+    }
+    return s.number >= brief.quick_minimum && s.number <= brief.quick_maximum;
+  }
+  [[gnu::noinline]] uint32_t ScalarErrorSlow(NodeId node, const Scalar& s, const PathLink* path) {
+    return ScalarCheck<true>(node, s, path);
+  }
+  // The first error of `s` against `node`'s own keywords, or kNoError. kReport: record it (else
+  // any value but kNoError stands for a failure).
+  template <bool kReport>
+  uint32_t ScalarCheck(NodeId node, const Scalar& s, const PathLink* path);
+  template <bool kReport>
+  [[gnu::always_inline]] uint32_t ScalarFailure(ErrorKind kind, NodeId node, const Scalar& s,
+                                                const PathLink* path, uint64_t count) {
+    if constexpr (kReport) return RecordScalarFailure(kind, node, s, path, count);
+    return 0;
+  }
+  [[gnu::noinline, gnu::cold]] uint32_t RecordScalarFailure(ErrorKind kind, NodeId node,
+                                                            const Scalar& s, const PathLink* path,
+                                                            uint64_t count) {
     return NewError(kind, node, path, s.type, s.text, count);
   }
   void CheckScalar(uint32_t i, const Scalar& s, const PathLink* path) {
@@ -451,6 +503,8 @@ class JsonSchemaValidator::Walker {
     return CaptureField(key, value);
   }
   error_code CaptureField(std::string_view key, ondemand::value& value);
+  // Records the root object's field `value` as captured field `c` (see CaptureField).
+  [[gnu::noinline]] error_code CaptureAt(size_t c, ondemand::value& value);
 
   // ---- The general path: frames ----
 
@@ -506,7 +560,7 @@ class JsonSchemaValidator::Walker {
                                                    const PathLink* path, int depth,
                                                    uint32_t& parent_error) {
     if (child == kNoNode) return Consume(v, path, depth);
-    const NodeBrief brief = briefs_[child];
+    const NodeBrief& brief = briefs_[child];  // a reference: a copy is 32 bytes of stores
     if (parent_error != kNoError || brief.kind == NodeBrief::kTrivial)
       return Consume(v, path, depth);
     if (brief.kind != NodeBrief::kSimple)
@@ -518,7 +572,7 @@ class JsonSchemaValidator::Walker {
       return EvaluateSimple(v, child, path, depth, parent_error);
     Scalar s;
     SIMDJSON_TRY(ReadScalar<kMayCapture>(v, t, s));
-    if ((brief.scalar_pass & TypeBits(s)) == 0) parent_error = ScalarErrorSlow(child, s, path);
+    if (!QuickPass(brief, s)) parent_error = ScalarErrorSlow(child, s, path);
     return simdjson::SUCCESS;
   }
   // A false schema, or a child with applicators.
@@ -548,9 +602,8 @@ class JsonSchemaValidator::Walker {
   // Whether an object read against simple node `n` has key `k`: by slot bit when n's table
   // tracks it, else in the key list.
   bool HasObjectKey(const ObjectKeys& keys, const Node& n, KeyId k) const {
-    const PropertySlot* slot = schema_.FindKey(n.property_table, n.property_table_mask, k);
-    if (slot != nullptr && n.slot_bits)
-      return (keys.slots >> static_cast<size_t>(slot - n.property_table.data())) & 1;
+    const PropertySlot* slot = schema_.FindPropertyKey(n, k);
+    if (slot != nullptr && n.slot_bits) return (keys.slots >> slot->index) & 1;
     return HasKey(keys, schema_.keys[k]);
   }
   // False schema, type and enum checks of an object or array against a simple node (whose enum,
@@ -624,6 +677,13 @@ class JsonSchemaValidator::Walker {
   std::array<CapturedField, kMaxCapturedFields>& captured_;
   CapturedField* capture_target_ = nullptr;
   uint64_t capture_bloom_ = 0;  // the Bloom bits of the captured names
+  // When the root node is simple, its object's fields are matched with the captured names by
+  // the property lookup they get anyway: slot_capture_[slot] is 1 + the index of the captured
+  // name the root's property-table slot holds, or 0; the names that the root does not declare
+  // go by their Bloom bits, undeclared_capture_bloom_. capture_node_: that root, or kNoNode.
+  NodeId capture_node_ = kNoNode;
+  std::vector<uint8_t> slot_capture_;
+  uint64_t undeclared_capture_bloom_ = 0;
 
   std::vector<uint32_t> slots_;  // per node: its instance index in the frame that has it
   std::vector<Instance> instances_;
@@ -703,14 +763,15 @@ class JsonSchemaValidator::Walker {
   uint32_t document_error_ = kNoError;  // duplicate key or nesting too deep
 };
 
-uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s,
-                                                      const PathLink* path) {
+template <bool kReport>
+uint32_t JsonSchemaValidator::Walker::ScalarCheck(NodeId id, const Scalar& s,
+                                                  const PathLink* path) {
   const Node& n = nodes_[id];
-  // Failures are rare: built out of line (ScalarFailure), so that this function saves few
-  // registers.
-  if (n.always_false) return ScalarFailure(ErrorKind::kFalseSchema, id, s, path, 0);
+  // Failures are rare: recorded out of line (RecordScalarFailure), so that this function saves
+  // few registers.
+  if (n.always_false) return ScalarFailure<kReport>(ErrorKind::kFalseSchema, id, s, path, 0);
   if (n.types != 0 && (n.types & TypeBits(s)) == 0)
-    return ScalarFailure(ErrorKind::kType, id, s, path, 0);
+    return ScalarFailure<kReport>(ErrorKind::kType, id, s, path, 0);
   if (n.has_enum) {
     bool found = false;
     for (const Constant& c : n.enum_values) {
@@ -733,65 +794,69 @@ uint32_t JsonSchemaValidator::Walker::ScalarErrorSlow(NodeId id, const Scalar& s
       }
       if (found) break;
     }
-    if (!found) return ScalarFailure(ErrorKind::kEnum, id, s, path, 0);
+    if (!found) return ScalarFailure<kReport>(ErrorKind::kEnum, id, s, path, 0);
   }
   if (s.type == JsonType::kNumber) {
     if (!n.has_number_keywords) return kNoError;
     double x = s.number;
-    if (x < n.minimum) return ScalarFailure(ErrorKind::kMinimum, id, s, path, 0);
-    if (x > n.maximum) return ScalarFailure(ErrorKind::kMaximum, id, s, path, 0);
+    if (x < n.minimum) return ScalarFailure<kReport>(ErrorKind::kMinimum, id, s, path, 0);
+    if (x > n.maximum) return ScalarFailure<kReport>(ErrorKind::kMaximum, id, s, path, 0);
     if (x <= n.exclusive_minimum)
-      return ScalarFailure(ErrorKind::kExclusiveMinimum, id, s, path, 0);
+      return ScalarFailure<kReport>(ErrorKind::kExclusiveMinimum, id, s, path, 0);
     if (x >= n.exclusive_maximum)
-      return ScalarFailure(ErrorKind::kExclusiveMaximum, id, s, path, 0);
+      return ScalarFailure<kReport>(ErrorKind::kExclusiveMaximum, id, s, path, 0);
     if (!std::isnan(n.multiple_of)) {
       // ajv: `(x / m) !== parseInt(x / m)`: an integral quotient below 1e21 (above, parseInt
       // reads the exponent notation of the number's string form and disagrees).
       double q = x / n.multiple_of;
       if (!(std::isfinite(q) && std::fabs(q) < 1e21 && IsIntegral(q)))
-        return ScalarFailure(ErrorKind::kMultipleOf, id, s, path, 0);
+        return ScalarFailure<kReport>(ErrorKind::kMultipleOf, id, s, path, 0);
     }
     if (FormatAppliesToNumbers(n.format) && !CheckNumberFormat(n.format, x))
-      return ScalarFailure(ErrorKind::kFormat, id, s, path, 0);
+      return ScalarFailure<kReport>(ErrorKind::kFormat, id, s, path, 0);
   } else if (s.type == JsonType::kString) {
     if (!n.has_string_keywords) return kNoError;
     // A code point takes 1 to 4 bytes: count only when the byte length cannot decide.
     uint64_t bytes = s.text.size();
     if (bytes > n.max_length || bytes / 4 < n.min_length) {
       uint64_t length = CountCodePoints(s.text);
-      if (length < n.min_length) return ScalarFailure(ErrorKind::kMinLength, id, s, path, length);
-      if (length > n.max_length) return ScalarFailure(ErrorKind::kMaxLength, id, s, path, length);
+      if (length < n.min_length)
+        return ScalarFailure<kReport>(ErrorKind::kMinLength, id, s, path, length);
+      if (length > n.max_length)
+        return ScalarFailure<kReport>(ErrorKind::kMaxLength, id, s, path, length);
     }
     if (n.pattern && !(n.has_simple_pattern ? n.simple_pattern.Matches(s.text)
                                             : RE2::PartialMatch(s.text, *n.pattern)))
-      return ScalarFailure(ErrorKind::kPattern, id, s, path, 0);
+      return ScalarFailure<kReport>(ErrorKind::kPattern, id, s, path, 0);
     if (n.format != Format::kNone && !FormatAppliesToNumbers(n.format) &&
         !CheckStringFormat(n.format, s.text))
-      return ScalarFailure(ErrorKind::kFormat, id, s, path, 0);
+      return ScalarFailure<kReport>(ErrorKind::kFormat, id, s, path, 0);
   }
   return kNoError;
 }
 
 error_code JsonSchemaValidator::Walker::CaptureField(std::string_view key, ondemand::value& value) {
-  for (size_t c = 0; c < captured_names_.size(); ++c) {
-    if (!SameBytes(captured_names_[c], key)) continue;
-    CapturedField& f = captured_[c];
-    if (f.present) {
-      f.duplicated = true;
-      break;
-    }
-    ondemand::json_type t;
-    SIMDJSON_TRY(value.type().get(t));
-    f.present = true;
-    f.type = t == ondemand::json_type::object    ? JsonType::kObject
-             : t == ondemand::json_type::array   ? JsonType::kArray
-             : t == ondemand::json_type::string  ? JsonType::kString
-             : t == ondemand::json_type::number  ? JsonType::kNumber
-             : t == ondemand::json_type::boolean ? JsonType::kBoolean
-                                                 : JsonType::kNull;
-    if (f.type != JsonType::kObject && f.type != JsonType::kArray) capture_target_ = &f;
-    break;
+  for (size_t c = 0; c < captured_names_.size(); ++c)
+    if (SameBytes(captured_names_[c], key)) return CaptureAt(c, value);
+  return simdjson::SUCCESS;
+}
+
+error_code JsonSchemaValidator::Walker::CaptureAt(size_t c, ondemand::value& value) {
+  CapturedField& f = captured_[c];
+  if (f.present) {
+    f.duplicated = true;
+    return simdjson::SUCCESS;
   }
+  ondemand::json_type t;
+  SIMDJSON_TRY(value.type().get(t));
+  f.present = true;
+  f.type = t == ondemand::json_type::object    ? JsonType::kObject
+           : t == ondemand::json_type::array   ? JsonType::kArray
+           : t == ondemand::json_type::string  ? JsonType::kString
+           : t == ondemand::json_type::number  ? JsonType::kNumber
+           : t == ondemand::json_type::boolean ? JsonType::kBoolean
+                                               : JsonType::kNull;
+  if (f.type != JsonType::kObject && f.type != JsonType::kArray) capture_target_ = &f;
   return simdjson::SUCCESS;
 }
 
@@ -1008,6 +1073,16 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
   uint64_t field_count = 0;
   uint64_t required_hits = 0;  // without slot bits
   uint64_t if_failed = 0;      // bit c: a property value failed the `if` of condition c
+  // The node's fields the loop reads, in locals: the loop stores through pointers the compiler
+  // cannot tell from the Node's, so it would reload each of them for every field.
+  const PropertySlot* const table = n.property_table.data();
+  const uint64_t table_mask = n.property_table_mask;
+  const unsigned table_shift = n.property_table_shift;
+  const bool table_perfect = n.property_table_perfect;
+  const bool slot_bits = n.slot_bits;
+  const NodeId additional_properties = n.additional_properties;
+  const bool has_conditions = !n.conditions.empty();
+  const bool gates_in_table = n.gates_in_property_table;
   for (auto field_result : obj) {
     SIMDJSON_TRY(field_result.error());
     ondemand::field&& field = std::move(field_result).value_unsafe();  // in place: kNoCopy
@@ -1015,14 +1090,25 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
     SIMDJSON_TRY(ReadKey(field, key));
     ondemand::value& value = field.value();
     const uint64_t fingerprint = KeyFingerprintPadded(key);
-    const PropertySlot* slot = schema_.FindProperty(n, fingerprint, key);
-    const bool fresh = slot != nullptr && n.slot_bits
-                           ? AddSlotKey(keys, static_cast<size_t>(slot - n.property_table.data()))
-                           : AddKey(keys, fingerprint, key);
+    const PropertySlot* slot =
+        table_perfect ? CompiledSchema::MatchSlot(table[(fingerprint >> table_shift) & table_mask],
+                                                  fingerprint, key, schema_.keys)
+                      : schema_.Find(n.property_table, table_mask, fingerprint, key);
+    const bool fresh = slot != nullptr && slot_bits ? AddSlotKey(keys, slot->index)
+                                                    : AddKey(keys, fingerprint, key);
     if (!fresh) DocumentError(NewError(ErrorKind::kDuplicateKey, 0, path, JsonType::kObject, key));
     ++field_count;
     const PathLink link{path, key, -1};
-    if constexpr (kRoot) SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
+    if constexpr (kRoot) {
+      if (node != capture_node_) {
+        SIMDJSON_TRY(MatchCapture(key, fingerprint, value));
+      } else if (slot != nullptr) {  // a declared key: is it captured? (one byte per slot)
+        const uint8_t c = slot_capture_[slot->index];
+        if (c != 0) SIMDJSON_TRY(CaptureAt(c - 1, value));
+      } else if ((undeclared_capture_bloom_ & KeyBit(fingerprint)) != 0) {
+        SIMDJSON_TRY(CaptureField(key, value));
+      }
+    }
     NodeId child = kNoNode;
     bool additional = false;
     if (slot != nullptr) {
@@ -1030,13 +1116,17 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleObject(ondemand::object ob
       child = slot->child;
     }
     if (child == kNoNode) {
-      child = n.additional_properties;
+      child = additional_properties;
       additional = true;
     }
-    const ClosureSlot* gate =
-        n.conditions.empty()
-            ? nullptr
-            : schema_.Find(n.condition_table, n.condition_table_mask, fingerprint, key);
+    const ClosureSlot* gate = nullptr;
+    if (has_conditions) {
+      if (!gates_in_table) {
+        gate = schema_.Find(n.condition_table, n.condition_table_mask, fingerprint, key);
+      } else if (slot != nullptr && slot->gate != PropertySlot::kNoGate) {
+        gate = &n.condition_table[slot->gate];
+      }
+    }
     const error_code err =
         gate == nullptr
             ? EvaluateMember<kRoot>(child, additional, key, value, path, &link, depth + 1, error)
@@ -1087,7 +1177,7 @@ error_code JsonSchemaValidator::Walker::EvaluateGatedMember(
   SIMDJSON_TRY(ReadScalar(v, t, s));
   for (uint32_t e = gate.begin; e < gate.begin + gate.count; ++e) {
     const ClosureProperty& p = n.condition_properties[e];
-    if (ScalarError(p.child, s, path) != kNoError) if_failed |= uint64_t{1} << p.position;
+    if (!ScalarPasses(p.child, s)) if_failed |= uint64_t{1} << p.position;
   }
   // `child` against the scalar already read, as EvaluateMember would.
   if (child == kNoNode || briefs_[child].kind == NodeBrief::kTrivial) return simdjson::SUCCESS;
@@ -1134,12 +1224,15 @@ error_code JsonSchemaValidator::Walker::EvaluateSimpleArray(ondemand::array arr,
                                                             uint32_t& error) {
   const Node& n = nodes_[node];
   error = CompositeError(node, JsonType::kArray, path);
+  const NodeId* const prefix_items = n.prefix_items.data();  // in locals: see EvaluateSimpleObject
+  const size_t prefix_count = n.prefix_items.size();
+  const NodeId items = n.items;
   uint64_t index = 0;
   for (auto element : arr) {
     SIMDJSON_TRY(element.error());
     ondemand::value&& item = std::move(element).value_unsafe();  // in place: kNoCopy
     const PathLink link{path, {}, static_cast<int64_t>(index)};
-    const NodeId child = index < n.prefix_items.size() ? n.prefix_items[index] : n.items;
+    const NodeId child = index < prefix_count ? prefix_items[index] : items;
     SIMDJSON_TRY(EvaluateMember<false>(child, false, {}, item, path, &link, depth + 1, error));
     ++index;
   }

@@ -223,6 +223,16 @@ TEST(JsonSchemaKeywords, Formats) {
        {"\"2023-02-29T12:00:00Z\"", "\"2024-12-31T23:59:60+01:00\"", "\"2024-01-01T10:00:00\"",
         "\"2024-01-01T24:00:00Z\"", "\"2024-01-01TT10:00:00Z\"", "\"2024-01-01T10:00:00+24:00\""})
     EXPECT_NE(Check(s, bad), "ok") << bad;
+  // The fast path's word checks of the time and of a millisecond fraction.
+  for (const char* ok :
+       {"\"2024-01-01T23:59:59Z\"", "\"2024-01-01T19:59:59.123Z\"", "\"2024-01-01T20:00:59.5Z\"",
+        "\"2024-01-01T09:09:09.1234Z\"", "\"2024-01-01T00:00:00.000Z\""})
+    EXPECT_EQ(Check(s, ok), "ok") << ok;
+  for (const char* bad :
+       {"\"2024-01-01T29:00:00Z\"", "\"2024-01-01T10:00:00.12aZ\"", "\"2024-01-01T10:00:00:123Z\"",
+        "\"2024-01-01T10:00:00.123+2\"", "\"2024-01-01T10:70:00.000Z\"",
+        "\"2024-01-01T10:00:6a.000Z\"", "\"2024-01-01T3:00:00.0000Z\""})
+    EXPECT_NE(Check(s, bad), "ok") << bad;
   EXPECT_EQ(Check(s, "\"2023-02-29T12:00:00Z\""),
             "/: \"2023-02-29T12:00:00Z\" is not a valid date-time");
   EXPECT_EQ(Check(R"({"format":"date"})", R"("2000-02-29")"), "ok");
@@ -245,6 +255,102 @@ TEST(JsonSchemaKeywords, Formats) {
   EXPECT_EQ(Check(R"({"format":"int32"})", "\"text\""), "ok");  // number formats skip strings
   EXPECT_EQ(CompileError(R"({"properties":{"u":{"format":"uri"}}})"),
             "unsupported format 'uri' at /properties/u");
+}
+
+// Length, bounds and date-time checks of a property's value take a quick path (NodeBrief);
+// a no-op keyword (an empty pattern, an exclusiveMaximum no JSON number reaches, the format
+// "password") turns it off,
+// so the full check must agree, message for message.
+TEST(JsonSchemaKeywords, QuickChecksAgreeWithTheFullCheck) {
+  const std::string quick = R"({"properties":{
+      "s":{"type":"string","minLength":2,"maxLength":3},
+      "d":{"type":"string","format":"date-time","maxLength":24},
+      "i":{"type":"integer","minimum":1,"maximum":10},
+      "n":{"type":["number","string"],"minimum":-1.5,"minLength":1},
+      "a":{"minLength":1},
+      "p":{"type":"string","pattern":"^[a-z]{2,3}$","maxLength":2}}})";
+  const std::string full = R"({"properties":{
+      "s":{"type":"string","minLength":2,"maxLength":3,"pattern":""},
+      "d":{"type":"string","format":"date-time","maxLength":24,"pattern":""},
+      "i":{"type":"integer","minimum":1,"maximum":10,"exclusiveMaximum":1e308},
+      "n":{"type":["number","string"],"minimum":-1.5,"minLength":1,"pattern":"",
+           "exclusiveMaximum":1e308},
+      "a":{"minLength":1,"pattern":"","exclusiveMaximum":1e308},
+      "p":{"type":"string","pattern":"^[a-z]{2,3}$","maxLength":2,"format":"password"}}})";
+  auto q = CompileJsonSchema(quick), f = CompileJsonSchema(full);
+  ASSERT_TRUE(q.ok() && f.ok());
+  JsonSchemaValidator a(q.value()), b(f.value());
+  const char* keys[] = {"s", "d", "i", "n", "a", "p"};
+  const char* values[] = {"\"\"",
+                          "\"x\"",
+                          "\"xy\"",
+                          "\"xyz\"",
+                          "\"wxyz\"",
+                          "\"\xC3\xA9\"",
+                          "\"\xC3\xA9\xC3\xA9\"",
+                          "\"\xC3\xA9\xC3\xA9\xC3\xA9\"",
+                          "\"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\"",
+                          "\"\xF0\x9F\x98\x80\xF0\x9F\x98\x80\"",
+                          "\"2024-01-01T10:00:00Z\"",
+                          "\"2024-01-01T10:00:00.123Z\"",
+                          "\"2024-01-01T10:00:00.1234Z\"",
+                          "\"2024-01-01t10:00:00z\"",
+                          "\"2024-02-30T10:00:00Z\"",
+                          "0",
+                          "1",
+                          "10",
+                          "11",
+                          "1.5",
+                          "-1.5",
+                          "-1.6",
+                          "1e300",
+                          "-0",
+                          "true",
+                          "null",
+                          "[1]",
+                          "{}"};
+  std::mt19937 rng(11);
+  for (int i = 0; i < 4000; ++i) {
+    std::string event = "{";
+    for (int fields = static_cast<int>(rng() % 4); fields > 0; --fields) {
+      if (event.size() > 1) event += ",";
+      event += std::string("\"") + keys[rng() % std::size(keys)] +
+               "\":" + values[rng() % std::size(values)];
+    }
+    event = Padded(event + "}");
+    Status sa = a.Validate(event), sb = b.Validate(event);
+    ASSERT_EQ(sa.ok() ? "ok" : sa.message(), sb.ok() ? "ok" : sb.message()) << event;
+  }
+}
+
+// Property tables are perfect hashes when a shift of the key hashes allows: every declared key
+// is found, and no other key (the empty one, one differing in a byte, a longer one) is.
+TEST(JsonSchemaKeywords, PropertyLookupFindsExactlyTheDeclaredKeys) {
+  for (int count : {1, 3, 9, 20, 31, 40, 100}) {
+    std::string schema = R"({"additionalProperties":false,"properties":{)";
+    std::vector<std::string> names;
+    for (int k = 0; k < count; ++k) {
+      names.push_back(k % 3 == 0 ? "field_" + std::to_string(k)
+                      : k % 3 == 1
+                          ? "a_rather_long_property_name_" + std::to_string(k)
+                          : std::string(1, static_cast<char>('a' + k % 26)) + std::to_string(k));
+      schema += (k > 0 ? ",\"" : "\"") + names.back() + "\":{\"type\":\"integer\"}";
+    }
+    schema += "}}";
+    auto compiled = CompileJsonSchema(schema);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+    JsonSchemaValidator v(compiled.value());
+    for (const std::string& name : names) {
+      EXPECT_TRUE(v.Validate(Padded("{\"" + name + "\":1}")).ok()) << name;
+      EXPECT_EQ(v.Validate(Padded("{\"" + name + "\":\"x\"}")).message(),
+                "/" + name + ": \"x\" is not of type integer");
+      for (const std::string& other : {name + "_", name.substr(1), "X" + name.substr(1)})
+        EXPECT_EQ(v.Validate(Padded("{\"" + other + "\":1}")).message(),
+                  "/: property '" + other + "' is not allowed (additionalProperties)");
+    }
+    EXPECT_EQ(v.Validate(Padded(R"({"":1})")).message(),
+              "/: property '' is not allowed (additionalProperties)");
+  }
 }
 
 TEST(JsonSchemaKeywords, EnumAndConstCompareByValue) {
