@@ -27,10 +27,12 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 std::string_view DefaultCatalogSql() {
-  // The stream leaves partitions and retention to the configuration ([log]).
+  // The stream leaves partitions and retention to the configuration ([log]). Financial events
+  // are exactly-once (deduplicated by event_id), operational ones at-least-once.
   return R"sql(
 CREATE STREAM fulfilment WITH (subject = 'fulfilment-value', event_time = 'occurred_at',
     watermark_delay = '5 seconds', delivery = 'exactly_once', dedup_key = 'event_id',
+    exactly_once_when = event_type IN ('payment.captured', 'refund.issued', 'carrier.charge'),
     partition_key = 'order_id');
 CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
   SELECT warehouse_id, event_type, window_start, count(*) AS events,
@@ -62,6 +64,13 @@ std::string FormatDuration(int64_t micros) {
 
 std::string_view DeliveryName(sql::Delivery d) {
   return d == sql::Delivery::kExactlyOnce ? "exactly_once" : "at_least_once";
+}
+
+// SHOW STREAMS: "at_least_once", "exactly_once", or "exactly_once when <predicate>".
+std::string DeliveryText(const sql::StreamSpec& s) {
+  std::string text(DeliveryName(s.delivery));
+  if (!s.exactly_once_when.empty()) text += " when " + s.exactly_once_when;
+  return text;
 }
 
 std::string WindowText(const sql::WindowSpec& w) {
@@ -108,6 +117,7 @@ struct StreamEntry {
   std::string sql;
   std::unique_ptr<log::Log> log;
   std::unique_ptr<log::Log> dead_letters;
+  std::unique_ptr<ingest::DedupIndex> dedup;         // its exactly-once ids (when it has any)
   std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
@@ -165,6 +175,7 @@ struct Catalog::Impl {
   std::map<std::string, std::unique_ptr<TableEntry>> tables;
   // Logs of dropped streams: a request that found the stream before the drop may still append.
   std::vector<std::unique_ptr<log::Log>> retired_logs;
+  std::vector<std::unique_ptr<ingest::DedupIndex>> retired_dedup;  // likewise
   bool started = false;
   bool replaying = false;  // applying the catalog log: nothing is appended to it
   uint64_t replay_offset = 0;
@@ -221,6 +232,7 @@ struct Catalog::Impl {
   }
 
   static std::string DeadLettersName(const std::string& stream) { return stream + ".dead_letters"; }
+  static std::string DedupName(const std::string& stream) { return stream + ".dedup"; }
   // Per view definition (a view dropped and created again starts empty).
   static std::string LateEventsName(const std::string& checkpoint_id) {
     return checkpoint_id + ".late_events";
@@ -245,7 +257,20 @@ struct Catalog::Impl {
     config.fields.event_time = spec.event_time;
     config.fields.partition_key = spec.partition_key;
     config.subject = spec.subject;
-    deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get());
+    SLUICE_ASSIGN_OR_RETURN(config.delivery, ingest::DeliveryRule::Make(spec));
+    if (!config.delivery->none()) {
+      const int64_t horizon = spec.dedup_horizon_micros.value_or(retention);
+      SLUICE_ASSIGN_OR_RETURN(
+          entry->dedup, ingest::DedupIndex::Open((streams_dir / DedupName(spec.name)).string(),
+                                                 entry->log->partitions(), horizon, *deps.clock));
+      SLUICE_ASSIGN_OR_RETURN(uint64_t caught_up,
+                              entry->dedup->CatchUp(*entry->log, config.fields, *config.delivery));
+      if (caught_up > 0)
+        spdlog::info("stream {}: indexed {} exactly-once id(s) appended after the last index write",
+                     spec.name, caught_up);
+    }
+    deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get(),
+                             entry->dedup.get());
     stream::StreamPipelineOptions options;
     options.stream = spec.name;
     options.checkpoint_interval_micros = deps.config->checkpoint_interval_micros;
@@ -264,7 +289,7 @@ struct Catalog::Impl {
     const fs::path dropped = streams_dir / ".dropped";
     std::error_code ec;
     fs::create_directories(dropped, ec);
-    for (const std::string& dir : {name, DeadLettersName(name)}) {
+    for (const std::string& dir : {name, DeadLettersName(name), DedupName(name)}) {
       if (!fs::exists(streams_dir / dir)) continue;
       fs::rename(streams_dir / dir, dropped / fmt::format("{}@{}", dir, offset), ec);
       if (ec)
@@ -295,6 +320,7 @@ struct Catalog::Impl {
       it->second->pipeline.reset();
       retired_logs.push_back(std::move(it->second->log));
       retired_logs.push_back(std::move(it->second->dead_letters));
+      if (it->second->dedup) retired_dedup.push_back(std::move(it->second->dedup));
       streams.erase(it);
     }
     RetireDirectories(name, offset);
@@ -755,7 +781,7 @@ struct Catalog::Impl {
           rows.push_back(
               {name, s->spec.event_time, s->log->partitions(),
                FormatDuration(s->spec.retention_micros.value_or(deps.config->log_retention_micros)),
-               s->spec.subject, DeliveryName(s->spec.delivery), events, readers});
+               s->spec.subject, DeliveryText(s->spec), events, readers});
         }
         break;
       case sql::ObjectKind::kTable:
@@ -814,6 +840,9 @@ struct Catalog::Impl {
       options["delivery"] = DeliveryName(s.delivery);
       options["dedup_key"] = s.dedup_key;
       if (!s.exactly_once_when.empty()) options["exactly_once_when"] = s.exactly_once_when;
+      if (s.delivery == sql::Delivery::kExactlyOnce)
+        options["dedup_horizon"] = FormatDuration(s.dedup_horizon_micros.value_or(
+            s.retention_micros.value_or(deps.config->log_retention_micros)));
       options["partition_key"] = s.partition_key;
       options["partitions"] = it->second->log->partitions();
       options["retention"] =
