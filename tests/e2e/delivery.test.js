@@ -173,3 +173,64 @@ test('streams created in SQL: exactly_once, at_least_once, and concurrent retrie
     await sluice.stop();
   }
 });
+
+test('kill -9 under retrying producers: every financial event is counted exactly once',
+    async () => {
+      const dataDir = freshDataDir();
+      try {
+        let sluice = await startSluice({ dataDir });
+        const port = sluice.port;
+        const wh = `WH-RETRY-${Date.now()}`;
+        let stop = false;
+        let batches = 0;
+        let resent = 0;
+        const truth = { events: 0, amount_minor: 0 };
+        // Posts until acknowledged, as a producer with retries does; returns the answer.
+        const postUntilAcknowledged = async (body) => {
+          for (;;) {
+            try {
+              const res = await postEvents(`http://127.0.0.1:${port}`, 'fulfilment', body);
+              if (res.status === 200) return res.body;
+            } catch { /* the server is down: retry */ }
+            await sleep(20);
+          }
+        };
+        const producer = async (p) => {
+          for (let n = 0; !stop; n++) {
+            const events = mixedBatch(wh, 20, 0).map((e, i) => ({ ...e, amount_minor: p * 1000 + i + 1 }));
+            const body = ndjson(events);
+            const first = await postUntilAcknowledged(body);
+            assert.equal(first.accepted + first.duplicates, 20);
+            truth.events += 20;
+            truth.amount_minor += events.reduce((s, e) => s + e.amount_minor, 0);
+            batches++;
+            // A producer that timed out re-sends a batch that was in fact stored.
+            if (n % 3 === 0) {
+              const again = await postUntilAcknowledged(body);
+              assert.deepEqual(again, { accepted: 0, duplicates: 20, rejected: [] });
+              resent++;
+            }
+          }
+        };
+        const running = [1, 2, 3].map(producer);
+        await sleep(400);
+        await sluice.kill9();
+        sluice = await startSluice({ dataDir, port });
+        await sleep(400);
+        stop = true;
+        await Promise.all(running);
+        assert.ok(batches >= 6 && resent >= 2, `${batches} batches, ${resent} re-sent`);
+
+        const counts = await waitForCounts(sluice.url, wh, truth.events);
+        await sleep(300);
+        const settled = await countsOf(sluice.url, wh);
+        const events = FINANCIAL.reduce((s, t) => s + (settled[t]?.events ?? 0), 0);
+        const amount = FINANCIAL.reduce((s, t) => s + (settled[t]?.amount_minor ?? 0), 0);
+        assert.ok(counts);
+        assert.equal(events, truth.events);
+        assert.equal(amount, truth.amount_minor);
+        await sluice.stop({ keepData: true });
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
