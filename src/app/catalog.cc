@@ -117,7 +117,8 @@ struct StreamEntry {
   std::string sql;
   std::unique_ptr<log::Log> log;
   std::unique_ptr<log::Log> dead_letters;
-  std::unique_ptr<ingest::DedupIndex> dedup;         // its exactly-once ids (when it has any)
+  std::unique_ptr<ingest::DedupIndex> dedup;  // its exactly-once ids (when it has any)
+  std::string dedup_dir;                      // "<name>@<catalog offset of its CREATE>.dedup"
   std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
@@ -232,7 +233,11 @@ struct Catalog::Impl {
   }
 
   static std::string DeadLettersName(const std::string& stream) { return stream + ".dead_letters"; }
-  static std::string DedupName(const std::string& stream) { return stream + ".dedup"; }
+  // Per stream definition, as RocksDB keeps a dropped stream's index locked until the end of
+  // the process: a stream created again under the name gets a new one.
+  static std::string DedupName(const std::string& stream, uint64_t offset) {
+    return fmt::format("{}@{}.dedup", stream, offset);
+  }
   // Per view definition (a view dropped and created again starts empty).
   static std::string LateEventsName(const std::string& checkpoint_id) {
     return checkpoint_id + ".late_events";
@@ -240,6 +245,7 @@ struct Catalog::Impl {
 
   Status CreateStream(sql::StreamSpec spec, std::string sql) {
     if (deps.adjust_stream) deps.adjust_stream(spec);
+    const uint64_t definition_offset = DefinitionOffset();
     auto entry = std::make_unique<StreamEntry>();
     const uint32_t partitions = spec.partitions.value_or(deps.config->log_partitions);
     const int64_t retention = spec.retention_micros.value_or(deps.config->log_retention_micros);
@@ -260,8 +266,9 @@ struct Catalog::Impl {
     SLUICE_ASSIGN_OR_RETURN(config.delivery, ingest::DeliveryRule::Make(spec));
     if (!config.delivery->none()) {
       const int64_t horizon = spec.dedup_horizon_micros.value_or(retention);
+      entry->dedup_dir = DedupName(spec.name, definition_offset);
       SLUICE_ASSIGN_OR_RETURN(
-          entry->dedup, ingest::DedupIndex::Open((streams_dir / DedupName(spec.name)).string(),
+          entry->dedup, ingest::DedupIndex::Open((streams_dir / entry->dedup_dir).string(),
                                                  entry->log->partitions(), horizon, *deps.clock));
       SLUICE_ASSIGN_OR_RETURN(uint64_t caught_up,
                               entry->dedup->CatchUp(*entry->log, config.fields, *config.delivery));
@@ -289,7 +296,7 @@ struct Catalog::Impl {
     const fs::path dropped = streams_dir / ".dropped";
     std::error_code ec;
     fs::create_directories(dropped, ec);
-    for (const std::string& dir : {name, DeadLettersName(name), DedupName(name)}) {
+    for (const std::string& dir : {name, DeadLettersName(name)}) {
       if (!fs::exists(streams_dir / dir)) continue;
       fs::rename(streams_dir / dir, dropped / fmt::format("{}@{}", dir, offset), ec);
       if (ec)
@@ -1028,6 +1035,23 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
+  // Deletes the dedup indexes of dropped streams (at start, when nothing uses them).
+  void CollectDedupIndexes() {
+    retired_dedup.clear();
+    std::set<std::string> live;
+    for (const auto& [name, s] : streams)
+      if (!s->dedup_dir.empty()) live.insert(s->dedup_dir);
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(streams_dir, ec)) {
+      const std::string dir = e.path().filename().string();
+      if (!dir.ends_with(".dedup") || live.contains(dir)) continue;
+      fs::remove_all(e.path(), ec);
+      if (ec)
+        spdlog::warn("could not delete {}, the dedup index of a dropped stream: {}",
+                     e.path().string(), ec.message());
+    }
+  }
+
   // Deletes the checkpoints of pipelines that no view owns any more.
   void CollectCheckpoints() {
     auto pipelines = deps.checkpoints->Pipelines();
@@ -1078,6 +1102,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(Dependencies deps, std::string_vi
     SLUICE_RETURN_IF_ERROR(impl->Replay());
   }
   impl->CollectCheckpoints();
+  impl->CollectDedupIndexes();
   spdlog::info("catalog: {} stream(s), {} view(s)", impl->streams.size(), impl->views.size());
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }

@@ -108,6 +108,19 @@ struct DedupIndex::Impl {
   };
   std::vector<PartitionState> parts;
   std::atomic<uint64_t> last_ticket{0};
+  const log::Log* log = nullptr;  // set by CatchUp: the log the index follows
+
+  // With `part` locked: the offset below which every exactly-once record of partition `p` is
+  // (or, for `mine`, the append being indexed in the same write, will be) indexed.
+  uint64_t SafeOffset(uint32_t p, const PartitionState& part, uint64_t mine) const {
+    uint64_t lowest = kNotAppended;
+    for (uint64_t start : part.pending)
+      if (start != mine) lowest = std::min(lowest, start);
+    if (lowest != kNotAppended) return lowest;
+    // No other append of exactly-once events is in flight, and none can start while `part` is
+    // locked: whatever the log holds is indexed, or is at-least-once.
+    return log != nullptr ? log->EndOffset(p) : part.indexed_end;
+  }
 
   bool Live(const rocksdb::Slice& value, int64_t now) const {
     return value.size() == 8 && static_cast<int64_t>(GetU64(value.data())) > now - horizon;
@@ -155,9 +168,9 @@ DedupIndex::~DedupIndex() {
   for (uint32_t p = 0; p < impl_->partitions; ++p) {
     Impl::PartitionState& part = impl_->parts[p];
     std::lock_guard lock(part.mu);
-    if (!part.pending.empty() || part.indexed_end == 0) continue;
+    if (!part.pending.empty()) continue;
     char value[8];
-    PutU64(value, part.indexed_end);
+    PutU64(value, impl_->SafeOffset(p, part, kNotAppended));
     wb.Put(MetaKey(p), rocksdb::Slice(value, 8));
   }
   if (wb.Count() > 0) {
@@ -227,6 +240,7 @@ Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uin
 
 Result<uint64_t> DedupIndex::CatchUp(const log::Log& log, const EventFieldNames& names,
                                      const DeliveryRule& rule) {
+  impl_->log = &log;
   if (rule.none()) return uint64_t{0};
   EventParser parser(names);
   EventFields fields;
@@ -405,15 +419,14 @@ Status DedupIndex::Commit(Batch& batch) {
     const std::string_view k = batch.key(e);
     wb.Put(rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value, 8));
   }
-  // Per partition appended: everything below the lowest append not yet indexed (this one
-  // included) is indexed.
+  // Per partition (also those this request did not append to, so that a partition without
+  // exactly-once traffic is not read again at the next start): how far the index is complete.
   for (uint32_t p = 0; p < impl.partitions; ++p) {
-    if (batch.appended_from_[p] == kNotAppended) continue;
     Impl::PartitionState& part = impl.parts[p];
     uint64_t safe;
     {
       std::lock_guard lock(part.mu);
-      safe = part.pending.empty() ? part.indexed_end : part.pending.front();
+      safe = impl.SafeOffset(p, part, batch.appended_from_[p]);
     }
     char offset[8];
     PutU64(offset, safe);

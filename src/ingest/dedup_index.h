@@ -11,11 +11,12 @@
 //   guarding the reservations is held only for the check and reserve step, not across the
 //   RocksDB lookup, the append or the fsync.
 // - The same WriteBatch records, per partition, an offset below which every record is indexed
-//   (the lowest offset of an append whose ids are not yet written, or the end of the last one
-//   written). Open() catches up by reading the log from that offset to its end and indexing
-//   the exactly-once events found there, so a kill -9 between the append and the index write
-//   loses nothing and never admits a duplicate. The RocksDB write is not synced: the log's
-//   fsync is the commit; what the RocksDB WAL loses on power failure is re-read from the log.
+//   (the lowest offset of another append whose ids are not yet written, or else the log's end:
+//   appends of exactly-once events are ordered by a per-partition lock, see LockPartition). Open()
+//   catches up by reading the log from that offset to its end and indexing the exactly-once events
+//   found there, so a kill -9 between the append and the index write loses nothing and never admits
+//   a duplicate. The RocksDB write is not synced: the log's fsync is the commit; what the RocksDB
+//   WAL loses on power failure is re-read from the log.
 // - A request that finds duplicates is answered only once the originals are durable (it waits
 //   for the newest sync ticket of the stream's appends), so "duplicate" never reports an event
 //   that could still be lost. When the request that reserved an id fails to append it, a
@@ -75,7 +76,8 @@ class DedupIndex {
   DedupIndex& operator=(const DedupIndex&) = delete;
 
   // Indexes the exactly-once events (by `rule`, ids from the field `names.id`) appended to
-  // `log` after the recorded offsets: call before serving. Returns how many were indexed.
+  // `log` after the recorded offsets: call before serving. The index then follows `log`, which
+  // must outlive it. Returns how many were indexed.
   Result<uint64_t> CatchUp(const log::Log& log, const EventFieldNames& names,
                            const DeliveryRule& rule);
 

@@ -159,6 +159,14 @@ test('streams created in SQL: exactly_once, at_least_once, and concurrent retrie
     assert.deepEqual(res.body, { accepted: 2, duplicates: 0, rejected: [] });
     res = await postEvents(sluice.url, 'mixed', mixed);
     assert.deepEqual(res.body, { accepted: 1, duplicates: 1, rejected: [] });
+    // Dropped and created again, a stream starts with an empty index too.
+    res = await runSql(sluice.url, `DROP STREAM mixed;
+      CREATE STREAM mixed WITH (exactly_once_when = event_type LIKE 'payment.%')`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    res = await postEvents(sluice.url, 'mixed', mixed);
+    assert.deepEqual(res.body, { accepted: 2, duplicates: 0, rejected: [] });
+    res = await postEvents(sluice.url, 'mixed', mixed);
+    assert.deepEqual(res.body, { accepted: 1, duplicates: 1, rejected: [] });
 
     // Bad options are precise SQL errors.
     res = await runSql(sluice.url, "CREATE STREAM bad WITH (exactly_once_when = 'event_type = nope(1)')");
