@@ -14,7 +14,10 @@
 #     (c) ClickHouse 18.16 (scripts/clickhouse-peer.sh, docs/bench-peers.md) with the same
 #     client, events and batches. These machines are noisy, so each round's ratios are
 #     computed from neighbouring runs and the median round is reported.
-#  4. the micro-benchmarks (Google Benchmark).
+#  4. the cost of exactly-once (issue #5): on one fresh server, $ROUNDS rounds of
+#     `--delivery at_least_once` then `--delivery exactly_once` (copies of the fulfilment
+#     stream that differ only in delivery) for $ROUND_DURATION each; median ratio.
+#  5. the micro-benchmarks (Google Benchmark).
 #
 # Output: human-readable, and JSON lines in build/bench-results.jsonl.
 set -euo pipefail
@@ -121,6 +124,27 @@ awk '{ vn[NR] = $1 / $2; vc[NR] = $1 / $3 }
       median(vn, NR), (1 - median(vn, NR)) * 100
     printf "median throughput ratio sluice/clickhouse: %.2f\n", median(vc, NR)
   }' "$ratios"
+
+echo "== exactly-once cost: $rounds rounds of at_least_once then exactly_once, $round_duration each"
+start_server
+: >"$ratios"
+for round in $(seq "$rounds"); do
+  alo=$(throughput "$round_duration" --url "$url" --delivery at_least_once)
+  eo=$(throughput "$round_duration" --url "$url" --delivery exactly_once)
+  printf '%s\n%s\n' "$alo" "$eo" >>"$results"
+  a=$(events_per_s "$alo")
+  e=$(events_per_s "$eo")
+  awk -v r="$round" -v a="$a" -v e="$e" 'BEGIN {
+    printf "round %d: at_least_once %.0f ev/s, exactly_once %.0f ev/s, ratio %.3f\n", r, a, e, e / a }'
+  echo "$a $e" >>"$ratios"
+done
+stop_server
+awk '{ r[NR] = $2 / $1 }
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  END { printf "median exactly_once/at_least_once: %.3f (bar: >= 0.70)\n", median(r, NR) }' "$ratios"
 
 echo "== micro-benchmarks"
 build/bench/sluice_microbench --benchmark_min_time=0.5

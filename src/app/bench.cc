@@ -532,8 +532,60 @@ std::vector<PoolBatch> MakePool(uint64_t seed, const std::string& tag, size_t ba
   return pool;
 }
 
-int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
-                  int64_t duration_us) {
+std::string QuoteSql(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// --delivery: creates (if missing) `<stream>_<delivery>`, a copy of the stream's options with
+// that delivery, and returns its name.
+Result<std::string> PrepareDeliveryStream(const BenchOptions& o, const HttpUrl& url) {
+  HttpClient client(url.host, url.port, std::chrono::seconds(60));
+  SLUICE_RETURN_IF_ERROR(client.Connect());
+  auto sql = [&](const std::string& text) -> Result<nlohmann::json> {
+    SLUICE_ASSIGN_OR_RETURN(HttpResponse r,
+                            client.Post(url.path + "/v1/sql", "application/sql", text));
+    nlohmann::json answer = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    if (r.status != 200 || !answer.is_object() || !answer.contains("results"))
+      return Status::InvalidArgument(fmt::format("{}: HTTP {}: {}", text, r.status, Trim(r.body)));
+    return answer["results"][0];
+  };
+  SLUICE_ASSIGN_OR_RETURN(nlohmann::json described, sql("DESCRIBE " + o.stream));
+  const nlohmann::json& options = described["options"];
+  auto text = [&](const char* key) {
+    return options.contains(key) && options[key].is_string() ? options[key].get<std::string>()
+                                                             : std::string();
+  };
+  const std::string name = o.stream + "_" + o.delivery;
+  std::string create = fmt::format(
+      "CREATE STREAM IF NOT EXISTS {} WITH (delivery = {}, event_time = {}, dedup_key = {}, "
+      "retention = {}",
+      name, QuoteSql(o.delivery), QuoteSql(text("event_time")), QuoteSql(text("dedup_key")),
+      QuoteSql(text("retention")));
+  if (!text("subject").empty()) create += ", subject = " + QuoteSql(text("subject"));
+  if (!text("partition_key").empty())
+    create += ", partition_key = " + QuoteSql(text("partition_key"));
+  if (options.contains("partitions") && options["partitions"].is_number_integer())
+    create += fmt::format(", partitions = {}", options["partitions"].get<int64_t>());
+  create += ")";
+  SLUICE_RETURN_IF_ERROR(sql(create).status());
+  return name;
+}
+
+int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t duration_us) {
+  if (!o.delivery.empty()) {
+    if (o.target != BenchTarget::kSluice) {
+      spdlog::error("bench: --delivery needs --target sluice");
+      return 2;
+    }
+    Result<std::string> stream = PrepareDeliveryStream(o, url);
+    if (!stream.ok()) {
+      spdlog::error("bench: --delivery {}: {}", o.delivery, stream.status().message());
+      return 1;
+    }
+    o.stream = *stream;
+  }
   const int connections = std::max(1, o.connections);
   const size_t batch = std::max<size_t>(1, o.batch);
   const std::string target = IngestTarget(o, url);
@@ -660,6 +712,7 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     j["mode"] = "throughput";
     j["target"] = TargetName(o.target);
     j["url"] = o.url;
+    j["stream"] = o.stream;
     j["connections"] = connections;
     j["batch"] = batch;
     j["duration_s"] = Round3(secs);
@@ -679,8 +732,9 @@ int RunThroughput(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print(
-        "sluice bench throughput ({}): {} connections, batches of {} events, {:.1f} s measured\n",
-        TargetName(o.target), connections, batch, secs);
+        "sluice bench throughput ({}, stream {}): {} connections, batches of {} events, {:.1f} s "
+        "measured\n",
+        TargetName(o.target), o.stream, connections, batch, secs);
     fmt::print("  accepted {} events: {} events/s, {:.1f} MB/s of request bodies\n",
                Grouped(total.accepted), Grouped(static_cast<int64_t>(events_per_s)), mb_per_s);
     fmt::print(
@@ -725,6 +779,10 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
   sub->add_option("--stream", options.stream,
                   "stream to POST to (--target clickhouse: table sluice_bench.<stream>)")
       ->capture_default_str();
+  sub->add_option("--delivery", options.delivery,
+                  "throughput mode: POST to <stream>_<delivery>, a copy of --stream with this "
+                  "delivery (created if missing), to measure the cost of exactly-once")
+      ->check(CLI::IsMember({"at_least_once", "exactly_once"}));
   sub->add_option("--view", options.view,
                   "latency mode: view to subscribe to; it must count events per (warehouse_id, "
                   "event_type, window_start) in a column `events`, like the default")

@@ -7,6 +7,9 @@
 //   events back to back; reports accepted events/s, MB/s and per-request latency.
 //   With --target clickhouse the same batches go to a ClickHouse peer instead (see
 //   docs/bench-peers.md), so that both engines are measured with the same client and events.
+//   With --delivery at_least_once|exactly_once the batches go to `<stream>_<delivery>`, a copy
+//   of --stream (its subject, keys, partitions and retention, from DESCRIBE) with that
+//   delivery, created if missing: the cost of exactly-once is two such runs side by side.
 //
 // See docs/gen-and-bench.md.
 #pragma once
@@ -37,6 +40,7 @@ struct BenchOptions {
   int connections = 2;           // throughput mode
   size_t batch = 5000;           // throughput mode: events per request
   std::string stream = "fulfilment";
+  std::string delivery;  // throughput mode: "" = --stream itself, else a copy with this delivery
   std::string view = "events_per_minute";  // latency mode
   bool json = false;
   uint64_t seed = 7;

@@ -27,10 +27,12 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 std::string_view DefaultCatalogSql() {
-  // The stream leaves partitions and retention to the configuration ([log]).
+  // The stream leaves partitions and retention to the configuration ([log]). Financial events
+  // are exactly-once (deduplicated by event_id), operational ones at-least-once.
   return R"sql(
 CREATE STREAM fulfilment WITH (subject = 'fulfilment-value', event_time = 'occurred_at',
     watermark_delay = '5 seconds', delivery = 'exactly_once', dedup_key = 'event_id',
+    exactly_once_when = event_type IN ('payment.captured', 'refund.issued', 'carrier.charge'),
     partition_key = 'order_id');
 CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
   SELECT warehouse_id, event_type, window_start, count(*) AS events,
@@ -62,6 +64,13 @@ std::string FormatDuration(int64_t micros) {
 
 std::string_view DeliveryName(sql::Delivery d) {
   return d == sql::Delivery::kExactlyOnce ? "exactly_once" : "at_least_once";
+}
+
+// SHOW STREAMS: "at_least_once", "exactly_once", or "exactly_once when <predicate>".
+std::string DeliveryText(const sql::StreamSpec& s) {
+  std::string text(DeliveryName(s.delivery));
+  if (!s.exactly_once_when.empty()) text += " when " + s.exactly_once_when;
+  return text;
 }
 
 std::string WindowText(const sql::WindowSpec& w) {
@@ -108,6 +117,8 @@ struct StreamEntry {
   std::string sql;
   std::unique_ptr<log::Log> log;
   std::unique_ptr<log::Log> dead_letters;
+  std::unique_ptr<ingest::DedupIndex> dedup;  // its exactly-once ids (when it has any)
+  std::string dedup_dir;                      // "<name>@<catalog offset of its CREATE>.dedup"
   std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
@@ -165,6 +176,7 @@ struct Catalog::Impl {
   std::map<std::string, std::unique_ptr<TableEntry>> tables;
   // Logs of dropped streams: a request that found the stream before the drop may still append.
   std::vector<std::unique_ptr<log::Log>> retired_logs;
+  std::vector<std::unique_ptr<ingest::DedupIndex>> retired_dedup;  // likewise
   bool started = false;
   bool replaying = false;  // applying the catalog log: nothing is appended to it
   uint64_t replay_offset = 0;
@@ -226,6 +238,11 @@ struct Catalog::Impl {
   }
 
   static std::string DeadLettersName(const std::string& stream) { return stream + ".dead_letters"; }
+  // Per stream definition, as RocksDB keeps a dropped stream's index locked until the end of
+  // the process: a stream created again under the name gets a new one.
+  static std::string DedupName(const std::string& stream, uint64_t offset) {
+    return fmt::format("{}@{}.dedup", stream, offset);
+  }
   // Per view definition (a view dropped and created again starts empty).
   static std::string LateEventsName(const std::string& checkpoint_id) {
     return checkpoint_id + ".late_events";
@@ -233,6 +250,7 @@ struct Catalog::Impl {
 
   Status CreateStream(sql::StreamSpec spec, std::string sql) {
     if (deps.adjust_stream) deps.adjust_stream(spec);
+    const uint64_t definition_offset = DefinitionOffset();
     auto entry = std::make_unique<StreamEntry>();
     const uint32_t partitions = spec.partitions.value_or(deps.config->log_partitions);
     const int64_t retention = spec.retention_micros.value_or(deps.config->log_retention_micros);
@@ -250,7 +268,21 @@ struct Catalog::Impl {
     config.fields.event_time = spec.event_time;
     config.fields.partition_key = spec.partition_key;
     config.subject = spec.subject;
-    deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get());
+    SLUICE_ASSIGN_OR_RETURN(config.delivery, ingest::DeliveryRule::Make(spec));
+    if (!config.delivery->none()) {
+      const int64_t horizon = spec.dedup_horizon_micros.value_or(retention);
+      entry->dedup_dir = DedupName(spec.name, definition_offset);
+      SLUICE_ASSIGN_OR_RETURN(
+          entry->dedup, ingest::DedupIndex::Open((streams_dir / entry->dedup_dir).string(),
+                                                 entry->log->partitions(), horizon, *deps.clock));
+      SLUICE_ASSIGN_OR_RETURN(uint64_t caught_up,
+                              entry->dedup->CatchUp(*entry->log, config.fields, *config.delivery));
+      if (caught_up > 0)
+        spdlog::info("stream {}: indexed {} exactly-once id(s) appended after the last index write",
+                     spec.name, caught_up);
+    }
+    deps.ingestor->AddStream(config, entry->log.get(), entry->dead_letters.get(),
+                             entry->dedup.get());
     stream::StreamPipelineOptions options;
     options.stream = spec.name;
     options.checkpoint_interval_micros = deps.config->checkpoint_interval_micros;
@@ -300,6 +332,7 @@ struct Catalog::Impl {
       it->second->pipeline.reset();
       retired_logs.push_back(std::move(it->second->log));
       retired_logs.push_back(std::move(it->second->dead_letters));
+      if (it->second->dedup) retired_dedup.push_back(std::move(it->second->dedup));
       streams.erase(it);
     }
     RetireDirectories(name, offset);
@@ -760,7 +793,7 @@ struct Catalog::Impl {
           rows.push_back(
               {name, s->spec.event_time, s->log->partitions(),
                FormatDuration(s->spec.retention_micros.value_or(deps.config->log_retention_micros)),
-               s->spec.subject, DeliveryName(s->spec.delivery), events, readers});
+               s->spec.subject, DeliveryText(s->spec), events, readers});
         }
         break;
       case sql::ObjectKind::kTable:
@@ -819,6 +852,9 @@ struct Catalog::Impl {
       options["delivery"] = DeliveryName(s.delivery);
       options["dedup_key"] = s.dedup_key;
       if (!s.exactly_once_when.empty()) options["exactly_once_when"] = s.exactly_once_when;
+      if (s.delivery == sql::Delivery::kExactlyOnce)
+        options["dedup_horizon"] = FormatDuration(s.dedup_horizon_micros.value_or(
+            s.retention_micros.value_or(deps.config->log_retention_micros)));
       options["partition_key"] = s.partition_key;
       options["partitions"] = it->second->log->partitions();
       options["retention"] =
@@ -1004,6 +1040,23 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
+  // Deletes the dedup indexes of dropped streams (at start, when nothing uses them).
+  void CollectDedupIndexes() {
+    retired_dedup.clear();
+    std::set<std::string> live;
+    for (const auto& [name, s] : streams)
+      if (!s->dedup_dir.empty()) live.insert(s->dedup_dir);
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(streams_dir, ec)) {
+      const std::string dir = e.path().filename().string();
+      if (!dir.ends_with(".dedup") || live.contains(dir)) continue;
+      fs::remove_all(e.path(), ec);
+      if (ec)
+        spdlog::warn("could not delete {}, the dedup index of a dropped stream: {}",
+                     e.path().string(), ec.message());
+    }
+  }
+
   // Deletes the checkpoints of pipelines that no view owns any more.
   void CollectCheckpoints() {
     auto pipelines = deps.checkpoints->Pipelines();
@@ -1054,6 +1107,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(Dependencies deps, std::string_vi
     SLUICE_RETURN_IF_ERROR(impl->Replay());
   }
   impl->CollectCheckpoints();
+  impl->CollectDedupIndexes();
   spdlog::info("catalog: {} stream(s), {} view(s)", impl->streams.size(), impl->views.size());
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }

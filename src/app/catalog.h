@@ -9,8 +9,10 @@
 // the log is empty (a new data directory) the catalog first executes its initial statements:
 // the embedded default (the `fulfilment` stream and the `events_per_minute` view).
 //
-// On disk, per stream: `<data_dir>/streams/<name>/` (its log) and `<name>.dead_letters/`; per
-// view `<view>@<offset>.late_events/` (its late events, moved aside when it is dropped). A
+// On disk, per stream: `<data_dir>/streams/<name>/` (its log), `<name>.dead_letters/` and, with
+// exactly-once events, `<name>@<catalog offset of its CREATE>.dedup/` (its dedup index,
+// deleted at the start after a drop); per view `<view>@<offset>.late_events/` (its late
+// events, moved aside when it is dropped). A
 // dropped stream's directories move to `<data_dir>/streams/.dropped/` and are deleted at the
 // next start. Each stream has one pipeline (stream_pipeline.h) running all its views; a view
 // checkpoints under "<view>@<catalog offset of its CREATE>", so a view dropped and created

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -17,7 +19,9 @@ struct Ingestor::Stream {
   StreamConfig config;
   log::Log* log = nullptr;
   log::Log* dead_letters = nullptr;
+  DedupIndex* dedup = nullptr;  // set when some events are exactly-once
   Counter* accepted = nullptr;
+  Counter* duplicates = nullptr;
   Counter* rejected = nullptr;
   Counter* bytes = nullptr;
   Counter* replayed = nullptr;
@@ -29,9 +33,21 @@ struct Ingestor::Stream {
 
 namespace {
 
+// An event that passed parsing and validation, before deduplication.
+struct ParsedEvent {
+  size_t index = 0;  // in the request
+  std::string_view bytes;
+  int64_t event_time_micros = 0;
+  uint32_t partition = 0;
+  int64_t dedup_entry = -1;  // its entry in the request's DedupIndex::Batch; -1: at-least-once
+};
+
 // Per-thread scratch space, reused across requests so the steady state does not allocate.
 struct Scratch {
   std::vector<RecordSlice> slices;
+  std::vector<ParsedEvent> parsed;
+  std::vector<char> has_new;  // per partition: exactly-once events to append
+  DedupIndex::Batch dedup;
   std::vector<std::vector<log::RecordToAppend>> by_partition;
   // Per stream, by identity: a stream dropped and created again under its name gets a new
   // parser (Streams are never freed while the ingestor lives, so addresses are not reused).
@@ -61,11 +77,20 @@ Ingestor::Ingestor(log::Syncer& syncer, Clock& clock, MetricsRegistry& metrics,
 
 Ingestor::~Ingestor() = default;
 
-void Ingestor::AddStream(StreamConfig config, log::Log* log, log::Log* dead_letters) {
+void Ingestor::AddStream(StreamConfig config, log::Log* log, log::Log* dead_letters,
+                         DedupIndex* dedup) {
   auto s = std::make_unique<Stream>();
+  if (config.delivery && !config.delivery->none()) {
+    if (dedup == nullptr)
+      throw std::logic_error("stream " + config.name + " has exactly-once events but no index");
+    s->dedup = dedup;
+  }
   std::string labels = fmt::format("stream=\"{}\"", config.name);
   s->accepted = metrics_.GetCounter("sluice_events_accepted_total",
                                     "Events accepted and made durable, per stream", labels);
+  s->duplicates = metrics_.GetCounter(
+      "sluice_events_duplicate_total",
+      "Exactly-once events not appended because their id was appended before, per stream", labels);
   s->rejected = metrics_.GetCounter("sluice_events_rejected_total",
                                     "Events rejected (kept as dead letters), per stream", labels);
   s->bytes = metrics_.GetCounter("sluice_ingest_bytes_total",
@@ -185,6 +210,16 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
   std::vector<std::string> dead_letters;
   EventFields fields;
   uint64_t accepted_bytes = 0;
+  DedupIndex* dedup = stream->dedup;
+  const DeliveryRule* rule = dedup ? stream->config.delivery.get() : nullptr;
+  DedupIndex::Batch& batch = s.dedup;
+  if (dedup) batch.Reset(*dedup);
+  // Whatever happens below, this request's reservations end with it.
+  struct ReleaseAtExit {
+    DedupIndex::Batch& batch;
+    ~ReleaseAtExit() { batch.Release(); }
+  } release_at_exit{batch};
+  s.parsed.clear();
   for (const RecordSlice& slice : records) {
     Status st = parser.Parse(slice.bytes, fields);
     if (!st.ok()) {
@@ -194,21 +229,70 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
       answer.rejected.push_back({slice.index, st.message()});
       continue;
     }
-    s.by_partition[fields.partition_hash % partitions].push_back(
-        {fields.event_time_micros, slice.bytes, parser.schema_id()});
-    ++answer.accepted;
-    accepted_bytes += slice.bytes.size();
+    const auto p = static_cast<uint32_t>(fields.partition_hash % partitions);
+    int64_t entry = -1;
+    if (rule && rule->Matches(slice.bytes, fields.event_time_micros))
+      entry = static_cast<int64_t>(batch.Add(p, fields.id));
+    s.parsed.push_back({slice.index, slice.bytes, fields.event_time_micros, p, entry});
   }
-
-  uint64_t ticket = 0;
-  for (uint32_t p = 0; p < partitions; ++p) {
-    if (s.by_partition[p].empty()) continue;
-    auto appended = stream->log->Append(p, s.by_partition[p]);
-    if (!appended.ok()) {
-      done(appended.status());
+  if (dedup && batch.size() > 0) {
+    if (Status st = dedup->Resolve(batch); !st.ok()) {
+      done(st);
       return;
     }
+  }
+  s.has_new.assign(partitions, 0);
+  bool conflicts = false;
+  for (const ParsedEvent& e : s.parsed) {
+    if (e.dedup_entry >= 0) {
+      const DedupIndex::Outcome outcome = batch.outcome(static_cast<size_t>(e.dedup_entry));
+      if (outcome == DedupIndex::Outcome::kDuplicate) {
+        ++answer.duplicates;
+        continue;
+      }
+      if (outcome == DedupIndex::Outcome::kConflict) {
+        answer.rejected.push_back(
+            {e.index, fmt::format("a concurrent request carrying the same {} failed before "
+                                  "storing it: send the event again",
+                                  stream->config.fields.id)});
+        conflicts = true;
+        continue;
+      }
+      s.has_new[e.partition] = 1;
+    }
+    s.by_partition[e.partition].push_back({e.event_time_micros, e.bytes, parser.schema_id()});
+    ++answer.accepted;
+    accepted_bytes += e.bytes.size();
+  }
+  if (conflicts)
+    std::stable_sort(answer.rejected.begin(), answer.rejected.end(),
+                     [](const Rejection& a, const Rejection& b) { return a.index < b.index; });
+
+  uint64_t ticket = 0;
+  Status append_failure;
+  for (uint32_t p = 0; p < partitions; ++p) {
+    if (s.by_partition[p].empty()) continue;
+    // Exactly-once events: the index learns the order of appends (dedup_index.h).
+    std::unique_lock<std::mutex> order;
+    if (s.has_new[p]) order = dedup->LockPartition(p);
+    auto appended = stream->log->Append(p, s.by_partition[p]);
+    if (!appended.ok()) {
+      append_failure = appended.status();
+      break;
+    }
+    if (s.has_new[p])
+      dedup->Appended(batch, p, appended->first_offset,
+                      appended->first_offset + s.by_partition[p].size(), appended->sync_ticket);
     ticket = std::max(ticket, appended->sync_ticket);
+  }
+  if (dedup && batch.size() > 0) {
+    // Also after a failed append: what the other partitions appended must be indexed.
+    if (Status st = dedup->Commit(batch); !st.ok() && append_failure.ok()) append_failure = st;
+    ticket = std::max(ticket, batch.duplicate_ticket());
+  }
+  if (!append_failure.ok()) {
+    done(append_failure);
+    return;
   }
   if (!dead_letters.empty()) {
     std::vector<log::RecordToAppend> letters;
@@ -234,6 +318,7 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
       return;
     }
     stream->accepted->Add(answer.accepted);
+    stream->duplicates->Add(answer.duplicates);
     stream->rejected->Add(newly_rejected);
     stream->bytes->Add(accepted_bytes);
     done(std::move(answer));

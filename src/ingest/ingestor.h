@@ -8,6 +8,11 @@
 //   durable (group commit: concurrent requests share fdatasyncs), or with the Status that
 //   prevented it. It runs on the log syncer's thread: post elsewhere for real work.
 // - Parsing is one simdjson on-demand pass per record; steady state allocates nothing per event.
+// - Exactly-once events (the stream's DeliveryRule, delivery.h) whose `dedup_key` value was
+//   appended before, within the dedup horizon, are not appended again: the answer counts them
+//   in `duplicates` (neither accepted nor rejected), after their originals are durable. The
+//   same id twice in one request, or in concurrent requests, is appended once. The check is a
+//   DedupIndex (dedup_index.h) lookup batched per request; at-least-once events skip it.
 #pragma once
 
 #include <functional>
@@ -26,6 +31,8 @@
 #include "base/metrics.h"
 #include "base/status.h"
 #include "ingest/dead_letters.h"
+#include "ingest/dedup_index.h"
+#include "ingest/delivery.h"
 #include "ingest/event_parser.h"
 #include "log/log.h"
 #include "schema/registry.h"
@@ -38,6 +45,9 @@ struct StreamConfig {
   // The registry subject whose JSON schema every event must satisfy ("" = none): the latest
   // version, or the one a request names. The accepted event's log record carries the id.
   std::string subject;
+  // Which events are exactly-once (null: none). With a rule that selects any, AddStream needs
+  // the stream's dedup index.
+  std::shared_ptr<const DeliveryRule> delivery;
 };
 
 struct IngestOptions {
@@ -67,8 +77,11 @@ class Ingestor {
   ~Ingestor();
 
   // Registers a stream (also while requests are being served: streams created by SQL). Both
-  // logs must outlive the ingestor. Registering a name again replaces the stream.
-  void AddStream(StreamConfig config, log::Log* log, log::Log* dead_letters);
+  // logs, and `dedup` (the index of the exactly-once ids, caught up with the log; required when
+  // config.delivery selects any event), must outlive the ingestor. Registering a name again
+  // replaces the stream.
+  void AddStream(StreamConfig config, log::Log* log, log::Log* dead_letters,
+                 DedupIndex* dedup = nullptr);
   // Unregisters a stream: later requests for it get NotFound. A request already running
   // finishes against the stream it started with (which the ingestor keeps until it is
   // destroyed, so the logs must still outlive the ingestor).

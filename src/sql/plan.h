@@ -61,8 +61,13 @@ struct StreamSpec {
   std::string event_time = "occurred_at";  // the RFC 3339 event-time field
   std::string dedup_key = "event_id";      // the unique id of an event
   std::string partition_key;               // "" = partition by dedup_key
+  // Exactly-once events are deduplicated by dedup_key at ingest (ingest/dedup_index.h): all of
+  // them with kExactlyOnce and no predicate, else those matching exactly_once_when (which
+  // implies kExactlyOnce); kAtLeastOnce without a predicate: none.
   Delivery delivery = Delivery::kAtLeastOnce;
-  std::string exactly_once_when;               // canonical SQL of the predicate, "" = none
+  std::string exactly_once_when;  // canonical SQL of the predicate, "" = none
+  // How long an id is remembered; unset = the log's retention.
+  std::optional<int64_t> dedup_horizon_micros;
   int64_t watermark_delay_micros = 5'000'000;  // watermark = max event time - this
   std::optional<int64_t> retention_micros;     // of the log; unset = the engine's default
   std::optional<uint32_t> partitions;          // of the log; unset = the engine's default

@@ -1,11 +1,13 @@
 #include "sql/planner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "base/time.h"
+#include "sql/event_fields.h"
 #include "sql/functions.h"
 #include "sql/join_planner.h"
 #include "sql/parser.h"
@@ -138,6 +140,65 @@ std::string DefaultColumnName(const Expr& expr) {
 
 bool IsBooleanish(Type t) {
   return t == Type::kBoolean || t == Type::kAny || t == Type::kNull;
+}
+
+// "line L, column C: message" of an error found in the text of string literal `literal` (whose
+// value is `text`), re-told at the statement's line and column: the literal's value starts
+// after its opening quote, and each quote in the value was written twice.
+Status RelocateIntoLiteral(const Status& error, SourceLocation literal, std::string_view text) {
+  unsigned line = 0, column = 0;
+  int consumed = 0;
+  const std::string& message = error.message();
+  if (std::sscanf(message.c_str(), "line %u, column %u: %n", &line, &column, &consumed) < 2 ||
+      consumed == 0 || line == 0 || column == 0)
+    return ErrorAt(literal, message);
+  SourceLocation at = literal;
+  at.column += 1;  // the opening quote
+  unsigned l = 1, c = 1;
+  for (size_t i = 0; i < text.size() && (l < line || c < column); ++i) {
+    const char ch = text[i];
+    if ((static_cast<unsigned char>(ch) & 0xC0) == 0x80) continue;  // inside a code point
+    if (ch == '\n') {
+      ++l;
+      c = 1;
+      ++at.line;
+      at.column = 1;
+      continue;
+    }
+    ++c;
+    at.column += ch == '\'' ? 2 : 1;
+  }
+  return ErrorAt(at, std::string_view(message).substr(static_cast<size_t>(consumed)));
+}
+
+// exactly_once_when: a predicate over the stream's events and `event_time`, written as an
+// expression or as a string holding one; returns its canonical SQL.
+Result<std::string> ExactlyOncePredicate(const Option& option, const StreamSpec& spec) {
+  Expr predicate = option.value;
+  const auto* text = std::get_if<StringLiteral>(&option.value.node);
+  auto located = [&](const Status& st) {
+    return text ? RelocateIntoLiteral(st, option.value.location, text->value) : st;
+  };
+  if (text) {
+    Result<Expr> parsed = ParseExpression(text->value);
+    if (!parsed.ok()) return located(parsed.status());
+    predicate = std::move(*parsed);
+  }
+  Scope scope;
+  ExactlyOnceScope(spec, scope);
+  Result<BoundExpr> bound = Bind(predicate, scope);
+  if (!bound.ok()) return located(bound.status());
+  if (!IsBooleanish(bound->type))
+    return ErrorAt(option.value.location, fmt::format("exactly_once_when must be BOOLEAN, found {}",
+                                                      TypeName(bound->type)));
+  FieldSet fields;
+  Result<CompiledExpr> compiled = Compile(*bound, fields);
+  if (!compiled.ok()) return located(compiled.status());
+  if (compiled->is_constant())
+    return ErrorAt(option.value.location,
+                   "exactly_once_when must read the event (a constant picks all events or none: "
+                   "use delivery instead)");
+  return ToSql(predicate);
 }
 
 // Whether `bound` reads column `column` anywhere.
@@ -728,6 +789,18 @@ class ViewPlanner {
 
 }  // namespace
 
+void ExactlyOnceScope(const StreamSpec& spec, Scope& scope) {
+  scope.SetEventRelation({spec.name});
+  scope.AddColumn("event_time", Type::kTimestamp, 0);
+  if (spec.columns.empty()) return;
+  scope.SetFieldTypeHook([columns = spec.columns](const FieldPath& path) -> std::optional<Type> {
+    if (path.size() != 1 || path[0].index >= 0) return std::nullopt;
+    for (const StreamColumn& c : columns)
+      if (c.name == path[0].name) return c.type;
+    return std::nullopt;
+  });
+}
+
 Result<StreamSpec> PlanStream(const CreateStream& create) {
   StreamSpec spec;
   spec.name = create.name.name;
@@ -747,6 +820,7 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
   }
   for (const ColumnDef& column : create.columns)
     spec.columns.push_back({column.name.name, TypeForDataType(column.type), ToSql(column.type)});
+  std::optional<SourceLocation> delivery_location;
   for (const Option& option : create.options) {
     const std::string& key = option.key.name;
     if (key == "subject") {
@@ -759,6 +833,7 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
       SLUICE_ASSIGN_OR_RETURN(spec.partition_key, WordOption(option));
     } else if (key == "delivery") {
       SLUICE_ASSIGN_OR_RETURN(std::string delivery, WordOption(option));
+      delivery_location = option.value.location;
       if (delivery == "exactly_once") {
         spec.delivery = Delivery::kExactlyOnce;
       } else if (delivery == "at_least_once") {
@@ -769,23 +844,10 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
             fmt::format("delivery must be 'exactly_once' or 'at_least_once', not '{}'", delivery));
       }
     } else if (key == "exactly_once_when") {
-      Expr predicate = option.value;
-      if (const auto* text = std::get_if<StringLiteral>(&option.value.node)) {
-        Result<Expr> parsed = ParseExpression(text->value);
-        if (!parsed.ok())
-          return ErrorAt(option.value.location,
-                         fmt::format("exactly_once_when: {}", parsed.status().message()));
-        predicate = std::move(*parsed);
-      }
-      Scope scope;
-      scope.SetEventRelation({spec.name});
-      scope.AddColumn("event_time", Type::kTimestamp, 0);
-      SLUICE_ASSIGN_OR_RETURN(BoundExpr bound, Bind(predicate, scope));
-      if (!IsBooleanish(bound.type))
-        return ErrorAt(
-            option.value.location,
-            fmt::format("exactly_once_when must be BOOLEAN, found {}", TypeName(bound.type)));
-      spec.exactly_once_when = ToSql(predicate);
+      SLUICE_ASSIGN_OR_RETURN(spec.exactly_once_when, ExactlyOncePredicate(option, spec));
+    } else if (key == "dedup_horizon") {
+      SLUICE_ASSIGN_OR_RETURN(spec.dedup_horizon_micros,
+                              DurationOption(option, /*allow_zero=*/false));
     } else if (key == "watermark_delay") {
       SLUICE_ASSIGN_OR_RETURN(spec.watermark_delay_micros,
                               DurationOption(option, /*allow_zero=*/true));
@@ -797,11 +859,22 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
         return ErrorAt(option.value.location, "partitions must be an integer from 1 to 1024");
       spec.partitions = static_cast<uint32_t>(n->value);
     } else {
-      return UnknownOption(option,
-                           {"subject", "event_time", "watermark_delay", "delivery", "dedup_key",
-                            "exactly_once_when", "retention", "partition_key", "partitions"});
+      return UnknownOption(option, {"subject", "event_time", "watermark_delay", "delivery",
+                                    "dedup_key", "exactly_once_when", "dedup_horizon", "retention",
+                                    "partition_key", "partitions"});
     }
   }
+  if (!spec.exactly_once_when.empty()) {
+    if (delivery_location && spec.delivery == Delivery::kAtLeastOnce)
+      return ErrorAt(*delivery_location,
+                     "exactly_once_when picks the exactly-once events of a stream: write "
+                     "delivery = 'exactly_once' (the other events get at-least-once), or leave "
+                     "exactly_once_when out");
+    spec.delivery = Delivery::kExactlyOnce;
+  }
+  if (spec.dedup_horizon_micros && spec.delivery == Delivery::kAtLeastOnce)
+    return ErrorAt(create.name.location,
+                   "dedup_horizon needs exactly-once events: add delivery = 'exactly_once'");
   return spec;
 }
 

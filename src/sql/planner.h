@@ -58,6 +58,11 @@ class PlannerCatalog {
 // partitions (1..1024).
 Result<StreamSpec> PlanStream(const CreateStream& create);
 
+// The scope `exactly_once_when` binds in: the stream's event fields (typed by its declared
+// columns) and the column `event_time` (TIMESTAMP, Row::columns[0]). Ingest compiles the
+// predicate in the same scope.
+void ExactlyOnceScope(const StreamSpec& spec, Scope& scope);
+
 // Checks a CREATE TABLE: names, types (every type but INTERVAL; no ANY), a primary key (required:
 // rows are upserted and looked up by it). No options yet.
 Result<TableSpec> PlanTable(const CreateTable& create);

@@ -278,7 +278,53 @@ TEST(PlannerTest, StreamOptions) {
   EXPECT_EQ(plan("CREATE STREAM s WITH (subjcet = 'x')").status().message(),
             "line 1, column 23: unknown option 'subjcet' (did you mean 'subject'?); the options "
             "are: subject, event_time, watermark_delay, delivery, dedup_key, exactly_once_when, "
-            "retention, partition_key, partitions");
+            "dedup_horizon, retention, partition_key, partitions");
+}
+
+TEST(PlannerTest, DeliveryOptions) {
+  auto plan = [](std::string_view sql) -> Result<StreamSpec> {
+    SLUICE_ASSIGN_OR_RETURN(std::vector<Statement> statements, Parse(sql));
+    return PlanStream(std::get<CreateStream>(statements.at(0).node));
+  };
+  // A bare predicate; exactly_once_when alone makes the stream exactly-once for matching events.
+  Result<StreamSpec> spec = plan(
+      "CREATE STREAM s WITH (exactly_once_when = event_type IN ('payment.captured') AND "
+      "amount_minor > 0, dedup_horizon = '2 days')");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->delivery, Delivery::kExactlyOnce);
+  EXPECT_EQ(spec->exactly_once_when, "event_type IN ('payment.captured') AND amount_minor > 0");
+  EXPECT_EQ(spec->dedup_horizon_micros, 2 * kMicrosPerDay);
+  spec = plan("CREATE STREAM s WITH (delivery = exactly_once)");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_FALSE(spec->dedup_horizon_micros.has_value());
+
+  const std::pair<std::string_view, std::string_view> errors[] = {
+      // Errors inside a string are reported where they are in the statement.
+      {"CREATE STREAM s WITH (exactly_once_when = 'event_type = nope(1)')",
+       "line 1, column 57: unknown function 'nope'"},
+      {"CREATE STREAM s (amount BIGINT) WITH (exactly_once_when = 'amount = ''x''')",
+       "line 1, column 69: invalid input for BIGINT: 'x'"},
+      {"CREATE STREAM s WITH (exactly_once_when = 'a = ''x'' AND b =')",
+       "line 1, column 61: expected an expression, found end of input"},
+      {"CREATE STREAM s WITH (exactly_once_when = event_type = 'a' AND nope(1))",
+       "line 1, column 64: unknown function 'nope'"},
+      {"CREATE STREAM s (amount BIGINT) WITH (exactly_once_when = amount + 1)",
+       "line 1, column 59: exactly_once_when must be BOOLEAN, found BIGINT"},
+      {"CREATE STREAM s WITH (exactly_once_when = 1 = 1)",
+       "line 1, column 43: exactly_once_when must read the event (a constant picks all events or "
+       "none: use delivery instead)"},
+      {"CREATE STREAM s WITH (delivery = 'at_least_once', exactly_once_when = x = 1)",
+       "line 1, column 34: exactly_once_when picks the exactly-once events of a stream: write "
+       "delivery = 'exactly_once' (the other events get at-least-once), or leave "
+       "exactly_once_when out"},
+      {"CREATE STREAM s WITH (dedup_horizon = '1 hour')",
+       "line 1, column 15: dedup_horizon needs exactly-once events: add delivery = "
+       "'exactly_once'"},
+      {"CREATE STREAM s WITH (delivery = exactly_once, dedup_horizon = '0 seconds')",
+       "line 1, column 64: option 'dedup_horizon' must be positive"},
+  };
+  for (const auto& [sql, expected] : errors)
+    EXPECT_EQ(plan(sql).status().message(), expected) << sql;
 }
 
 }  // namespace

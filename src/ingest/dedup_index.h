@@ -1,0 +1,162 @@
+// Idempotent ingest for exactly-once events: the per-stream index of the ids (`dedup_key`
+// values) appended within the dedup horizon, so that an event carrying an id already appended
+// is not appended again (DESIGN.md, "Delivery semantics"; docs/ingest.md, "Exactly-once").
+//
+// The log is the source of truth; this index is derived from it and can always be rebuilt:
+//
+// - An ingest request reserves its exactly-once ids (Resolve), appends the new events to the
+//   log, then writes their ids to RocksDB in one WriteBatch (Commit) and only then releases
+//   the reservations. Any id is therefore, at every moment, reserved in memory, in RocksDB, or
+//   not appended: two concurrent requests carrying the same id never both append it. The lock
+//   guarding the reservations is held only for the check and reserve step, not across the
+//   RocksDB lookup, the append or the fsync.
+// - The same WriteBatch records, per partition, an offset below which every record is indexed
+//   (the lowest offset of another append whose ids are not yet written, or else the log's end:
+//   appends of exactly-once events are ordered by a per-partition lock, see LockPartition). Open()
+//   catches up by reading the log from that offset to its end and indexing the exactly-once events
+//   found there, so a kill -9 between the append and the index write loses nothing and never admits
+//   a duplicate. The RocksDB write is not synced: the log's fsync is the commit; what the RocksDB
+//   WAL loses on power failure is re-read from the log.
+// - A request that finds duplicates is answered only once the originals are durable (it waits
+//   for the newest sync ticket of the stream's appends), so "duplicate" never reports an event
+//   that could still be lost. When the request that reserved an id fails to append it, a
+//   concurrent request holding the same id gets the event rejected ("retry"), not counted.
+//
+// Key space and memory. Key = 'k' + id, value = the log time (8 bytes, little-endian) of the
+// last append of the id. One point lookup per id (batched: one MultiGet per request), which a
+// time-bucketed key space (bucket + id, expired buckets dropped with DeleteRange) cannot offer:
+// there a lookup probes every live bucket. Expiry is exact at lookup (an entry older than the
+// horizon, by the injected clock, does not count) and physical in compaction (a compaction
+// filter drops such entries, with the cutoff read from the clock once per compaction; periodic
+// compaction makes sure every file is visited), so the disk holds one horizon of ids. Ids
+// arrive in no useful order, so leveled compaction would rewrite all of level 1 at every flush
+// (measured: a third of the CPU once 3 million ids were stored); universal compaction writes
+// each id O(log n) times. Memory is bounded: two 32 MiB memtables and a 32 MiB block cache.
+// The in-memory filter that lets new ids (the common case) skip the disk is RocksDB's: a
+// whole-key bloom filter on the memtables and bloom filters (10 bits per key, ~1% false
+// positives) per SST file, partitioned into 4 KiB blocks held in that cache (a whole-file
+// filter would not fit a cache shard and was re-read on every lookup). We chose it over a
+// filter of our own because it is persisted with the data (no rebuild scan of the whole index
+// at start-up, which the recovery bar forbids) and expires with the ids it covers.
+//
+// Thread-safety: every method may be called concurrently; a Batch belongs to one request.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "ingest/delivery.h"
+#include "ingest/event_parser.h"
+#include "log/log.h"
+
+namespace rocksdb {
+class DB;
+class CompactionFilter;
+}  // namespace rocksdb
+
+namespace sluice::ingest {
+
+class DedupIndex {
+ public:
+  // Opens (creating) the index in `dir` for a log of `partitions` partitions, with ids kept
+  // for `horizon_micros` of log time (judged by `clock`, which must outlive the index).
+  static Result<std::unique_ptr<DedupIndex>> Open(const std::string& dir, uint32_t partitions,
+                                                  int64_t horizon_micros, Clock& clock);
+  ~DedupIndex();  // records the indexed offsets when nothing is in flight
+  DedupIndex(const DedupIndex&) = delete;
+  DedupIndex& operator=(const DedupIndex&) = delete;
+
+  // Indexes the exactly-once events (by `rule`, ids from the field `names.id`) appended to
+  // `log` after the recorded offsets: call before serving. The index then follows `log`, which
+  // must outlive it. Returns how many were indexed.
+  Result<uint64_t> CatchUp(const log::Log& log, const EventFieldNames& names,
+                           const DeliveryRule& rule);
+
+  enum class Outcome : uint8_t {
+    kNew,        // reserved for this request: append it
+    kDuplicate,  // appended before (within the horizon), earlier in the request or concurrently
+    kConflict,   // a concurrent request reserved it and then failed to append it: retry
+  };
+
+  // One request's ids and reservations. Reuse one per thread: it keeps its buffers.
+  class Batch {
+   public:
+    Batch() = default;
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    // Starts a request against `index` (releasing anything a previous request left reserved).
+    void Reset(DedupIndex& index);
+    // Adds an exactly-once event's id in `partition`; returns its position for outcome().
+    size_t Add(uint32_t partition, std::string_view id);
+    size_t size() const { return entries_.size(); }
+    Outcome outcome(size_t i) const { return entries_[i].outcome; }
+    // The sync ticket to wait for before answering (0 = none): duplicates were found, and
+    // their originals become durable by then.
+    uint64_t duplicate_ticket() const { return duplicate_ticket_; }
+    // Releases the reservations this request still holds (when it fails before Commit, which
+    // releases them itself) and detaches from the index. Idempotent; the destructor calls it.
+    void Release();
+
+   private:
+    friend class DedupIndex;
+    struct Entry {
+      uint32_t partition = 0;
+      uint32_t key_begin = 0;  // of "k<id>" in keys_
+      uint32_t key_size = 0;
+      Outcome outcome = Outcome::kNew;
+      bool reserved = false;   // this request holds the reservation
+      uint64_t waits_for = 0;  // the request in flight at Resolve that held the id (0: none)
+    };
+    std::string_view key(const Entry& e) const { return {keys_.data() + e.key_begin, e.key_size}; }
+    std::string_view id(const Entry& e) const { return key(e).substr(1); }
+
+    DedupIndex* index_ = nullptr;
+    uint64_t owner_ = 0;
+    std::string keys_;
+    std::vector<Entry> entries_;
+    std::vector<size_t> lookups_;          // entries to look up in RocksDB
+    std::vector<uint64_t> appended_from_;  // per partition: first offset appended, or ~0
+    std::vector<uint64_t> appended_end_;   // per partition: one past the last offset appended
+    uint64_t duplicate_ticket_ = 0;
+  };
+
+  // Decides every added id: reserves the new ones (check and reserve under the lock), waits
+  // for concurrent requests holding one of them, looks the rest up in RocksDB (one MultiGet).
+  Status Resolve(Batch& batch);
+
+  // Appending the batch's new events to partition `p`: hold this lock across Log::Append, then
+  // report the append with Appended() before releasing it (the index must know the order of
+  // appends to record a safe catch-up offset).
+  std::unique_lock<std::mutex> LockPartition(uint32_t p);
+  void Appended(Batch& batch, uint32_t p, uint64_t first_offset, uint64_t end_offset,
+                uint64_t sync_ticket);
+
+  // Writes the batch's new ids (one WriteBatch) and releases its reservations. Call after
+  // every append of the request succeeded; on failure just Reset() or destroy the batch.
+  Status Commit(Batch& batch);
+
+  // For tests: the number of ids stored (expired ones included until compacted), and a full
+  // compaction (which drops the expired ones).
+  uint64_t StoredIdsForTesting() const;
+  Status CompactForTesting();
+  // For tests: the offset Open() would catch up from in partition `p`.
+  uint64_t IndexedOffsetForTesting(uint32_t p) const;
+
+ private:
+  struct Impl;
+  explicit DedupIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::ingest
