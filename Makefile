@@ -34,9 +34,9 @@ test: build
 fuzz: deps
 	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-60}
 
-# The crash harness's long form (issue #5): 200 kills -9 under 5,000 events/s.
+# The crash harness's long form (issue #5): 200 kills -9 under 5,500 events/s (the bar: 5,000).
 chaos: build
-	@cd tests/crash && SLUICE_BIN=$(abspath $(SLUICE)) node harness.js --kills $${CHAOS_KILLS:-200} --rate $${CHAOS_RATE:-5000}
+	@cd tests/crash && SLUICE_BIN=$(abspath $(SLUICE)) node harness.js --kills $${CHAOS_KILLS:-200} --rate $${CHAOS_RATE:-5500}
 
 bench: build
 	@bash scripts/bench.sh $(SLUICE)

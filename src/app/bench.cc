@@ -634,7 +634,16 @@ int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t
       res.latencies_ms.reserve(4096);
       uint64_t counter = 0;
       char ts[kOccurredAtWidth];
+      // With --max-rate, request `req` of this connection is due at start + req * interval.
+      const double interval_s = o.max_rate > 0 ? static_cast<double>(batch) *
+                                                     static_cast<double>(connections) / o.max_rate
+                                               : 0;
       for (uint64_t req = 0;; ++req) {
+        if (interval_s > 0) {
+          std::this_thread::sleep_until(
+              start + std::chrono::duration_cast<SteadyClock::duration>(
+                          std::chrono::duration<double>(interval_s * static_cast<double>(req))));
+        }
         auto now = SteadyClock::now();
         if (now >= end) break;
         PoolBatch& b = pool[req % pool.size()];
@@ -764,6 +773,11 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
       ->default_str("sluice");
   sub->add_option("--rate", options.rate, "latency mode: events per second (open loop)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--max-rate", options.max_rate,
+                  "throughput mode: cap on events per second over all connections, e.g. to "
+                  "check that views keep up with a given load (0 = back to back)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("--duration", options.duration, "measured time, after the warm-up")
       ->capture_default_str();

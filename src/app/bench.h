@@ -39,6 +39,7 @@ struct BenchOptions {
   std::string duration = "60s";  // measured time, after the warm-up
   int connections = 2;           // throughput mode
   size_t batch = 5000;           // throughput mode: events per request
+  double max_rate = 0;           // throughput mode: events/s over all connections; 0 = no cap
   std::string stream = "fulfilment";
   std::string delivery;  // throughput mode: "" = --stream itself, else a copy with this delivery
   std::string view = "events_per_minute";  // latency mode

@@ -4,28 +4,64 @@
 // sends SIGKILL to the server at random moments and a supervisor restarts it on the same port
 // and data directory. At the end a checker compares what the server holds with the producer's
 // ground truth:
-//   - financial events (payment.captured, refund.issued, carrier.charge: exactly-once in the
-//     embedded `fulfilment` stream): every one present exactly once, and the per-minute counts
-//     and amounts of `events_per_minute` exactly equal to the truth;
-//   - operational events (at-least-once): every acknowledged one present (copies allowed);
-//   - no event the producer never sent, no dead letter (every event sent is valid), every
-//     view row well-formed.
+//   - the stored events, read from the log's segment files after a clean shutdown (framing
+//     and CRC32C checked by the reader below, not by Sluice's code): every financial event
+//     (payment.captured, refund.issued, carrier.charge: exactly-once in the embedded
+//     `fulfilment` stream) stored exactly once, every operational one (at-least-once) at
+//     least once, nothing the producer never sent;
+//   - the view `events_per_minute`: its financial counts and amounts per minute exactly equal
+//     to the truth, every row well-formed;
+//   - no dead letter (every event sent is valid).
 // Used by crash.test.js (the short form `make test` runs) and by `make chaos` (the long form):
 //   node tests/crash/harness.js [--kills N] [--rate EVENTS_PER_S] [--batch N] [--seed N]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 
 import { SLUICE_BIN, freshDataDir, getJson, runSql, sleep, startSluice } from '../e2e/lib/sluice.js';
 
 export const FINANCIAL = new Set(['payment.captured', 'refund.issued', 'carrier.charge']);
 
-// Every event's id, in windows so that the view's groups of past minutes leave memory: the
-// checker counts, per event type, the ids present and their copies.
-const IDS_VIEW = `CREATE MATERIALIZED VIEW crash_ids AS
-  SELECT event_type, event_id, window_start, count(*) AS copies
-  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
-  GROUP BY event_type, event_id, window_start`;
+// CRC32C (Castagnoli), to check the framing of the records read back from disk.
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32c(buffer, start, end, crc = 0) {
+  let c = ~crc >>> 0;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buffer[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// The event ids stored in a stream's log (docs/log.md: u32 length | u32 crc32c | u64 offset |
+// i64 log time | i64 event time | u32 schema id | u32 reserved | payload; the CRC covers all
+// but its own field), with how many copies of each.
+export function storedEventIds(streamDir) {
+  const copies = new Map();
+  let damaged = 0;
+  for (const partition of readdirSync(streamDir).filter((d) => /^p\d+$/.test(d))) {
+    const dir = path.join(streamDir, partition);
+    for (const segment of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
+      const data = readFileSync(path.join(dir, segment));
+      for (let at = 0; at + 40 <= data.length;) {
+        const length = data.readUInt32LE(at);
+        if (at + 40 + length > data.length) break;  // a torn tail (recovery cuts it)
+        const crc = crc32c(data, at + 8, at + 40 + length, crc32c(data, at, at + 4));
+        if (crc !== data.readUInt32LE(at + 4)) {
+          damaged += 1;
+          break;
+        }
+        const payload = data.toString('utf8', at + 40, at + 40 + length);
+        const id = /"event_id":"([^"]+)"/.exec(payload)?.[1];
+        copies.set(id, (copies.get(id) ?? 0) + 1);
+        at += 40 + length;
+      }
+    }
+  }
+  return { copies, damaged };
+}
 
 // A deterministic PRNG (mulberry32): a failing run can be repeated with its seed.
 function prng(seed) {
@@ -69,11 +105,9 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
   let server = await startSluice({ dataDir });
   const port = server.port;
   const url = server.url;
-  const setup = await runSql(url, IDS_VIEW);
-  if (setup.status !== 200) throw new Error(`creating crash_ids: ${JSON.stringify(setup.body)}`);
 
   // Ground truth: every event of every batch (each batch is sent until acknowledged).
-  const truth = { financial: new Map(), operationalIds: 0, financialIds: 0, minutes: new Map() };
+  const truth = { financialIds: new Set(), operationalIds: new Set(), minutes: new Map() };
   const stats = { batches: 0, events: 0, attempts: 0, failedAttempts: 0, resent: 0,
                   duplicatesReported: 0, kills: 0, restartMs: [] };
   const acknowledged = [];  // bodies of acknowledged batches, some of which are sent again
@@ -83,14 +117,14 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
     for (const line of lines) {
       const e = JSON.parse(line);
       if (FINANCIAL.has(e.event_type)) {
-        truth.financialIds += 1;
+        truth.financialIds.add(e.event_id);
         const key = `${e.warehouse_id}|${e.event_type}|${minuteOf(e.occurred_at)}`;
         const g = truth.minutes.get(key) ?? { events: 0, amount: 0 };
         g.events += 1;
         g.amount += e.amount_minor ?? 0;
         truth.minutes.set(key, g);
       } else {
-        truth.operationalIds += 1;
+        truth.operationalIds.add(e.event_id);
       }
     }
   };
@@ -170,7 +204,10 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
   try {
     await Promise.all([producer(), producer(), killer()]);
     const seconds = (Date.now() - started) / 1000;
-    const result = await check(url, truth);
+    const result = await check(url, truth, async () => {
+      await server.stop({ keepData: true });  // a clean shutdown: the log files are final
+      return storedEventIds(path.join(dataDir, 'streams', 'fulfilment'));
+    });
     return { ...result, stats: { ...stats, seconds, eventsPerSecond: stats.events / seconds } };
   } finally {
     source.close();
@@ -179,8 +216,9 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
   }
 }
 
-// Waits for the views to catch up with the log, then compares them with the truth.
-async function check(url, truth) {
+// Waits for the views to catch up with the log, compares them with the truth, then the stored
+// events (`readStored` stops the server and reads its log).
+async function check(url, truth, readStored) {
   const deadline = Date.now() + 120000;
   for (;;) {
     const res = await runSql(url, 'SHOW VIEWS');
@@ -191,31 +229,6 @@ async function check(url, truth) {
     await sleep(200);
   }
   const problems = [];
-  const ids = await runSql(url,
-      'SELECT event_type, count(*) AS ids, sum(copies) AS copies FROM crash_ids GROUP BY event_type');
-  if (ids.status !== 200) throw new Error(`querying crash_ids: ${JSON.stringify(ids.body)}`);
-  const { columns, rows } = ids.body.results[0];
-  const col = (name) => columns.indexOf(name);
-  let financialIds = 0, financialCopies = 0, operationalIds = 0, operationalCopies = 0;
-  for (const r of rows) {
-    if (FINANCIAL.has(r[col('event_type')])) {
-      financialIds += r[col('ids')];
-      financialCopies += r[col('copies')];
-    } else {
-      operationalIds += r[col('ids')];
-      operationalCopies += r[col('copies')];
-    }
-  }
-  if (financialIds !== truth.financialIds) {
-    problems.push(`financial events: ${financialIds} stored, ${truth.financialIds} sent`);
-  }
-  if (financialCopies !== financialIds) {
-    problems.push(`financial events counted twice: ${financialCopies - financialIds}`);
-  }
-  if (operationalIds !== truth.operationalIds) {
-    problems.push(`operational events: ${operationalIds} distinct stored, ${truth.operationalIds} sent`);
-  }
-
   const view = (await getJson(`${url}/v1/views/events_per_minute`)).body;
   let financialRows = 0;
   for (const row of view.rows) {
@@ -238,11 +251,35 @@ async function check(url, truth) {
   const deadLetters = (await getJson(`${url}/v1/streams/fulfilment/dead-letters?limit=10`)).body;
   const deadCount = deadLetters.end_offset - deadLetters.start_offset;
   if (!(deadCount === 0)) problems.push(`dead letters: ${JSON.stringify(deadLetters).slice(0, 300)}`);
+
+  const { copies, damaged } = await readStored();
+  if (damaged) problems.push(`${damaged} damaged record(s) in the log`);
+  let financialIds = 0, financialCopies = 0, operationalIds = 0, operationalCopies = 0;
+  for (const [id, n] of copies) {
+    if (truth.financialIds.has(id)) {
+      financialIds += 1;
+      financialCopies += n;
+    } else if (truth.operationalIds.has(id)) {
+      operationalIds += 1;
+      operationalCopies += n;
+    } else if (problems.length < 20) {
+      problems.push(`stored event ${id} was never sent`);
+    }
+  }
+  if (financialIds !== truth.financialIds.size) {
+    problems.push(`financial events: ${financialIds} stored, ${truth.financialIds.size} sent`);
+  }
+  if (financialCopies !== financialIds) {
+    problems.push(`financial events stored twice: ${financialCopies - financialIds}`);
+  }
+  if (operationalIds !== truth.operationalIds.size) {
+    problems.push(`operational events: ${operationalIds} stored, ${truth.operationalIds.size} sent`);
+  }
   return {
     ok: problems.length === 0,
     problems: problems.slice(0, 20),
-    financial: { sent: truth.financialIds, stored: financialIds, copies: financialCopies },
-    operational: { sent: truth.operationalIds, stored: operationalIds, copies: operationalCopies },
+    financial: { sent: truth.financialIds.size, stored: financialIds, copies: financialCopies },
+    operational: { sent: truth.operationalIds.size, stored: operationalIds, copies: operationalCopies },
   };
 }
 
