@@ -97,6 +97,9 @@ uint32_t RecordCrc(const char* record, size_t payload_length) {
   return Crc32c(record + 8, kRecordHeaderSize - 8 + payload_length, crc);
 }
 
+// Recovery reads segments in chunks of this size.
+constexpr size_t kRecoveryChunkBytes = 4u << 20;
+
 struct FoundRecord {
   uint64_t position = 0;
   uint64_t offset = 0;
@@ -441,20 +444,29 @@ Status Partition::Recover(Segment& seg) {
   seg.size = 0;
   seg.next_offset = seg.base_offset;
   seg.bytes_since_index = 0;
-  std::string buf;
   uint64_t position = 0;
   std::string problem;
+  // The file is read in large chunks (not two reads per record): `bytes_at` gives `n` bytes at
+  // `at` from the current chunk, reading a new one when needed; nullptr when the file is
+  // shorter.
+  std::string chunk;
+  uint64_t chunk_start = 0;
+  size_t chunk_size = 0;
+  auto bytes_at = [&](uint64_t at, size_t n) -> Result<const char*> {
+    if (at >= chunk_start && at + n <= chunk_start + chunk_size)
+      return static_cast<const char*>(chunk.data() + (at - chunk_start));
+    chunk.resize(std::max<size_t>(n, kRecoveryChunkBytes));
+    SLUICE_ASSIGN_OR_RETURN(
+        chunk_size, ReadAt(seg.fd, chunk.data(), chunk.size(), static_cast<off_t>(at), seg.path));
+    chunk_start = at;
+    if (chunk_size < n) return static_cast<const char*>(nullptr);
+    return static_cast<const char*>(chunk.data());
+  };
   // Scans records from `position` while they are whole, intact and in sequence.
   auto scan = [&]() -> Status {
-    char header[kRecordHeaderSize];
     while (position < file_size) {
-      if (file_size - position < kRecordHeaderSize) {
-        problem = "torn record header";
-        return Status::Ok();
-      }
-      SLUICE_ASSIGN_OR_RETURN(size_t n, ReadAt(seg.fd, header, kRecordHeaderSize,
-                                               static_cast<off_t>(position), seg.path));
-      if (n < kRecordHeaderSize) {
+      SLUICE_ASSIGN_OR_RETURN(const char* header, bytes_at(position, kRecordHeaderSize));
+      if (header == nullptr) {
         problem = "torn record header";
         return Status::Ok();
       }
@@ -463,25 +475,24 @@ Status Partition::Recover(Segment& seg) {
         problem = "torn record (length runs past the end of the file)";
         return Status::Ok();
       }
-      buf.resize(kRecordHeaderSize + length);
-      SLUICE_ASSIGN_OR_RETURN(
-          n, ReadAt(seg.fd, buf.data(), buf.size(), static_cast<off_t>(position), seg.path));
-      if (n < buf.size()) {
+      const size_t record_bytes = kRecordHeaderSize + length;
+      SLUICE_ASSIGN_OR_RETURN(const char* record, bytes_at(position, record_bytes));
+      if (record == nullptr) {
         problem = "torn record";
         return Status::Ok();
       }
-      if (RecordCrc(buf.data(), length) != GetU32(buf.data() + 4)) {
+      if (RecordCrc(record, length) != GetU32(record + 4)) {
         problem = "CRC32C mismatch";
         return Status::Ok();
       }
-      const uint64_t offset = GetU64(buf.data() + 8);
+      const uint64_t offset = GetU64(record + 8);
       if (offset != seg.next_offset) {
         problem = fmt::format("offset {} where {} was expected", offset, seg.next_offset);
         return Status::Ok();
       }
-      const int64_t log_time = static_cast<int64_t>(GetU64(buf.data() + 16));
-      seg.NoteRecord(offset, position, log_time, buf.size(), log_->options.index_interval_bytes);
-      position += buf.size();
+      const int64_t log_time = static_cast<int64_t>(GetU64(record + 16));
+      seg.NoteRecord(offset, position, log_time, record_bytes, log_->options.index_interval_bytes);
+      position += record_bytes;
     }
     return Status::Ok();
   };
