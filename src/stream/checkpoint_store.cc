@@ -76,8 +76,11 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
 
   const std::string prefix = Prefix(pipeline, 's');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  // Keys arrive in order: each goes at the end of the map (no search).
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    data.state.emplace(it->key().ToString().substr(prefix.size()), it->value().ToString());
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    data.state.emplace_hint(data.state.end(), key.ToString(), it->value().ToString());
   }
   if (!it->status().ok()) return ToStatus(it->status(), "scanning checkpoint of " + pipeline);
   return data;
