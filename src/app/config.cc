@@ -63,6 +63,9 @@ Status LoadConfigFile(const std::string& path, Config& config) {
           SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_port, 0, 65535));
         } else if (hk == "threads") {
           SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_threads, 1, 256));
+        } else if (hk == "max_body_bytes_in_memory") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_max_body_bytes_in_memory,
+                                         1 << 20, int64_t{1} << 40));
         } else {
           return Unknown(path, name);
         }

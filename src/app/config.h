@@ -14,6 +14,7 @@ struct Config {
   std::string http_address = "0.0.0.0";
   uint16_t http_port = 8080;
   int http_threads = 2;
+  int64_t http_max_body_bytes_in_memory = 512ll << 20;  // beyond: 503 + Retry-After
   uint32_t log_partitions = 4;
   uint64_t log_segment_bytes = 128ull << 20;
   int64_t log_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;

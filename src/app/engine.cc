@@ -170,6 +170,7 @@ Status Engine::Start() {
   options.address = s.config.http_address;
   options.port = s.config.http_port;
   options.threads = s.config.http_threads;
+  options.max_body_bytes_in_memory = static_cast<size_t>(s.config.http_max_body_bytes_in_memory);
   s.server = std::make_unique<server::HttpServer>(context, options);
   SLUICE_RETURN_IF_ERROR(s.server->Start());
   s.ready = true;

@@ -1,10 +1,12 @@
 #include "server/http_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -132,10 +134,34 @@ std::optional<ingest::BodyFormat> FormatFor(std::string_view content_type) {
   return std::nullopt;
 }
 
+// Bytes of request bodies in memory across all connections, bounded (ServerOptions::
+// max_body_bytes_in_memory). A request is always let in when nothing else is held, so one body
+// larger than the bound is still served.
+class BodyBudget {
+ public:
+  explicit BodyBudget(size_t limit) : limit_(limit) {}
+  bool TryReserve(size_t bytes) {
+    size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (used != 0 && used + bytes > limit_) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void Release(size_t bytes) {
+    if (bytes != 0) used_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> used_{0};
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, const ServerContext& context, const ServerOptions& options)
-      : stream_(std::move(socket)), context_(context), options_(options) {}
+  HttpSession(tcp::socket socket, const ServerContext& context, const ServerOptions& options,
+              BodyBudget& budget)
+      : stream_(std::move(socket)), context_(context), options_(options), budget_(budget) {}
+  ~HttpSession() { budget_.Release(std::exchange(reserved_, 0)); }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -161,6 +187,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     const auto length = parser_->content_length();
+    const size_t reserve = parser_->chunked() ? options_.max_body_bytes : length.value_or(0);
+    if (reserve > 0 && !parser_->is_done()) {
+      if (!budget_.TryReserve(reserve)) {
+        SendError(503,
+                  fmt::format("overloaded: {} MiB of request bodies are already in memory; retry "
+                              "this request shortly (Retry-After)",
+                              options_.max_body_bytes_in_memory >> 20),
+                  false);
+        return;
+      }
+      reserved_ = reserve;
+    }
     if (parser_->is_done() || !length || parser_->chunked()) {
       if (parser_->is_done()) {
         OnRequest(parser_->release());
@@ -228,6 +266,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     Route(std::move(request));
+    // The body is gone (handled, or moved into an ingest that copied what it keeps).
+    budget_.Release(std::exchange(reserved_, 0));
   }
 
   void Route(http::request<http::string_body>&& req) {
@@ -608,6 +648,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::chrono::steady_clock::time_point drain_deadline_;
   const ServerContext& context_;
   const ServerOptions& options_;
+  BodyBudget& budget_;
+  size_t reserved_ = 0;  // of budget_, for the request being read or handled
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -625,6 +667,7 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   std::atomic<uint16_t> port{0};
   size_t next_context = 0;
+  std::unique_ptr<BodyBudget> budget;
 
   void Accept() {
     net::io_context& target = *contexts[next_context++ % contexts.size()];
@@ -634,7 +677,7 @@ struct HttpServer::Impl {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         socket.set_option(net::socket_base::receive_buffer_size(1 << 20), ignored);
-        std::make_shared<HttpSession>(std::move(socket), context, options)->Run();
+        std::make_shared<HttpSession>(std::move(socket), context, options, *budget)->Run();
       } else {
         spdlog::warn("accept failed: {}", ec.message());
       }
@@ -647,6 +690,7 @@ HttpServer::HttpServer(ServerContext context, ServerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->context = std::move(context);
   impl_->options = std::move(options);
+  impl_->budget = std::make_unique<BodyBudget>(impl_->options.max_body_bytes_in_memory);
 }
 
 HttpServer::~HttpServer() {

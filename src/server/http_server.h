@@ -32,6 +32,10 @@ struct ServerOptions {
   uint16_t port = 8080;
   int threads = 2;
   size_t max_body_bytes = 16u << 20;  // larger ingest bodies get 413
+  // All connections' request bodies held in memory at once (being received or handled): a
+  // request that would go past it gets 503 with Retry-After before its body is read, so many
+  // large concurrent requests (or a disk slow to sync them) cannot grow memory without bound.
+  size_t max_body_bytes_in_memory = 512u << 20;
   size_t max_queued_messages = 4096;  // per WebSocket client before it is told to resync
 };
 

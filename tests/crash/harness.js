@@ -110,7 +110,10 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
   const truth = { financialIds: new Set(), operationalIds: new Set(), minutes: new Map() };
   const stats = { batches: 0, events: 0, attempts: 0, failedAttempts: 0, resent: 0,
                   duplicatesReported: 0, kills: 0, restartMs: [] };
-  const acknowledged = [];  // bodies of acknowledged batches, some of which are sent again
+  // The latest acknowledged batches (a bounded window: a long run must not keep every body),
+  // some of which are sent again.
+  const acknowledged = [];
+  const kResendWindow = 200;
   let producing = true;
 
   const record = (lines) => {
@@ -173,6 +176,7 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
       stats.events += lines.length;
       await sendUntilAcknowledged(body, lines.length);
       acknowledged.push({ body, count: lines.length });
+      if (acknowledged.length > kResendWindow) acknowledged.shift();
       // A producer that timed out after the server had accepted sends the batch again.
       if (random() < 0.1) {
         const again = acknowledged[Math.floor(random() * acknowledged.length)];
