@@ -223,10 +223,13 @@ struct Catalog::Impl {
 
   // ---- Streams
 
+  // `ingest`: a log that ingest appends to (a stream, its dead letters) keeps the configured
+  // disk reserve free for RocksDB; the pipeline's own logs (late events) may use it.
   Result<std::unique_ptr<log::Log>> OpenLog(const std::string& dir_name, uint32_t partitions,
-                                            int64_t retention) {
+                                            int64_t retention, bool ingest) {
     log::LogOptions options;
     options.partitions = partitions;
+    if (ingest) options.disk_reserve_bytes = deps.config->log_disk_reserve_bytes;
     options.segment_bytes = deps.config->log_segment_bytes;
     options.retention_micros = retention;
     options.on_damage =
@@ -254,8 +257,9 @@ struct Catalog::Impl {
     auto entry = std::make_unique<StreamEntry>();
     const uint32_t partitions = spec.partitions.value_or(deps.config->log_partitions);
     const int64_t retention = spec.retention_micros.value_or(deps.config->log_retention_micros);
-    SLUICE_ASSIGN_OR_RETURN(entry->log, OpenLog(spec.name, partitions, retention));
-    SLUICE_ASSIGN_OR_RETURN(entry->dead_letters, OpenLog(DeadLettersName(spec.name), 1, retention));
+    SLUICE_ASSIGN_OR_RETURN(entry->log, OpenLog(spec.name, partitions, retention, true));
+    SLUICE_ASSIGN_OR_RETURN(entry->dead_letters,
+                            OpenLog(DeadLettersName(spec.name), 1, retention, true));
     SLUICE_RETURN_IF_ERROR(Persist(sql, NextOffset()));
     entry->log_bytes = deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                               fmt::format("stream=\"{}\"", spec.name));
@@ -349,7 +353,7 @@ struct Catalog::Impl {
     const int64_t retention =
         stream.spec.retention_micros.value_or(deps.config->log_retention_micros);
     SLUICE_ASSIGN_OR_RETURN(entry->late_events,
-                            OpenLog(LateEventsName(entry->checkpoint_id), 1, retention));
+                            OpenLog(LateEventsName(entry->checkpoint_id), 1, retention, false));
     entry->late_event_bytes =
         deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                fmt::format("stream=\"{}\"", LateEventsName(entry->checkpoint_id)));

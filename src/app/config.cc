@@ -78,6 +78,9 @@ Status LoadConfigFile(const std::string& path, Config& config) {
         } else if (lk == "segment_bytes") {
           SLUICE_RETURN_IF_ERROR(
               ReadInt(path, name, ln, config.log_segment_bytes, 1 << 16, int64_t{1} << 40));
+        } else if (lk == "disk_reserve_bytes") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadInt(path, name, ln, config.log_disk_reserve_bytes, 0, int64_t{1} << 40));
         } else if (lk == "retention") {
           SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.log_retention_micros));
         } else {

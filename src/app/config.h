@@ -17,6 +17,8 @@ struct Config {
   int64_t http_max_body_bytes_in_memory = 512ll << 20;  // beyond: 503 + Retry-After
   uint32_t log_partitions = 4;
   uint64_t log_segment_bytes = 128ull << 20;
+  // Ingest answers 507 while less than this is free, keeping room for RocksDB (disk_space.h).
+  int64_t log_disk_reserve_bytes = 256ll << 20;
   int64_t log_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
   int64_t checkpoint_interval_micros = 1000 * 1000;
   int64_t housekeeping_interval_micros = 60ll * 1000 * 1000;

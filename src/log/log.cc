@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/crc32c.h"
+#include "base/disk_space.h"
 #include "base/thread_name.h"
 
 namespace sluice::log {
@@ -850,10 +851,21 @@ Result<Log::Appended> Log::Append(uint32_t partition, std::span<const RecordToAp
   if (partition >= impl_->partitions.size())
     return Status::InvalidArgument(fmt::format("partition {} out of range", partition));
   if (records.empty()) return Status::InvalidArgument("nothing to append");
-  for (const RecordToAppend& r : records)
+  size_t bytes = 0;
+  for (const RecordToAppend& r : records) {
     if (r.payload.size() > kMaxPayloadBytes)
       return Status::InvalidArgument(fmt::format("record of {} bytes exceeds the {} byte limit",
                                                  r.payload.size(), kMaxPayloadBytes));
+    bytes += kRecordHeaderSize + r.payload.size();
+  }
+  if (const uint64_t reserve = impl_->options.disk_reserve_bytes; reserve > 0) {
+    SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeDiskBytes(impl_->dir));
+    if (free < reserve + bytes)
+      return Status::ResourceExhausted(fmt::format(
+          "disk nearly full: {} MiB free on the file system of {}, and {} MiB are kept free for "
+          "checkpoints and indexes",
+          free >> 20, impl_->dir, reserve >> 20));
+  }
   return impl_->partitions[partition]->Append(records);
 }
 

@@ -60,6 +60,9 @@ struct LogOptions {
   int64_t segment_max_age_micros = 3600ll * 1000 * 1000;  // or when its first record is older
   int64_t retention_micros = 7ll * 24 * 3600 * 1000 * 1000;  // 7 days
   uint32_t index_interval_bytes = 4096;                      // one index entry per this many bytes
+  // Appends fail with ResourceExhausted while less than this is free on the log's file system
+  // (base/disk_space.h: the room kept for RocksDB); 0 = no reserve.
+  uint64_t disk_reserve_bytes = 0;
   // Called (on the thread that found it) with the number of records in each newly reported
   // damaged range (see damaged_records()).
   std::function<void(uint64_t records)> on_damage;
@@ -110,7 +113,8 @@ class Log {
     uint64_t sync_ticket = 0;  // pass to Syncer::WhenDurable / WaitDurable
   };
   // Appends `records` (at least one) to `partition` as one write. Fails with ResourceExhausted
-  // when the disk is full, IOError on other write failures; on failure nothing is appended.
+  // when the disk is full or less than disk_reserve_bytes would stay free, IOError on other
+  // write failures; on failure nothing is appended.
   Result<Appended> Append(uint32_t partition, std::span<const RecordToAppend> records);
 
   std::unique_ptr<PartitionReader> NewReader(uint32_t partition, uint64_t offset) const;

@@ -1,10 +1,10 @@
 // Disk full (issue #5): with the data directory on a small tmpfs, ingest answers 507 with a
-// clear message and Retry-After once the disk fills, keeps serving everything else, resumes
+// clear message and Retry-After once the disk is nearly full (its reserve for RocksDB reached), keeps serving everything else, resumes
 // by itself once space is freed, and loses no acknowledged event (also across kill -9).
 // Needs root to mount the tmpfs: skipped, saying so, where mounting is not allowed.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -34,7 +34,11 @@ test('a full disk: 507 and Retry-After, nothing acknowledged lost, resumes once 
         post += 1;
         return template.map((line) => line.replace(/"event_id":"([^"]+)"/, `"event_id":"$1-p${post}"`));
       };
-      let sluice = await startSluice({ dataDir });
+      // Ingest stops 8 MiB before the disk is full (the room kept for RocksDB; 256 MiB by default).
+      const config = path.join(mounted.dir, 'reserve.toml');
+      writeFileSync(config, '[log]\ndisk_reserve_bytes = 8388608\n');
+      const args = ['--config', config];
+      let sluice = await startSluice({ dataDir, args });
       const ids = `CREATE MATERIALIZED VIEW ids AS SELECT event_id, count(*) AS n FROM fulfilment
                    GROUP BY event_id`;
       assert.equal((await runSql(sluice.url, ids)).status, 200);
@@ -58,11 +62,12 @@ test('a full disk: 507 and Retry-After, nothing acknowledged lost, resumes once 
       assert.ok(full, 'the disk never filled');
       assert.equal(full.status, 507);
       assert.equal(full.retryAfter, '1');
-      assert.match(full.body.error, /^disk full: .*No space left on device/);
+      assert.match(full.body.error, /^disk full: .*disk nearly full: \d+ MiB free .* 8 MiB are kept free/);
       // Everything else still answers.
       assert.equal((await getJson(`${sluice.url}/healthz`)).status, 200);
       assert.equal((await getJson(`${sluice.url}/v1/views/events_per_minute`)).status, 200);
-      assert.equal((await send(nextBatch())).status, 507);
+      const again = await send(nextBatch());
+      assert.equal(again.status, 507);
 
       // Free space: the next post succeeds, with no restart.
       execFileSync('mount', ['-o', 'remount,size=120m', mounted.dir]);
@@ -74,7 +79,7 @@ test('a full disk: 507 and Retry-After, nothing acknowledged lost, resumes once 
       // Across kill -9, every acknowledged event is there (a 507'd request may have stored
       // some of its events: the view may hold more, never fewer).
       await sluice.kill9();
-      sluice = await startSluice({ dataDir });
+      sluice = await startSluice({ dataDir, args });
       let rows = [];
       for (let i = 0; i < 200; i++) {
         rows = (await getJson(`${sluice.url}/v1/views/ids`)).body.rows ?? [];

@@ -315,6 +315,22 @@ TEST_F(LogTest, RecoveryKeepsTheRecordsAfterDamageInsideTheActiveSegment) {
   EXPECT_EQ(OffsetsOf(ReadAll(0, 0)).back(), 51u);
 }
 
+TEST_F(LogTest, AppendsStopWhileLessThanTheDiskReserveIsFree) {
+  options_.disk_reserve_bytes = uint64_t{1} << 62;  // more than any disk has
+  Open();
+  std::string p = Payload(0);
+  RecordToAppend r{0, p};
+  auto appended = log_->Append(0, std::span(&r, 1));
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(appended.status().message().find("disk nearly full"), std::string::npos);
+  EXPECT_EQ(log_->EndOffset(0), 0u);  // nothing appended
+  options_.disk_reserve_bytes = 1;
+  Open();
+  AppendMany(0, 0, 1);
+  EXPECT_EQ(log_->EndOffset(0), 1u);
+}
+
 TEST_F(LogTest, RetentionDeletesOldSegmentsByTheInjectedClock) {
   options_.retention_micros = 7 * kMicrosPerDay;
   Open();
