@@ -543,8 +543,14 @@ Status DedupIndex::Commit(Batch& batch) {
   if (written.ok()) {  // before the reservations are released (Impl::filter)
     const int64_t now = impl.clock.NowMicros();
     std::lock_guard lock(impl.filter_mu);
-    for (size_t i : stored)
-      impl.filter.Insert(batch.entries_[i].hash, static_cast<int64_t>(GetU64(value)), now);
+    // The slots were read by Resolve, but the append since has evicted them: load ahead.
+    constexpr size_t kAhead = 8;
+    for (size_t j = 0; j < std::min(kAhead, stored.size()); ++j)
+      impl.filter.Prefetch(batch.entries_[stored[j]].hash);
+    for (size_t j = 0; j < stored.size(); ++j) {
+      if (j + kAhead < stored.size()) impl.filter.Prefetch(batch.entries_[stored[j + kAhead]].hash);
+      impl.filter.Insert(batch.entries_[stored[j]].hash, static_cast<int64_t>(GetU64(value)), now);
+    }
   }
   // Only now may later appends record offsets past this one's.
   for (uint32_t p = 0; p < impl.partitions; ++p) {

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <new>
+#include <utility>
+
+#include <sys/mman.h>
 
 namespace sluice::ingest {
 namespace {
@@ -19,6 +23,30 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 
 }  // namespace
+
+RecentIdFilter::Slots::Slots(size_t n) : size_(n) {
+  const size_t bytes = n * sizeof(uint64_t);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (bytes >= (size_t{2} << 20)) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: may be ignored
+  data_ = static_cast<uint64_t*>(p);
+}
+
+RecentIdFilter::Slots::~Slots() {
+  if (data_ != nullptr) ::munmap(data_, size_ * sizeof(uint64_t));
+}
+
+RecentIdFilter::Slots::Slots(Slots&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+RecentIdFilter::Slots& RecentIdFilter::Slots::operator=(Slots&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(data_, size_ * sizeof(uint64_t));
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
 
 RecentIdFilter::RecentIdFilter(int64_t horizon_micros, size_t max_bytes)
     : horizon_(std::max<int64_t>(horizon_micros, 1)),
@@ -42,9 +70,9 @@ void RecentIdFilter::Put(Bucket& b, uint64_t h) {
 }
 
 void RecentIdFilter::Grow(Bucket& b) {
-  std::vector<uint64_t> old = std::move(b.slots);
+  Slots old = std::move(b.slots);
   bytes_ -= old.size() * sizeof(uint64_t);
-  b.slots.assign(old.empty() ? kInitialSlots : old.size() * 2, 0);
+  b.slots = Slots(old.empty() ? kInitialSlots : old.size() * 2);
   bytes_ += b.slots.size() * sizeof(uint64_t);
   b.used = 0;
   for (uint64_t h : old)

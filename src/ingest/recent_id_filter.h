@@ -48,9 +48,29 @@ class RecentIdFilter {
   size_t size() const;
 
  private:
+  // Zeroed slots mapped straight from the kernel (no memset), on huge pages when large: a
+  // probe is a random access, and with 4 KiB pages most would also miss the TLB.
+  class Slots {
+   public:
+    Slots() = default;
+    explicit Slots(size_t n);
+    ~Slots();
+    Slots(Slots&& other) noexcept;
+    Slots& operator=(Slots&& other) noexcept;
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    uint64_t& operator[](size_t i) { return data_[i]; }
+    const uint64_t& operator[](size_t i) const { return data_[i]; }
+    const uint64_t* begin() const { return data_; }
+    const uint64_t* end() const { return data_ + size_; }
+
+   private:
+    uint64_t* data_ = nullptr;
+    size_t size_ = 0;
+  };
   struct Bucket {
-    int64_t index = 0;            // covers log times [index * width_, (index + 1) * width_)
-    std::vector<uint64_t> slots;  // 0: empty (hash 0 is stored as 1)
+    int64_t index = 0;  // covers log times [index * width_, (index + 1) * width_)
+    Slots slots;        // 0: empty (hash 0 is stored as 1)
     size_t used = 0;
   };
   static void Put(Bucket& b, uint64_t h);
