@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -14,6 +16,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+
+#include "ingest/recent_id_filter.h"
 
 namespace sluice::ingest {
 namespace {
@@ -87,8 +91,11 @@ thread_local LookupScratch lookup_scratch;
 }  // namespace
 
 struct DedupIndex::Impl {
-  Impl(Clock& c, int64_t h, uint32_t p) : clock(c), horizon(h), partitions(p), parts(p) {}
+  Impl(Clock& c, int64_t h, uint32_t p, size_t filter_bytes)
+      : clock(c), horizon(h), partitions(p), filter(h, filter_bytes), parts(p) {}
+  ~Impl() { StopLoading(); }
 
+  std::string dir;
   Clock& clock;
   int64_t horizon;
   uint32_t partitions;
@@ -100,6 +107,68 @@ struct DedupIndex::Impl {
   std::pmr::unsynchronized_pool_resource pool;  // recycles the map's nodes: no malloc per id
   std::pmr::unordered_map<std::string_view, uint64_t> in_flight{&pool};
   uint64_t next_owner = 1;
+
+  // The hashes of the stored ids (recent_id_filter.h). Invariant, once loaded: an id stored in
+  // RocksDB within the horizon is in the filter, or still reserved by the request storing it
+  // (Commit inserts into the filter before releasing the reservations).
+  mutable std::mutex filter_mu;
+  mutable std::condition_variable filter_loaded;
+  RecentIdFilter filter;
+  std::thread loader;
+  std::atomic<bool> stop_loading{false};
+  std::atomic<uint64_t> lookups{0};
+
+  // Fills the filter from the stored ids; ids stored meanwhile are inserted by Commit.
+  void LoadFilter() {
+    const auto started = std::chrono::steady_clock::now();
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    ro.readahead_size = 2u << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    std::vector<std::pair<uint64_t, int64_t>> chunk;
+    chunk.reserve(4096);
+    uint64_t loaded = 0;
+    auto insert = [&] {
+      const int64_t now = clock.NowMicros();
+      std::lock_guard lock(filter_mu);
+      for (const auto& [hash, time] : chunk) filter.Insert(hash, time, now);
+      loaded += chunk.size();
+      chunk.clear();
+    };
+    for (it->Seek(std::string(1, kIdPrefix)); it->Valid() && it->key()[0] == kIdPrefix;
+         it->Next()) {
+      if (it->value().size() != 8) continue;
+      const std::string_view id(it->key().data() + 1, it->key().size() - 1);
+      chunk.emplace_back(RecentIdFilter::Hash(id),
+                         static_cast<int64_t>(GetU64(it->value().data())));
+      if (chunk.size() == chunk.capacity()) {
+        insert();
+        if (stop_loading.load(std::memory_order_relaxed)) return;
+      }
+    }
+    if (!it->status().ok()) {
+      // The lookups keep going to RocksDB: slower, still exact.
+      spdlog::warn("dedup index: filling the filter of recent ids failed: {}",
+                   it->status().ToString());
+      return;
+    }
+    insert();
+    {
+      std::lock_guard lock(filter_mu);
+      filter.MarkLoaded();
+    }
+    filter_loaded.notify_all();
+    spdlog::info("dedup index {}: filter of recent ids filled from {} stored ids in {} ms", dir,
+                 loaded,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count());
+  }
+
+  void StopLoading() {
+    stop_loading = true;
+    if (loader.joinable()) loader.join();
+  }
 
   struct PartitionState {
     std::mutex mu;  // held across appends of exactly-once events and to update the fields below
@@ -138,6 +207,7 @@ struct DedupIndex::Impl {
     }
     if (s.values.size() < which.size()) s.values.resize(which.size());
     s.statuses.assign(which.size(), rocksdb::Status());
+    lookups.fetch_add(which.size(), std::memory_order_relaxed);
     db->MultiGet(rocksdb::ReadOptions(), db->DefaultColumnFamily(), which.size(), s.keys.data(),
                  s.values.data(), s.statuses.data());
     const int64_t now = clock.NowMicros();
@@ -162,6 +232,7 @@ struct DedupIndex::Impl {
 DedupIndex::DedupIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 DedupIndex::~DedupIndex() {
+  impl_->StopLoading();
   // Nothing is in flight (the ingestor is done with the stream): record how far the index is
   // complete, so the next start does not read those records again.
   rocksdb::WriteBatch wb;
@@ -182,8 +253,9 @@ DedupIndex::~DedupIndex() {
 }
 
 Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uint32_t partitions,
-                                                     int64_t horizon_micros, Clock& clock) {
-  auto impl = std::make_unique<Impl>(clock, horizon_micros, partitions);
+                                                     int64_t horizon_micros, Clock& clock,
+                                                     size_t filter_bytes) {
+  auto impl = std::make_unique<Impl>(clock, horizon_micros, partitions, filter_bytes);
   rocksdb::Options options;
   options.create_if_missing = true;
   options.compaction_filter_factory = std::make_shared<HorizonFilterFactory>(clock, horizon_micros);
@@ -226,6 +298,7 @@ Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uin
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return ToStatus(s, "opening " + dir);
   impl->db.reset(raw);
+  impl->dir = dir;
   for (uint32_t p = 0; p < partitions; ++p) {
     std::string value;
     s = impl->db->Get(rocksdb::ReadOptions(), MetaKey(p), &value);
@@ -242,6 +315,12 @@ Result<uint64_t> DedupIndex::CatchUp(const log::Log& log, const EventFieldNames&
                                      const DeliveryRule& rule) {
   impl_->log = &log;
   if (rule.none()) return uint64_t{0};
+  struct StartLoading {  // after the catch-up (whose ids it then reads), even if that fails
+    Impl& impl;
+    ~StartLoading() {
+      if (!impl.loader.joinable()) impl.loader = std::thread([&impl = impl] { impl.LoadFilter(); });
+    }
+  } start_loading{*impl_};
   EventParser parser(names);
   EventFields fields;
   uint64_t indexed = 0;
@@ -306,6 +385,7 @@ size_t DedupIndex::Batch::Add(uint32_t partition, std::string_view id) {
   e.partition = partition;
   e.key_begin = static_cast<uint32_t>(keys_.size());
   e.key_size = static_cast<uint32_t>(id.size() + 1);
+  e.hash = RecentIdFilter::Hash(id);
   keys_ += kIdPrefix;
   keys_ += id;
   entries_.push_back(e);
@@ -367,7 +447,30 @@ Status DedupIndex::Resolve(Batch& batch) {
       return true;
     });
   }
-  SLUICE_ASSIGN_OR_RETURN(bool found, impl.Lookup(batch, lookups, Outcome::kNew));
+  // Ids the filter has never seen are new; the others (duplicates, rare hash collisions) and,
+  // while the filter is incomplete, all of them are looked up in RocksDB.
+  std::vector<size_t>& confirm = batch.confirm_;
+  confirm.clear();
+  {
+    std::lock_guard lock(impl.filter_mu);
+    if (impl.filter.Complete(impl.clock.NowMicros())) {
+      constexpr size_t kAhead = 8;
+      for (size_t j = 0; j < std::min(kAhead, lookups.size()); ++j)
+        impl.filter.Prefetch(batch.entries_[lookups[j]].hash);
+      for (size_t j = 0; j < lookups.size(); ++j) {
+        if (j + kAhead < lookups.size())
+          impl.filter.Prefetch(batch.entries_[lookups[j + kAhead]].hash);
+        Batch::Entry& e = batch.entries_[lookups[j]];
+        if (impl.filter.MayContain(e.hash))
+          confirm.push_back(lookups[j]);
+        else
+          e.outcome = Outcome::kNew;
+      }
+    } else {
+      confirm = lookups;
+    }
+  }
+  SLUICE_ASSIGN_OR_RETURN(bool found, impl.Lookup(batch, confirm, Outcome::kNew));
   duplicates = duplicates || found;
   if (waits) {
     std::vector<size_t> waited;
@@ -414,10 +517,14 @@ Status DedupIndex::Commit(Batch& batch) {
   rocksdb::WriteBatch wb;
   char value[8];
   PutU64(value, static_cast<uint64_t>(impl.clock.NowMicros()));
-  for (const Batch::Entry& e : batch.entries_) {
+  std::vector<size_t>& stored = batch.confirm_;
+  stored.clear();
+  for (size_t i = 0; i < batch.entries_.size(); ++i) {
+    const Batch::Entry& e = batch.entries_[i];
     if (e.outcome != Outcome::kNew || batch.appended_from_[e.partition] == kNotAppended) continue;
     const std::string_view k = batch.key(e);
     wb.Put(rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value, 8));
+    stored.push_back(i);
   }
   // Per partition (also those this request did not append to, so that a partition without
   // exactly-once traffic is not read again at the next start): how far the index is complete.
@@ -433,6 +540,18 @@ Status DedupIndex::Commit(Batch& batch) {
     wb.Put(MetaKey(p), rocksdb::Slice(offset, 8));
   }
   Status written = ToStatus(impl.db->Write(rocksdb::WriteOptions(), &wb), "indexing ids");
+  if (written.ok()) {  // before the reservations are released (Impl::filter)
+    const int64_t now = impl.clock.NowMicros();
+    std::lock_guard lock(impl.filter_mu);
+    // The slots were read by Resolve, but the append since has evicted them: load ahead.
+    constexpr size_t kAhead = 8;
+    for (size_t j = 0; j < std::min(kAhead, stored.size()); ++j)
+      impl.filter.Prefetch(batch.entries_[stored[j]].hash);
+    for (size_t j = 0; j < stored.size(); ++j) {
+      if (j + kAhead < stored.size()) impl.filter.Prefetch(batch.entries_[stored[j + kAhead]].hash);
+      impl.filter.Insert(batch.entries_[stored[j]].hash, static_cast<int64_t>(GetU64(value)), now);
+    }
+  }
   // Only now may later appends record offsets past this one's.
   for (uint32_t p = 0; p < impl.partitions; ++p) {
     const uint64_t from = batch.appended_from_[p];
@@ -445,6 +564,15 @@ Status DedupIndex::Commit(Batch& batch) {
   }
   batch.Release();
   return written;
+}
+
+void DedupIndex::WaitForFilterForTesting() const {
+  std::unique_lock lock(impl_->filter_mu);
+  impl_->filter_loaded.wait(lock, [&] { return impl_->filter.Complete(impl_->clock.NowMicros()); });
+}
+
+uint64_t DedupIndex::LookupsForTesting() const {
+  return impl_->lookups.load();
 }
 
 uint64_t DedupIndex::StoredIdsForTesting() const {

@@ -31,13 +31,19 @@
 // compaction makes sure every file is visited), so the disk holds one horizon of ids. Ids
 // arrive in no useful order, so leveled compaction would rewrite all of level 1 at every flush
 // (measured: a third of the CPU once 3 million ids were stored); universal compaction writes
-// each id O(log n) times. Memory is bounded: two 32 MiB memtables and a 32 MiB block cache.
-// The in-memory filter that lets new ids (the common case) skip the disk is RocksDB's: a
-// whole-key bloom filter on the memtables and bloom filters (10 bits per key, ~1% false
-// positives) per SST file, partitioned into 4 KiB blocks held in that cache (a whole-file
-// filter would not fit a cache shard and was re-read on every lookup). We chose it over a
-// filter of our own because it is persisted with the data (no rebuild scan of the whole index
-// at start-up, which the recovery bar forbids) and expires with the ids it covers.
+// each id O(log n) times. RocksDB's memory is bounded: two 32 MiB memtables and a 32 MiB block
+// cache holding its bloom filters (memtable, and per SST file partitioned into 4 KiB blocks).
+//
+// New ids (the common case) skip RocksDB's lookup altogether: an in-memory filter of the 64-bit
+// hashes of the ids stored within the horizon (recent_id_filter.h, 11–23 bytes per id, capped
+// by Open's `filter_bytes`) answers "new" for an id it does not hold; an id it holds (a
+// duplicate, or a hash collision) is confirmed in RocksDB, so the filter never makes a new id a
+// duplicate. The filter is not persisted: after CatchUp a background thread fills it by reading
+// the stored ids (start-up does not wait for that scan), and until it is complete every id is
+// looked up in RocksDB as before. Commit inserts the stored ids into it before releasing their
+// reservations, so a complete filter holds every stored live id or the id is still reserved.
+// Over the cap, the oldest time bucket is dropped and misses go to RocksDB again until
+// everything it held has expired.
 //
 // Thread-safety: every method may be called concurrently; a Batch belongs to one request.
 #pragma once
@@ -69,15 +75,19 @@ class DedupIndex {
  public:
   // Opens (creating) the index in `dir` for a log of `partitions` partitions, with ids kept
   // for `horizon_micros` of log time (judged by `clock`, which must outlive the index).
+  // `filter_bytes` caps the in-memory filter of recent ids (recent_id_filter.h).
+  static constexpr size_t kDefaultFilterBytes = size_t{256} << 20;
   static Result<std::unique_ptr<DedupIndex>> Open(const std::string& dir, uint32_t partitions,
-                                                  int64_t horizon_micros, Clock& clock);
+                                                  int64_t horizon_micros, Clock& clock,
+                                                  size_t filter_bytes = kDefaultFilterBytes);
   ~DedupIndex();  // records the indexed offsets when nothing is in flight
   DedupIndex(const DedupIndex&) = delete;
   DedupIndex& operator=(const DedupIndex&) = delete;
 
   // Indexes the exactly-once events (by `rule`, ids from the field `names.id`) appended to
   // `log` after the recorded offsets: call before serving. The index then follows `log`, which
-  // must outlive it. Returns how many were indexed.
+  // must outlive it. Returns how many were indexed. Then starts filling the filter of recent
+  // ids from the index in the background.
   Result<uint64_t> CatchUp(const log::Log& log, const EventFieldNames& names,
                            const DeliveryRule& rule);
 
@@ -117,6 +127,7 @@ class DedupIndex {
       Outcome outcome = Outcome::kNew;
       bool reserved = false;   // this request holds the reservation
       uint64_t waits_for = 0;  // the request in flight at Resolve that held the id (0: none)
+      uint64_t hash = 0;       // RecentIdFilter::Hash(id)
     };
     std::string_view key(const Entry& e) const { return {keys_.data() + e.key_begin, e.key_size}; }
     std::string_view id(const Entry& e) const { return key(e).substr(1); }
@@ -125,7 +136,8 @@ class DedupIndex {
     uint64_t owner_ = 0;
     std::string keys_;
     std::vector<Entry> entries_;
-    std::vector<size_t> lookups_;          // entries to look up in RocksDB
+    std::vector<size_t> lookups_;  // entries reserved by this request
+    std::vector<size_t> confirm_;  // of those, the ones to look up in RocksDB; then to store
     std::vector<uint64_t> appended_from_;  // per partition: first offset appended, or ~0
     std::vector<uint64_t> appended_end_;   // per partition: one past the last offset appended
     uint64_t duplicate_ticket_ = 0;
@@ -152,6 +164,10 @@ class DedupIndex {
   Status CompactForTesting();
   // For tests: the offset Open() would catch up from in partition `p`.
   uint64_t IndexedOffsetForTesting(uint32_t p) const;
+  // For tests: waits until the filter of recent ids is filled (after CatchUp); how many
+  // RocksDB lookups were made (ids looked up) since Open.
+  void WaitForFilterForTesting() const;
+  uint64_t LookupsForTesting() const;
 
  private:
   struct Impl;

@@ -59,7 +59,7 @@ class DedupTest : public ::testing::Test {
   // Opens (or reopens) the stream: its logs, its dedup index caught up with the log, an
   // ingestor. `when` = "" with `exactly_once`: every event is exactly-once.
   void Open(bool exactly_once = true, std::string when = "", int64_t horizon = 24 * kHour,
-            uint32_t partitions = 4) {
+            uint32_t partitions = 4, size_t filter_bytes = DedupIndex::kDefaultFilterBytes) {
     log::LogOptions options;
     options.partitions = partitions;
     log_ = log::Log::Open((dir_ / "s").string(), options, clock_, syncer_).value();
@@ -71,7 +71,8 @@ class DedupTest : public ::testing::Test {
     config.fields.partition_key = "order_id";
     config.delivery = Rule(exactly_once, when).value();
     if (!config.delivery->none()) {
-      index_ = DedupIndex::Open((dir_ / "s.dedup").string(), log_->partitions(), horizon, clock_)
+      index_ = DedupIndex::Open((dir_ / "s.dedup").string(), log_->partitions(), horizon, clock_,
+                                filter_bytes)
                    .value();
       auto caught_up = index_->CatchUp(*log_, config.fields, *config.delivery);
       ASSERT_TRUE(caught_up.ok()) << caught_up.status().ToString();
@@ -193,6 +194,42 @@ TEST_F(DedupTest, DuplicatesAreDetectedAcrossARestart) {
   IngestAnswer a = Post(Ndjson({Event("e1"), Event("e2"), Event("e3")}));
   EXPECT_EQ(a.accepted, 1u);
   EXPECT_EQ(a.duplicates, 2u);
+}
+
+TEST_F(DedupTest, OnlyIdsTheFilterKnowsAreLookedUpOnceItIsFilled) {
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 200; ++i) first.push_back(Event(fmt::format("a{}", i)));
+  for (int i = 0; i < 200; ++i) second.push_back(Event(fmt::format("{}{}", i % 2 ? "a" : "b", i)));
+  Open();
+  EXPECT_EQ(Post(Ndjson(first)).accepted, 200u);
+  Close();
+  Open();
+  index_->WaitForFilterForTesting();  // filled from RocksDB after the restart
+  const uint64_t before = index_->LookupsForTesting();
+  IngestAnswer a = Post(Ndjson(second));
+  EXPECT_EQ(a.accepted, 100u);
+  EXPECT_EQ(a.duplicates, 100u);
+  EXPECT_EQ(index_->LookupsForTesting() - before, 100u);  // the duplicates, confirmed
+  // Ids stored since the restart are in the filter too.
+  EXPECT_EQ(Post(Ndjson(second)).duplicates, 200u);
+  EXPECT_EQ(index_->LookupsForTesting() - before, 300u);
+}
+
+TEST_F(DedupTest, WithoutRoomForTheFilterEveryIdIsLookedUp) {
+  Open(true, "", 24 * kHour, 4, /*filter_bytes=*/0);
+  std::vector<std::string> events;
+  for (int i = 0; i < 50; ++i) events.push_back(Event(fmt::format("e{}", i)));
+  index_->WaitForFilterForTesting();  // empty, so complete until the first insert
+  EXPECT_EQ(Post(Ndjson(events)).accepted, 50u);
+  EXPECT_EQ(index_->LookupsForTesting(), 0u);
+  // Over the cap, the filter dropped those ids, which are within the horizon: every miss is
+  // now looked up.
+  IngestAnswer a = Post(Ndjson(events));
+  EXPECT_EQ(a.duplicates, 50u);
+  EXPECT_EQ(index_->LookupsForTesting(), 50u);
+  Close();
+  Open(true, "", 24 * kHour, 4, /*filter_bytes=*/0);
+  EXPECT_EQ(Post(Ndjson(events)).duplicates, 50u);
 }
 
 TEST_F(DedupTest, CrashBetweenAppendAndIndexWriteLosesNothing) {
