@@ -836,6 +836,18 @@ struct Aggregator::Impl {
     a.distinct->merge(*b.distinct);
   }
 
+  // on_close: `g`'s window or session closed: its row is emitted once, and the closed flag
+  // goes into the next checkpoint.
+  void Close(Group& g, std::vector<store::RowChange>& out) {
+    g.closed = true;
+    g.touched = false;
+    if (!g.dirty) {
+      g.dirty = true;
+      dirty.push_back(&g);
+    }
+    EmitRow(g, out);
+  }
+
   // on_close: emits the sessions whose end + allowed lateness the watermark has reached.
   void CloseSessions(std::vector<store::RowChange>& out) {
     const int64_t watermark = Watermark();
@@ -849,13 +861,7 @@ struct Aggregator::Impl {
         IndexSession(g);  // it grew since it was filed
         continue;
       }
-      g.closed = true;
-      g.touched = false;
-      if (!g.dirty) {
-        g.dirty = true;
-        dirty.push_back(&g);
-      }
-      EmitRow(g, out);
+      Close(g, out);
       IndexSession(g);
     }
   }
@@ -1020,15 +1026,7 @@ struct Aggregator::Impl {
       auto node = open_windows.extract(open_windows.begin());
       for (const std::string* k : node.mapped()) {
         Group& g = groups.find(*k)->second;
-        if (on_close && !g.closed) {
-          g.closed = true;
-          g.touched = false;
-          if (!g.dirty) {
-            g.dirty = true;
-            dirty.push_back(&g);
-          }
-          EmitRow(g, out);
-        }
+        if (on_close && !g.closed) Close(g, out);
         if (HasReader()) Cool(g);
       }
       // Without a state reader the groups stay (for the retention purge, or for good).

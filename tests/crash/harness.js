@@ -19,7 +19,8 @@ import { createInterface } from 'node:readline';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { SLUICE_BIN, freshDataDir, getJson, runSql, sleep, startSluice } from '../e2e/lib/sluice.js';
+import { random as prng, waitForCatchUp } from '../e2e/lib/differential.js';
+import { SLUICE_BIN, freshDataDir, getJson, sleep, startSluice } from '../e2e/lib/sluice.js';
 
 export const FINANCIAL = new Set(['payment.captured', 'refund.issued', 'carrier.charge']);
 
@@ -61,18 +62,6 @@ export function storedEventIds(streamDir) {
     }
   }
   return { copies, damaged };
-}
-
-// A deterministic PRNG (mulberry32): a failing run can be repeated with its seed.
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Generated events, read from `sluice gen` (realistic, schema-valid) as they are needed.
@@ -223,15 +212,7 @@ export async function runCrashHarness({ kills = 20, rate = 5000, batch = 250, se
 // Waits for the views to catch up with the log, compares them with the truth, then the stored
 // events (`readStored` stops the server and reads its log).
 async function check(url, truth, readStored) {
-  const deadline = Date.now() + 120000;
-  for (;;) {
-    const res = await runSql(url, 'SHOW VIEWS');
-    const { columns, rows } = res.body.results[0];
-    const lags = rows.map((r) => r[columns.indexOf('lag')]);
-    if (lags.every((l) => l === 0)) break;
-    if (Date.now() > deadline) throw new Error(`views did not catch up: lags ${lags}`);
-    await sleep(200);
-  }
+  await waitForCatchUp(url, null, 120000);
   const problems = [];
   const view = (await getJson(`${url}/v1/views/events_per_minute`)).body;
   let financialRows = 0;

@@ -17,9 +17,9 @@ export function random(seed) {
 }
 
 // Waits until every view named in `views` (all views when omitted) has processed everything
-// its stream holds (SHOW VIEWS reports lag 0), for up to 20 s.
-export async function waitForCatchUp(url, views = null) {
-  for (let i = 0; i < 400; i++) {
+// its stream holds (SHOW VIEWS reports lag 0), for up to `timeoutMs`.
+export async function waitForCatchUp(url, views = null, timeoutMs = 20000) {
+  for (let i = 0; i < timeoutMs / 50; i++) {
     const shown = (await runSql(url, 'SHOW VIEWS')).body.results[0];
     const lag = shown.columns.indexOf('lag');
     if (shown.rows.every((r) => (views !== null && !views.includes(r[0])) || r[lag] === 0)) return;
