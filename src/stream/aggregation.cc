@@ -331,7 +331,13 @@ struct Aggregator::Impl {
   // nullptr: the group had left memory and could not be read back (the event is dropped).
   Group* FindOrCreate(int64_t window_start) {
     auto it = groups.find(std::string_view(key));
-    if (it != groups.end()) return &it->second;
+    if (it != groups.end()) [[likely]]
+      return &it->second;
+    return CreateOrReload(window_start);
+  }
+
+  // Off the per-event path (FindOrCreate stays small enough to inline).
+  [[gnu::noinline]] Group* CreateOrReload(int64_t window_start) {
     if (HasReader() && IsTumbleOrHop() && WindowFinal(window_start)) return Reload(window_start);
     return CreateGroup(key, window_start, /*closed=*/false);
   }
