@@ -1,6 +1,8 @@
 #include "app/catalog.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <future>
 #include <limits>
@@ -8,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +18,7 @@
 
 #include "app/alerts.h"
 #include "app/view_query.h"
+#include "base/thread_name.h"
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
@@ -107,6 +111,8 @@ int HttpStatusFor(const Status& st) {
       return 409;
     case StatusCode::kResourceExhausted:
       return 507;
+    case StatusCode::kUnavailable:
+      return 503;
     default:
       return 500;
   }
@@ -180,6 +186,24 @@ struct Catalog::Impl {
   bool started = false;
   bool replaying = false;  // applying the catalog log: nothing is appended to it
   uint64_t replay_offset = 0;
+
+  // Views defined in the log restore on `restorer`, after Open, one at a time (see Open in
+  // catalog.h). A job holds what AddView needs; the objects it points to live until the view
+  // is dropped, and DropView first takes the view's job out of the queue or waits for it.
+  struct RestoreJob {
+    sql::ViewPlan plan;
+    std::string checkpoint_id;
+    std::shared_ptr<store::View> view;
+    log::Log* late_events = nullptr;
+    std::shared_ptr<const stream::ReferenceTable> table;
+    stream::StreamPipeline* pipeline = nullptr;
+  };
+  std::mutex restore_mu;  // guards the four members below; never held with `mu` taken after it
+  std::condition_variable restore_cv;
+  std::deque<RestoreJob> restore_queue;
+  std::string restoring_view;  // the job the restorer runs now ("" when none)
+  bool restore_stopping = false;
+  std::thread restorer;
 
   // The planner's view of the catalog.
   struct Planner : sql::PlannerCatalog {
@@ -357,9 +381,21 @@ struct Catalog::Impl {
     entry->late_event_bytes =
         deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                fmt::format("stream=\"{}\"", LateEventsName(entry->checkpoint_id)));
-    entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql));
+    entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql), replaying);
     std::shared_ptr<const stream::ReferenceTable> table;
     if (plan.lookup) table = tables.at(plan.lookup->table)->table;
+    if (replaying) {
+      // Restored in the background once the catalog is open.
+      std::lock_guard lock(restore_mu);
+      restore_queue.push_back(RestoreJob{plan, entry->checkpoint_id, entry->view,
+                                         entry->late_events.get(), std::move(table),
+                                         stream.pipeline.get()});
+      entry->plan = std::move(plan);
+      entry->sql = std::move(sql);
+      const std::string name = entry->plan.name;
+      views[name] = std::move(entry);
+      return Status::Ok();
+    }
     const Status added = stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view,
                                                   entry->late_events.get(), std::move(table));
     const Status persisted = added.ok() ? Persist(sql, offset) : added;
@@ -380,6 +416,12 @@ struct Catalog::Impl {
     auto it = views.find(name);
     if (it == views.end()) return Status::Ok();
     ViewEntry& v = *it->second;
+    {
+      // A view still to restore never joins its pipeline; one restoring now is waited for.
+      std::unique_lock lock(restore_mu);
+      std::erase_if(restore_queue, [&](const RestoreJob& job) { return job.plan.name == name; });
+      restore_cv.wait(lock, [&] { return restoring_view != name; });
+    }
     // Once removed, the pipeline never writes the view's checkpoint again: drop it.
     streams.at(v.plan.stream)->pipeline->RemoveView(name);
     if (Status st = deps.checkpoints->Drop(v.checkpoint_id); !st.ok())
@@ -817,10 +859,11 @@ struct Catalog::Impl {
         result["statement"] = "SHOW VIEWS";
         result["columns"] = {"name", "stream", "window", "emit", "rows", "version", "lag"};
         for (const auto& [name, v] : views) {
+          const std::optional<uint64_t> lag = streams.at(v->plan.stream)->pipeline->lag(name);
           rows.push_back({name, v->plan.stream, WindowText(v->plan.window),
                           v->plan.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update",
                           v->view->row_count(), v->view->version(),
-                          streams.at(v->plan.stream)->pipeline->lag(name)});
+                          lag ? Json(*lag) : Json(nullptr)});
         }
         break;
       case sql::ObjectKind::kAlert:
@@ -1044,6 +1087,51 @@ struct Catalog::Impl {
     return Status::Ok();
   }
 
+  // The restoring thread: runs the queued jobs in definition order until none is left.
+  void RestoreViews() {
+    for (;;) {
+      RestoreJob job;
+      {
+        std::lock_guard lock(restore_mu);
+        if (restore_stopping || restore_queue.empty()) {
+          restore_queue.clear();
+          restoring_view.clear();
+          restore_cv.notify_all();
+          return;
+        }
+        job = std::move(restore_queue.front());
+        restore_queue.pop_front();
+        restoring_view = job.plan.name;
+      }
+      if (deps.before_restore) deps.before_restore(job.plan.name);
+      const Status added = job.pipeline->AddView(job.plan, job.checkpoint_id, job.view,
+                                                 job.late_events, std::move(job.table));
+      if (!added.ok()) {
+        spdlog::error("view {}: restoring from its checkpoint failed: {}", job.plan.name,
+                      added.ToString());
+        job.view->MarkFailed(added.ToString());
+      }
+      std::lock_guard lock(restore_mu);
+      restoring_view.clear();
+      restore_cv.notify_all();
+    }
+  }
+
+  void StartRestoring() {
+    restorer = std::thread([this] {
+      SetCurrentThreadName("restore-views");
+      RestoreViews();
+    });
+  }
+
+  void StopRestoring() {
+    {
+      std::lock_guard lock(restore_mu);
+      restore_stopping = true;
+    }
+    if (restorer.joinable()) restorer.join();
+  }
+
   // Deletes the dedup indexes of dropped streams (at start, when nothing uses them).
   void CollectDedupIndexes() {
     retired_dedup.clear();
@@ -1113,7 +1201,14 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(Dependencies deps, std::string_vi
   impl->CollectCheckpoints();
   impl->CollectDedupIndexes();
   spdlog::info("catalog: {} stream(s), {} view(s)", impl->streams.size(), impl->views.size());
+  impl->StartRestoring();
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
+}
+
+void Catalog::WaitUntilRestored() {
+  std::unique_lock lock(impl_->restore_mu);
+  impl_->restore_cv.wait(
+      lock, [&] { return impl_->restore_queue.empty() && impl_->restoring_view.empty(); });
 }
 
 void Catalog::Start() {
@@ -1123,6 +1218,7 @@ void Catalog::Start() {
 }
 
 void Catalog::Stop() {
+  impl_->StopRestoring();
   std::lock_guard lock(impl_->mu);
   for (auto& [name, a] : impl_->alerts) a->runner->Stop();
   if (!impl_->started) return;

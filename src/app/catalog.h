@@ -58,13 +58,21 @@ class Catalog {
     // Applied to every stream's spec before use, never persisted: the configuration file's
     // overrides (the `fulfilment` stream's subject).
     std::function<void(sql::StreamSpec&)> adjust_stream;
+    // Called on the restoring thread before each view's restore (tests hold a restore here).
+    std::function<void(const std::string& view)> before_restore;
   };
 
   // Opens and replays the catalog log (running `initial_sql` first when it is empty), opening
-  // every stream's logs, registering the streams with the ingestor and adding every view to its
-  // stream's pipeline (loading its checkpoint). Pipelines start with Start().
+  // every stream's logs and registering the streams with the ingestor. Views defined in the log
+  // restore their rows from their checkpoints on a background thread, one after another, so
+  // the process serves at once: until its restore ends a view answers Unavailable (HTTP 503)
+  // and SHOW VIEWS shows its lag as null; then it joins its stream's pipeline. Pipelines start
+  // with Start().
   static Result<std::unique_ptr<Catalog>> Open(Dependencies deps, std::string_view initial_sql);
   ~Catalog();  // stops the pipelines
+
+  // Waits until every view defined at Open has been restored (or failed to restore).
+  void WaitUntilRestored();
 
   // Starts the pipelines; views created later start at once.
   void Start();

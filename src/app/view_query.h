@@ -22,6 +22,7 @@ class ViewQueryTable : public sql::QueryTable {
   ViewQueryTable(const sql::ViewPlan& plan, std::shared_ptr<const store::View> view);
   const std::vector<sql::QueryColumn>& columns() const override { return columns_; }
   uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const override;
+  Status Available() const override { return view_->Available(); }
 
  private:
   std::vector<sql::QueryColumn> columns_;

@@ -352,6 +352,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                   keep_alive_);
         return;
       }
+      if (Status available = view->Available(); !available.ok()) {
+        SendError(HttpStatusFor(available), available.message(), keep_alive_);
+        return;
+      }
       SendJson(200, view->SnapshotJson());
       return;
     }
@@ -405,7 +409,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         if (i) out += ',';
         AppendJsonString(out, d.key_columns[i]);
       }
-      out += fmt::format("],\"version\":{},\"rows\":{},\"sql\":", v->version(), v->row_count());
+      const Status available = v->Available();
+      out += fmt::format("],\"version\":{},\"rows\":{},\"state\":\"{}\",\"sql\":", v->version(),
+                         v->row_count(),
+                         available.ok()                                 ? "ready"
+                         : available.code() == StatusCode::kUnavailable ? "restoring"
+                                                                        : "failed");
       AppendJsonString(out, d.sql);
       out += '}';
     }

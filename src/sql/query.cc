@@ -222,6 +222,7 @@ class QueryExecutor {
     if (named.name.size() != 1)
       return ErrorAt(from.location, fmt::format("unknown view '{}'", ToSqlPath(named.name)));
     table_ = catalog_.FindView(name);
+    if (table_ != nullptr) SLUICE_RETURN_IF_ERROR(table_->Available());
     if (table_ == nullptr) {
       if (catalog_.IsStream(name))
         return ErrorAt(from.location,

@@ -55,6 +55,8 @@ class QueryTable {
   // (TIMESTAMP values as RFC 3339 text; a missing member is NULL), in the view's key order, all
   // from one version of the view, which it returns. `row` must not call back into the table.
   virtual uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const = 0;
+  // Ok, or why the rows cannot be read now (a view restoring after a restart: Unavailable).
+  virtual Status Available() const { return Status::Ok(); }
 };
 
 // What the engine needs to know about the objects of the catalog.

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "base/json_writer.h"
 
 namespace sluice::store {
@@ -18,12 +20,45 @@ void AppendStringArray(std::string& out, const std::vector<std::string>& items) 
 
 }  // namespace
 
-View::View(ViewDefinition definition) : definition_(std::move(definition)) {}
+View::View(ViewDefinition definition, bool restoring)
+    : definition_(std::move(definition)), state_(restoring ? State::kRestoring : State::kReady) {}
 
 void View::Reset(std::map<std::string, std::string> rows, uint64_t version) {
   std::lock_guard lock(mu_);
   rows_ = std::move(rows);
   version_ = version;
+  state_ = State::kReady;
+  if (awaiting_snapshot_.empty()) return;
+  const std::string snapshot = SnapshotJsonLocked({});
+  for (auto& [id, on_registered] : awaiting_snapshot_) on_registered(version_, snapshot);
+  awaiting_snapshot_.clear();
+}
+
+Status View::Available() const {
+  std::lock_guard lock(mu_);
+  switch (state_) {
+    case State::kReady:
+      return Status::Ok();
+    case State::kRestoring:
+      return Status::Unavailable(fmt::format(
+          "view '{}' is restoring its rows from its checkpoint after a restart; retry shortly",
+          definition_.name));
+    case State::kFailed:
+      break;
+  }
+  return Status::Internal(
+      fmt::format("view '{}' could not be restored: {}", definition_.name, failure_));
+}
+
+bool View::restoring() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::kRestoring;
+}
+
+void View::MarkFailed(std::string reason) {
+  std::lock_guard lock(mu_);
+  state_ = State::kFailed;
+  failure_ = std::move(reason);
 }
 
 uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
@@ -116,13 +151,19 @@ uint64_t View::Subscribe(Listener listener,
   std::lock_guard lock(mu_);
   uint64_t id = next_listener_id_++;
   listeners_.emplace(id, std::move(listener));
-  if (on_registered) on_registered(version_, SnapshotJsonLocked({}));
+  if (!on_registered) return id;
+  if (state_ == State::kRestoring) {
+    awaiting_snapshot_.emplace(id, on_registered);
+  } else {
+    on_registered(version_, SnapshotJsonLocked({}));
+  }
   return id;
 }
 
 void View::Unsubscribe(uint64_t id) {
   std::lock_guard lock(mu_);
   listeners_.erase(id);
+  awaiting_snapshot_.erase(id);
 }
 
 size_t View::subscriber_count() const {
@@ -138,14 +179,15 @@ void View::Drop() {
   std::lock_guard lock(mu_);
   for (auto& [id, listener] : listeners_) listener(version_, shared);
   listeners_.clear();
+  awaiting_snapshot_.clear();
 }
 
-std::shared_ptr<View> ViewRegistry::Add(ViewDefinition definition) {
+std::shared_ptr<View> ViewRegistry::Add(ViewDefinition definition, bool restoring) {
   std::lock_guard lock(mu_);
   std::string name = definition.name;
   auto [it, inserted] = views_.try_emplace(name, nullptr);
   if (!inserted) throw std::logic_error("view " + name + " defined twice");
-  it->second = std::make_shared<View>(std::move(definition));
+  it->second = std::make_shared<View>(std::move(definition), restoring);
   return it->second;
 }
 

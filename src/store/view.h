@@ -17,6 +17,11 @@
 // number of log records the pipeline had consumed), so a consumer can recognise a replayed
 // delta.
 //
+// Availability: a view created with `restoring = true` (a restart restores its rows from the
+// checkpoint in the background) has no rows yet. Until Reset() it answers Available() with
+// Unavailable, and a subscriber's snapshot is sent when Reset() installs the rows. A restore
+// that fails leaves the view failed (MarkFailed): Available() carries the reason.
+//
 // Thread-safety: all methods may be called from any thread. Listeners run on the thread that
 // calls Apply(), while the view's lock is held, so they must only hand the (shared, immutable)
 // delta text to another thread.
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 
 namespace sluice::store {
 
@@ -51,13 +57,21 @@ class View {
   using Listener =
       std::function<void(uint64_t version, const std::shared_ptr<const std::string>& delta_json)>;
 
-  explicit View(ViewDefinition definition);
+  explicit View(ViewDefinition definition, bool restoring = false);
 
   const ViewDefinition& definition() const { return definition_; }
   const std::string& name() const { return definition_.name; }
 
-  // Replaces all rows and sets the version (used when loading a checkpoint). Sends nothing.
+  // Replaces all rows and sets the version (used when loading a checkpoint) and makes the view
+  // available. Sends nothing to current subscribers; those that subscribed while the view was
+  // restoring get their snapshot now.
   void Reset(std::map<std::string, std::string> rows, uint64_t version);
+
+  // Ok, or why the view's rows cannot be read: Unavailable while restoring, Internal after a
+  // failed restore. Queries and snapshots check it first.
+  Status Available() const;
+  bool restoring() const;
+  void MarkFailed(std::string reason);
 
   // Applies the changes as one new version and notifies listeners. No-op for an empty list.
   // Returns the new version.
@@ -78,7 +92,8 @@ class View {
 
   // Registers `listener`; `on_registered` runs under the same lock with the snapshot text and
   // its version, so the subscriber gets a snapshot and then every later delta, with no gap
-  // and no overlap. Returns an id for Unsubscribe.
+  // and no overlap (while the view restores, `on_registered` runs later, when Reset() installs
+  // the rows). Returns an id for Unsubscribe.
   uint64_t Subscribe(
       Listener listener,
       const std::function<void(uint64_t version, std::string snapshot_json)>& on_registered);
@@ -98,14 +113,19 @@ class View {
   uint64_t version_ = 0;
   uint64_t next_listener_id_ = 1;
   std::map<uint64_t, Listener> listeners_;
+  enum class State { kReady, kRestoring, kFailed };
+  State state_ = State::kReady;
+  std::string failure_;
+  // Subscribers that arrived while the view was restoring: their snapshot is due at Reset().
+  std::map<uint64_t, std::function<void(uint64_t, std::string)>> awaiting_snapshot_;
 };
 
 // The views of a process, by name. Views are shared: one removed from the registry lives on
 // while someone (a WebSocket subscriber) still holds it.
 class ViewRegistry {
  public:
-  // Throws std::logic_error on a duplicate name.
-  std::shared_ptr<View> Add(ViewDefinition definition);
+  // Throws std::logic_error on a duplicate name. `restoring`: see View.
+  std::shared_ptr<View> Add(ViewDefinition definition, bool restoring = false);
   std::shared_ptr<View> Find(const std::string& name) const;  // nullptr when absent
   std::vector<std::shared_ptr<View>> All() const;
   // Removes the view and tells its subscribers (View::Drop); false when absent.

@@ -55,6 +55,10 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   options.create_if_missing = true;
   options.max_open_files = 256;
   options.keep_log_file_num = 4;
+  // A restart after kill -9 replays the write-ahead log into a memtable before the store opens:
+  // small memtables bound that replay (~100 ms instead of ~1 s for the default 64 MiB after a
+  // big view's checkpoints). Flushes are background work and checkpoints are not hot.
+  options.write_buffer_size = 8u << 20;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return ToStatus(s, "opening the checkpoint store in " + dir);

@@ -571,10 +571,10 @@ Status StreamPipeline::Checkpoint() {
   return impl_->Checkpoint();
 }
 
-uint64_t StreamPipeline::lag(const std::string& name) const {
+std::optional<uint64_t> StreamPipeline::lag(const std::string& name) const {
   auto lock = impl_->LockForCaller();
   const Member* m = impl_->Find(name);
-  if (m == nullptr) return 0;
+  if (m == nullptr) return std::nullopt;
   const uint64_t end = impl_->DurableEnd();
   const uint64_t position = impl_->Position(*m);
   return end > position ? end - position : 0;

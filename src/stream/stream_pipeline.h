@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -95,8 +96,9 @@ class StreamPipeline {
   // Commits a checkpoint of every view now (not while the thread runs).
   Status Checkpoint();
 
-  // Records of the log the view has not consumed yet (a backfill's progress); 0 when absent.
-  uint64_t lag(const std::string& name) const;
+  // Records of the log the view has not consumed yet (a backfill's progress); nullopt when the
+  // pipeline does not run the view (not added yet: still restoring, or removed).
+  std::optional<uint64_t> lag(const std::string& name) const;
   // The last error that stopped the thread, if any.
   Status status() const;
 

@@ -30,7 +30,8 @@ class CatalogTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void Open() {
+  // `before_restore`: see Catalog::Dependencies (set = do not wait for the views' restore).
+  void Open(std::function<void(const std::string&)> before_restore = {}) {
     fs::create_directories(dir_ / "streams");
     views_ = std::make_unique<store::ViewRegistry>();
     ingestor_ = std::make_unique<ingest::Ingestor>(syncer_, clock_, metrics_);
@@ -43,9 +44,12 @@ class CatalogTest : public ::testing::Test {
     deps.ingestor = ingestor_.get();
     deps.views = views_.get();
     deps.checkpoints = checkpoints_.get();
+    const bool wait = !before_restore;
+    deps.before_restore = std::move(before_restore);
     auto catalog = Catalog::Open(deps, DefaultCatalogSql());
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     catalog_ = std::move(catalog).value();
+    if (wait) catalog_->WaitUntilRestored();
   }
   void Close() {
     catalog_.reset();
@@ -116,6 +120,37 @@ TEST_F(CatalogTest, DefinitionsSurviveARestart) {
             "CREATE MATERIALIZED VIEW orders_per_hour AS SELECT window_start, count(*) AS n FROM "
             "TUMBLE(orders, placed_at, INTERVAL '1' HOUR) GROUP BY window_start");
   EXPECT_EQ(described["options"]["watermark_delay"], "2 seconds");
+}
+
+// After a restart views restore in the background: meanwhile a query of one answers 503, SHOW
+// VIEWS shows its lag as null, and it can be dropped; the others answer at once.
+TEST_F(CatalogTest, ViewsRestoreInTheBackgroundAfterARestart) {
+  Run("CREATE MATERIALIZED VIEW per_type AS SELECT event_type, count(*) AS n FROM fulfilment "
+      "GROUP BY event_type");
+  Run("CREATE MATERIALIZED VIEW per_order AS SELECT order_id, count(*) AS n FROM fulfilment "
+      "GROUP BY order_id");
+  Close();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> first_started;
+  bool first = true;
+  Open([&](const std::string&) {
+    if (std::exchange(first, false)) first_started.set_value();
+    released.wait();
+  });
+  first_started.get_future().wait();  // events_per_minute (defined first) is restoring now
+  Run("SELECT * FROM per_type", 503);
+  const Json views = Run("SHOW VIEWS")["results"][0];
+  for (const Json& row : views["rows"]) EXPECT_TRUE(row[6].is_null()) << row.dump();
+  EXPECT_EQ(views_->Find("per_type")->Available().code(), StatusCode::kUnavailable);
+  Run("DROP VIEW per_order");  // still queued: it never joins the pipeline
+  release.set_value();
+  catalog_->WaitUntilRestored();
+  EXPECT_EQ(Run("SELECT count(*) AS c FROM per_type")["results"][0]["rows"][0][0], 0);
+  EXPECT_EQ(Names("SHOW VIEWS"), (std::vector<std::string>{"events_per_minute", "per_type"}));
+  for (const Json& row : Run("SHOW VIEWS")["results"][0]["rows"]) EXPECT_EQ(row[6], 0);
+  Restart();
+  EXPECT_EQ(Names("SHOW VIEWS"), (std::vector<std::string>{"events_per_minute", "per_type"}));
 }
 
 TEST_F(CatalogTest, ErrorsCarryLineColumnAndTheStatementIndex) {

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 
+import { waitForCatchUp } from './lib/differential.js';
 import {
-  ViewSubscription, eventsFor, freshDataDir, getJson, makeEvent, ndjson, postEvents, sleep,
-  startSluice,
+  ViewSubscription, eventsFor, freshDataDir, getJson, makeEvent, ndjson, postEvents, runSql,
+  sleep, startSluice,
 } from './lib/sluice.js';
 
 test('kill -9 loses no acknowledged event and the view is unchanged after restart', async () => {
@@ -107,3 +108,47 @@ test('kill -9 in the middle of a stream of producers: every acknowledged event s
         rmSync(dataDir, { recursive: true, force: true });
       }
     });
+
+test('after kill -9 ingest and queries serve at once while a big view restores its rows', async () => {
+  const dataDir = freshDataDir();
+  let sluice = await startSluice({ dataDir });
+  try {
+    let res = await runSql(sluice.url, 'CREATE MATERIALIZED VIEW per_event AS SELECT event_id, ' +
+        'count(*) AS n FROM fulfilment GROUP BY event_id');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const groups = 300000;
+    for (let sent = 0; sent < groups; sent += 10000) {
+      const events = Array.from({ length: 10000 }, () => makeEvent());
+      res = await postEvents(sluice.url, 'fulfilment', ndjson(events));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+    await waitForCatchUp(sluice.url, null, 120000);
+    await sleep(1500);  // a checkpoint (every second) after the last change
+    await sluice.kill9();
+
+    sluice = await startSluice({ dataDir, waitForViews: false });
+    // Ingest is served at once...
+    res = await postEvents(sluice.url, 'fulfilment', ndjson([makeEvent()]));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    // ...and so is the small default view, while per_event (300,000 groups) is still restoring:
+    // it answers 503 with Retry-After, shows its state, and its lag is null.
+    const listed = (await getJson(`${sluice.url}/v1/views`)).body.views;
+    assert.equal(listed.find((v) => v.name === 'per_event').state, 'restoring');
+    const restoring = await fetch(`${sluice.url}/v1/views/per_event`);
+    assert.equal(restoring.status, 503);
+    assert.equal(restoring.headers.get('retry-after'), '1');
+    assert.match((await restoring.json()).error, /restoring/);
+    res = await runSql(sluice.url, 'SELECT count(*) AS c FROM per_event');
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    res = await runSql(sluice.url, 'SHOW VIEWS');
+    const lag = res.body.results[0].columns.indexOf('lag');
+    assert.equal(res.body.results[0].rows.find((r) => r[0] === 'per_event')[lag], null);
+    // Then every group is back, and the event posted meanwhile counted.
+    await waitForCatchUp(sluice.url, null, 60000);
+    res = await runSql(sluice.url, 'SELECT count(*) AS c FROM per_event');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.results[0].rows[0][0], groups + 1);
+  } finally {
+    await sluice.stop();
+  }
+});

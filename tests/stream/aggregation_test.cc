@@ -615,8 +615,8 @@ TEST_F(StreamPipelineTest, ViewsAddedLaterCatchUpAndShareTheStream) {
   }
   while (Process() > 0) {
   }
-  EXPECT_EQ(pipeline_->lag("w"), 0u);
-  EXPECT_EQ(pipeline_->lag("w2"), 0u);
+  EXPECT_EQ(pipeline_->lag("w"), std::optional<uint64_t>(0));
+  EXPECT_EQ(pipeline_->lag("w2"), std::optional<uint64_t>(0));
   EXPECT_EQ(Rows(late), Rows());
   EXPECT_EQ(Rows(other), std::vector<std::string>{R"({"event_type":"x","n":110})"});
 

@@ -15,10 +15,11 @@ export function freshDataDir() {
 }
 
 // Starts `sluice <command>` (serve by default) and resolves once it prints its URL and
-// answers /readyz. `port` 0 picks a free port. The returned handle kills the process (and,
-// unless keepData, removes the data directory) on stop().
+// answers /readyz and, unless `waitForViews` is false, once no view is still restoring its rows
+// after a restart (their state in GET /v1/views). `port` 0 picks a free port. The returned
+// handle kills the process (and, unless keepData, removes the data directory) on stop().
 export async function startSluice({ dataDir = freshDataDir(), port = 0, command = 'serve',
-                                    args = [] } = {}) {
+                                    args = [], waitForViews = true } = {}) {
   const proc = spawn(SLUICE_BIN,
       [command, '--data-dir', dataDir, '--http-port', String(port), '--log-level', 'info', ...args],
       { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,6 +44,12 @@ export async function startSluice({ dataDir = freshDataDir(), port = 0, command 
   for (let i = 0; i < 100; i++) {
     const res = await fetch(`${url}/readyz`).catch(() => null);
     if (res?.ok) break;
+    await sleep(50);
+  }
+  for (let i = 0; waitForViews && i < 600; i++) {
+    const res = await fetch(`${url}/v1/views`).catch(() => null);
+    const views = res?.ok ? (await res.json()).views : null;
+    if (views && !views.some((v) => v.state === 'restoring')) break;
     await sleep(50);
   }
 
