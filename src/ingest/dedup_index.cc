@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <thread>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -22,11 +24,19 @@
 namespace sluice::ingest {
 namespace {
 
-constexpr char kIdPrefix = 'k';    // 'k' + id -> log time of its append (u64 LE)
+// 'h' + the id's hash (u64 BE) + id -> log time of its last append (u64 LE). The hash leads so
+// that sorting and comparing keys is decided by one integer, not by ids' long common prefixes.
+constexpr char kIdPrefix = 'h';
+constexpr size_t kIdKeyPrefixBytes = 9;
+// The first layout ('k' + id): an index holding it is rebuilt from the log.
+constexpr char kLegacyIdPrefix = 'k';
 constexpr char kMetaPrefix = 'm';  // 'm' + partition (u32 BE) -> offset indexed below (u64 LE)
 constexpr uint64_t kNotAppended = std::numeric_limits<uint64_t>::max();
 constexpr size_t kBlockCacheBytes = 32u << 20;   // index and filter partitions, data blocks
-constexpr size_t kWriteBufferBytes = 32u << 20;  // two memtables
+constexpr size_t kWriteBufferBytes = 16u << 20;  // two memtables (only the catch-up uses them)
+// Staged ids are written to RocksDB at least this often, and sooner once this many are staged.
+constexpr auto kIngestInterval = std::chrono::seconds(1);
+constexpr size_t kIngestIds = 256u << 10;
 
 void PutU64(char* out, uint64_t v) {
   std::memcpy(out, &v, 8);
@@ -36,6 +46,19 @@ uint64_t GetU64(const char* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
   return v;
+}
+
+void AppendIdKey(std::string& out, uint64_t hash, std::string_view id) {
+  out += kIdPrefix;
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((hash >> shift) & 0xff);
+  out += id;
+}
+
+uint64_t HashOfIdKey(const rocksdb::Slice& key) {
+  uint64_t hash = 0;
+  for (size_t i = 1; i < kIdKeyPrefixBytes; ++i)
+    hash = (hash << 8) | static_cast<unsigned char>(key[i]);
+  return hash;
 }
 
 std::string MetaKey(uint32_t partition) {
@@ -80,6 +103,88 @@ class HorizonFilterFactory final : public rocksdb::CompactionFilterFactory {
   int64_t horizon_;
 };
 
+// Ids committed since the last write to RocksDB, in arrival order, with an open-addressing
+// table over their (already computed) hashes for the rare lookup: adding an id appends to two
+// arrays and writes one slot, with no allocation once the arrays have grown.
+class StagedIds {
+ public:
+  struct Entry {
+    uint64_t hash;
+    uint32_t at;  // of the id in bytes_
+    uint32_t size;
+    int64_t time;  // log time of its last append
+  };
+
+  StagedIds() : slots_(kInitialSlots, 0) {}
+
+  void Add(uint64_t hash, std::string_view id, int64_t time) {
+    if (Entry* e = Find(hash, id)) {
+      e->time = time;
+      return;
+    }
+    if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
+    entries_.push_back(
+        Entry{hash, static_cast<uint32_t>(bytes_.size()), static_cast<uint32_t>(id.size()), time});
+    bytes_.append(id);
+    Place(static_cast<uint32_t>(entries_.size()));
+  }
+
+  Entry* Find(uint64_t hash, std::string_view id) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == 0) return nullptr;
+      Entry& e = entries_[slots_[i] - 1];
+      if (e.hash == hash && this->id(e) == id) return &e;
+    }
+  }
+  const Entry* Find(uint64_t hash, std::string_view id) const {
+    return const_cast<StagedIds*>(this)->Find(hash, id);
+  }
+
+  std::string_view id(const Entry& e) const { return {bytes_.data() + e.at, e.size}; }
+  const std::vector<Entry>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  static constexpr size_t kInitialSlots = size_t{1} << 16;
+
+  void Place(uint32_t index_plus_one) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = entries_[index_plus_one - 1].hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = index_plus_one;
+  }
+  void Grow() {
+    slots_.assign(slots_.size() * 2, 0);
+    for (uint32_t i = 1; i <= entries_.size(); ++i) Place(i);
+  }
+
+  std::string bytes_;
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> slots_;  // entry index + 1; 0 = empty
+};
+
+// An index of the first key layout is emptied and its indexed offsets reset: CatchUp then
+// rebuilds it from the whole log (the log is the source of truth).
+Status DropLegacyLayout(rocksdb::DB& db, const std::string& dir, uint32_t partitions) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->Seek(std::string(1, kLegacyIdPrefix));
+  const bool legacy = it->Valid() && it->key()[0] == kLegacyIdPrefix;
+  SLUICE_RETURN_IF_ERROR(ToStatus(it->status(), "reading " + dir));
+  it.reset();
+  if (!legacy) return Status::Ok();
+  spdlog::info("dedup index {}: rebuilding it from the log in the current key layout", dir);
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s =
+      wb.DeleteRange(std::string(1, kLegacyIdPrefix), std::string(1, kLegacyIdPrefix + 1));
+  for (uint32_t p = 0; s.ok() && p < partitions; ++p) s = wb.Delete(MetaKey(p));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (s.ok()) s = db.Write(wo, &wb);
+  return ToStatus(s, "dropping the previous layout of " + dir);
+}
+
 // Per-thread buffers for MultiGet, so lookups do not allocate once warm.
 struct LookupScratch {
   std::vector<rocksdb::Slice> keys;
@@ -93,7 +198,10 @@ thread_local LookupScratch lookup_scratch;
 struct DedupIndex::Impl {
   Impl(Clock& c, int64_t h, uint32_t p, size_t filter_bytes)
       : clock(c), horizon(h), partitions(p), filter(h, filter_bytes), parts(p) {}
-  ~Impl() { StopLoading(); }
+  ~Impl() {
+    StopLoading();
+    StopIngesting();
+  }
 
   std::string dir;
   Clock& clock;
@@ -118,6 +226,21 @@ struct DedupIndex::Impl {
   std::atomic<bool> stop_loading{false};
   std::atomic<uint64_t> lookups{0};
 
+  // Committed ids are staged in memory and written to RocksDB by `ingester` as one sorted SST
+  // file per round (IngestStaged), with the offsets below which the log is indexed. Invariant:
+  // an id committed is in `active`, in `sealed` (being written) or in RocksDB.
+  rocksdb::Options options;  // the database's, for the SST files
+  mutable std::mutex staged_mu;
+  std::unique_ptr<StagedIds> active = std::make_unique<StagedIds>();
+  std::unique_ptr<StagedIds> sealed;
+  std::mutex ingest_mu;                  // one IngestStaged at a time; guards the two members below
+  std::vector<uint64_t> sealed_offsets;  // per partition: indexed below, as `sealed` is
+  std::vector<uint64_t> recorded_offsets;  // per partition: what RocksDB records
+  std::condition_variable ingest_wanted;   // with staged_mu
+  bool stop_ingesting = false;             // with staged_mu
+  bool crashed_for_testing = false;
+  std::thread ingester;
+
   // Fills the filter from the stored ids; ids stored meanwhile are inserted by Commit.
   void LoadFilter() {
     const auto started = std::chrono::steady_clock::now();
@@ -137,10 +260,8 @@ struct DedupIndex::Impl {
     };
     for (it->Seek(std::string(1, kIdPrefix)); it->Valid() && it->key()[0] == kIdPrefix;
          it->Next()) {
-      if (it->value().size() != 8) continue;
-      const std::string_view id(it->key().data() + 1, it->key().size() - 1);
-      chunk.emplace_back(RecentIdFilter::Hash(id),
-                         static_cast<int64_t>(GetU64(it->value().data())));
+      if (it->value().size() != 8 || it->key().size() < kIdKeyPrefixBytes) continue;
+      chunk.emplace_back(HashOfIdKey(it->key()), static_cast<int64_t>(GetU64(it->value().data())));
       if (chunk.size() == chunk.capacity()) {
         insert();
         if (stop_loading.load(std::memory_order_relaxed)) return;
@@ -199,21 +320,41 @@ struct DedupIndex::Impl {
   // `absent`. Returns whether any was a duplicate.
   Result<bool> Lookup(DedupIndex::Batch& batch, const std::vector<size_t>& which, Outcome absent) {
     if (which.empty()) return false;
+    lookups.fetch_add(which.size(), std::memory_order_relaxed);
+    const int64_t now = clock.NowMicros();
+    bool any = false;
+    // Staged ids first (the recent ones: what a retry usually repeats); the rest in RocksDB.
+    std::vector<size_t>& rest = batch.unstaged_;
+    rest.clear();
+    {
+      std::lock_guard lock(staged_mu);
+      for (size_t i : which) {
+        DedupIndex::Batch::Entry& e = batch.entries_[i];
+        const StagedIds::Entry* staged = active->Find(e.hash, batch.id(e));
+        if (staged == nullptr && sealed != nullptr) staged = sealed->Find(e.hash, batch.id(e));
+        if (staged == nullptr) {
+          rest.push_back(i);
+        } else if (staged->time > now - horizon) {
+          e.outcome = Outcome::kDuplicate;
+          any = true;
+        } else {
+          e.outcome = absent;  // expired; RocksDB holds nothing newer
+        }
+      }
+    }
+    if (rest.empty()) return any;
     LookupScratch& s = lookup_scratch;
     s.keys.clear();
-    for (size_t i : which) {
+    for (size_t i : rest) {
       const std::string_view k = batch.key(batch.entries_[i]);
       s.keys.emplace_back(k.data(), k.size());
     }
-    if (s.values.size() < which.size()) s.values.resize(which.size());
-    s.statuses.assign(which.size(), rocksdb::Status());
-    lookups.fetch_add(which.size(), std::memory_order_relaxed);
-    db->MultiGet(rocksdb::ReadOptions(), db->DefaultColumnFamily(), which.size(), s.keys.data(),
+    if (s.values.size() < rest.size()) s.values.resize(rest.size());
+    s.statuses.assign(rest.size(), rocksdb::Status());
+    db->MultiGet(rocksdb::ReadOptions(), db->DefaultColumnFamily(), rest.size(), s.keys.data(),
                  s.values.data(), s.statuses.data());
-    const int64_t now = clock.NowMicros();
-    bool any = false;
-    for (size_t j = 0; j < which.size(); ++j) {
-      DedupIndex::Batch::Entry& e = batch.entries_[which[j]];
+    for (size_t j = 0; j < rest.size(); ++j) {
+      DedupIndex::Batch::Entry& e = batch.entries_[rest[j]];
       if (s.statuses[j].ok() && Live(s.values[j], now)) {
         e.outcome = Outcome::kDuplicate;
         any = true;
@@ -227,29 +368,116 @@ struct DedupIndex::Impl {
     }
     return any;
   }
+
+  // Writes the staged ids and the indexed offsets to RocksDB: seals `active` (after reading the
+  // offsets: every exactly-once record below them was committed, so its id is in `active` by
+  // then, see Commit), sorts it into an SST file and ingests that atomically. A failed round
+  // keeps `sealed` and its offsets for the next. Rounds without new ids or offsets write nothing.
+  Status IngestStaged() {
+    std::lock_guard ingest_lock(ingest_mu);
+    if (crashed_for_testing) return Status::Ok();
+    if (sealed == nullptr) {
+      std::vector<uint64_t> offsets(partitions);
+      for (uint32_t p = 0; p < partitions; ++p) {
+        std::lock_guard lock(parts[p].mu);
+        offsets[p] = SafeOffset(p, parts[p], kNotAppended);
+      }
+      std::lock_guard lock(staged_mu);
+      if (active->empty() && offsets == recorded_offsets) return Status::Ok();
+      sealed = std::exchange(active, std::make_unique<StagedIds>());
+      sealed_offsets = std::move(offsets);
+    }
+    const std::vector<StagedIds::Entry>& entries = sealed->entries();
+    std::vector<uint32_t> sorted(entries.size());
+    for (uint32_t i = 0; i < sorted.size(); ++i) sorted[i] = i;
+    std::sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
+      const StagedIds::Entry& x = entries[a];
+      const StagedIds::Entry& y = entries[b];
+      return x.hash != y.hash ? x.hash < y.hash : sealed->id(x) < sealed->id(y);
+    });
+    const std::string path = dir + "/staged-ids.sst.tmp";
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+    rocksdb::Status st = writer.Open(path);
+    std::string key;
+    char value[8];
+    for (size_t i = 0; st.ok() && i < sorted.size(); ++i) {
+      const StagedIds::Entry& e = entries[sorted[i]];
+      key.clear();
+      AppendIdKey(key, e.hash, sealed->id(e));
+      PutU64(value, static_cast<uint64_t>(e.time));
+      st = writer.Put(key, rocksdb::Slice(value, 8));
+    }
+    for (uint32_t p = 0; st.ok() && p < partitions; ++p) {
+      PutU64(value, sealed_offsets[p]);
+      st = writer.Put(MetaKey(p), rocksdb::Slice(value, 8));
+    }
+    if (st.ok()) st = writer.Finish();
+    if (st.ok()) {
+      rocksdb::IngestExternalFileOptions ingest;
+      ingest.move_files = true;
+      st = db->IngestExternalFile({path}, ingest);
+    }
+    if (!st.ok()) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      return ToStatus(st, "writing staged ids");
+    }
+    recorded_offsets = sealed_offsets;
+    std::lock_guard lock(staged_mu);
+    sealed.reset();
+    return Status::Ok();
+  }
+
+  void StartIngesting() {
+    recorded_offsets.assign(partitions, 0);
+    for (uint32_t p = 0; p < partitions; ++p) recorded_offsets[p] = parts[p].indexed_end;
+    ingester = std::thread([this] {
+      std::unique_lock lock(staged_mu);
+      while (!stop_ingesting) {
+        ingest_wanted.wait_for(lock, kIngestInterval,
+                               [&] { return stop_ingesting || active->size() >= kIngestIds; });
+        if (stop_ingesting) break;
+        lock.unlock();
+        if (Status st = IngestStaged(); !st.ok())
+          spdlog::warn("dedup index {}: {} (retried; the ids stay staged)", dir, st.ToString());
+        lock.lock();
+      }
+    });
+  }
+
+  void StopIngesting() {
+    {
+      std::lock_guard lock(staged_mu);
+      stop_ingesting = true;
+    }
+    ingest_wanted.notify_all();
+    if (ingester.joinable()) ingester.join();
+  }
 };
 
 DedupIndex::DedupIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 DedupIndex::~DedupIndex() {
   impl_->StopLoading();
-  // Nothing is in flight (the ingestor is done with the stream): record how far the index is
-  // complete, so the next start does not read those records again.
-  rocksdb::WriteBatch wb;
-  for (uint32_t p = 0; p < impl_->partitions; ++p) {
-    Impl::PartitionState& part = impl_->parts[p];
-    std::lock_guard lock(part.mu);
-    if (!part.pending.empty()) continue;
-    char value[8];
-    PutU64(value, impl_->SafeOffset(p, part, kNotAppended));
-    wb.Put(MetaKey(p), rocksdb::Slice(value, 8));
+  impl_->StopIngesting();
+  // Nothing is in flight (the ingestor is done with the stream): store the staged ids and how
+  // far the index is complete, so the next start does not read those records again.
+  for (int round = 0; round < 2; ++round) {  // a round that failed before left `sealed`
+    if (Status st = impl_->IngestStaged(); !st.ok())
+      spdlog::warn("dedup index {}: at close: {} (re-read from the log at the next start)",
+                   impl_->dir, st.ToString());
   }
-  if (wb.Count() > 0) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    if (auto s = impl_->db->Write(wo, &wb); !s.ok())
-      spdlog::warn("dedup index: recording the indexed offsets failed: {}", s.ToString());
-  }
+}
+
+Status DedupIndex::Flush() {
+  for (int round = 0; round < 2; ++round) SLUICE_RETURN_IF_ERROR(impl_->IngestStaged());
+  return Status::Ok();
+}
+
+void DedupIndex::SimulateCrashForTesting() {
+  impl_->StopIngesting();
+  std::lock_guard lock(impl_->ingest_mu);
+  impl_->crashed_for_testing = true;
 }
 
 Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uint32_t partitions,
@@ -270,8 +498,6 @@ Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uin
   options.compaction_options_universal.size_ratio = 10;
   options.compaction_options_universal.max_size_amplification_percent = 200;
   options.level0_file_num_compaction_trigger = 4;
-  options.memtable_whole_key_filtering = true;
-  options.memtable_prefix_bloom_size_ratio = 0.05;
   options.max_open_files = 64;
   options.keep_log_file_num = 2;
   // Visit every file at least once per horizon (at most daily, at least monthly), so the
@@ -299,6 +525,8 @@ Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uin
   if (!s.ok()) return ToStatus(s, "opening " + dir);
   impl->db.reset(raw);
   impl->dir = dir;
+  impl->options = options;
+  SLUICE_RETURN_IF_ERROR(DropLegacyLayout(*impl->db, dir, partitions));
   for (uint32_t p = 0; p < partitions; ++p) {
     std::string value;
     s = impl->db->Get(rocksdb::ReadOptions(), MetaKey(p), &value);
@@ -319,21 +547,13 @@ Result<uint64_t> DedupIndex::CatchUp(const log::Log& log, const EventFieldNames&
     Impl& impl;
     ~StartLoading() {
       if (!impl.loader.joinable()) impl.loader = std::thread([&impl = impl] { impl.LoadFilter(); });
+      if (!impl.ingester.joinable()) impl.StartIngesting();
     }
   } start_loading{*impl_};
   EventParser parser(names);
   EventFields fields;
   uint64_t indexed = 0;
-  rocksdb::WriteBatch wb;
-  char value[8];
-  auto flush = [&]() -> Status {
-    if (wb.Count() == 0) return Status::Ok();
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    SLUICE_RETURN_IF_ERROR(ToStatus(impl_->db->Write(wo, &wb), "catching up"));
-    wb.Clear();
-    return Status::Ok();
-  };
+  const int64_t now = impl_->clock.NowMicros();
   for (uint32_t p = 0; p < std::min(impl_->partitions, log.partitions()); ++p) {
     Impl::PartitionState& part = impl_->parts[p];
     const uint64_t end = log.EndOffset(p);
@@ -346,19 +566,17 @@ Result<uint64_t> DedupIndex::CatchUp(const log::Log& log, const EventFieldNames&
       for (const log::RecordView& record : records) {
         if (!parser.Parse(record.payload, fields).ok()) continue;
         if (!rule.Matches(record.payload, fields.event_time_micros)) continue;
-        std::string key(1, kIdPrefix);
-        key += fields.id;
-        PutU64(value, static_cast<uint64_t>(record.log_time_micros));
-        wb.Put(key, rocksdb::Slice(value, 8));
+        // Staged (and in the filter) like committed ids; the ingester stores them.
+        std::lock_guard staged_lock(impl_->staged_mu);
+        const uint64_t hash = RecentIdFilter::Hash(fields.id);
+        impl_->active->Add(hash, fields.id, record.log_time_micros);
+        std::lock_guard filter_lock(impl_->filter_mu);
+        impl_->filter.Insert(hash, record.log_time_micros, now);
         ++indexed;
       }
-      if (wb.Count() >= 10000) SLUICE_RETURN_IF_ERROR(flush());
     }
-    PutU64(value, reader->next_offset());
-    wb.Put(MetaKey(p), rocksdb::Slice(value, 8));
     part.indexed_end = reader->next_offset();
   }
-  SLUICE_RETURN_IF_ERROR(flush());
   return indexed;
 }
 
@@ -384,10 +602,9 @@ size_t DedupIndex::Batch::Add(uint32_t partition, std::string_view id) {
   Entry e;
   e.partition = partition;
   e.key_begin = static_cast<uint32_t>(keys_.size());
-  e.key_size = static_cast<uint32_t>(id.size() + 1);
+  e.key_size = static_cast<uint32_t>(id.size() + kIdKeyPrefixBytes);
   e.hash = RecentIdFilter::Hash(id);
-  keys_ += kIdPrefix;
-  keys_ += id;
+  AppendIdKey(keys_, e.hash, id);
   entries_.push_back(e);
   return entries_.size() - 1;
 }
@@ -512,36 +729,25 @@ void DedupIndex::Appended(Batch& batch, uint32_t p, uint64_t first_offset, uint6
   }
 }
 
-Status DedupIndex::Commit(Batch& batch) {
+void DedupIndex::Commit(Batch& batch) {
   Impl& impl = *impl_;
-  rocksdb::WriteBatch wb;
-  char value[8];
-  PutU64(value, static_cast<uint64_t>(impl.clock.NowMicros()));
+  const int64_t time = impl.clock.NowMicros();
   std::vector<size_t>& stored = batch.confirm_;
   stored.clear();
-  for (size_t i = 0; i < batch.entries_.size(); ++i) {
-    const Batch::Entry& e = batch.entries_[i];
-    if (e.outcome != Outcome::kNew || batch.appended_from_[e.partition] == kNotAppended) continue;
-    const std::string_view k = batch.key(e);
-    wb.Put(rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value, 8));
-    stored.push_back(i);
-  }
-  // Per partition (also those this request did not append to, so that a partition without
-  // exactly-once traffic is not read again at the next start): how far the index is complete.
-  for (uint32_t p = 0; p < impl.partitions; ++p) {
-    Impl::PartitionState& part = impl.parts[p];
-    uint64_t safe;
-    {
-      std::lock_guard lock(part.mu);
-      safe = impl.SafeOffset(p, part, batch.appended_from_[p]);
+  bool ingest_now = false;
+  {
+    // Staged before the appends leave `pending` below: IngestStaged relies on that order.
+    std::lock_guard lock(impl.staged_mu);
+    for (size_t i = 0; i < batch.entries_.size(); ++i) {
+      const Batch::Entry& e = batch.entries_[i];
+      if (e.outcome != Outcome::kNew || batch.appended_from_[e.partition] == kNotAppended) continue;
+      impl.active->Add(e.hash, batch.id(e), time);
+      stored.push_back(i);
     }
-    char offset[8];
-    PutU64(offset, safe);
-    wb.Put(MetaKey(p), rocksdb::Slice(offset, 8));
+    ingest_now = impl.active->size() >= kIngestIds;
   }
-  Status written = ToStatus(impl.db->Write(rocksdb::WriteOptions(), &wb), "indexing ids");
-  if (written.ok()) {  // before the reservations are released (Impl::filter)
-    const int64_t now = impl.clock.NowMicros();
+  if (ingest_now) impl.ingest_wanted.notify_one();
+  {  // before the reservations are released (Impl::filter)
     std::lock_guard lock(impl.filter_mu);
     // The slots were read by Resolve, but the append since has evicted them: load ahead.
     constexpr size_t kAhead = 8;
@@ -549,13 +755,13 @@ Status DedupIndex::Commit(Batch& batch) {
       impl.filter.Prefetch(batch.entries_[stored[j]].hash);
     for (size_t j = 0; j < stored.size(); ++j) {
       if (j + kAhead < stored.size()) impl.filter.Prefetch(batch.entries_[stored[j + kAhead]].hash);
-      impl.filter.Insert(batch.entries_[stored[j]].hash, static_cast<int64_t>(GetU64(value)), now);
+      impl.filter.Insert(batch.entries_[stored[j]].hash, time, time);
     }
   }
   // Only now may later appends record offsets past this one's.
   for (uint32_t p = 0; p < impl.partitions; ++p) {
     const uint64_t from = batch.appended_from_[p];
-    if (from == kNotAppended || !written.ok()) continue;
+    if (from == kNotAppended) continue;
     Impl::PartitionState& part = impl.parts[p];
     std::lock_guard lock(part.mu);
     auto it = std::find(part.pending.begin(), part.pending.end(), from);
@@ -563,7 +769,6 @@ Status DedupIndex::Commit(Batch& batch) {
     part.indexed_end = std::max(part.indexed_end, batch.appended_end_[p]);
   }
   batch.Release();
-  return written;
 }
 
 void DedupIndex::WaitForFilterForTesting() const {
@@ -576,6 +781,7 @@ uint64_t DedupIndex::LookupsForTesting() const {
 }
 
 uint64_t DedupIndex::StoredIdsForTesting() const {
+  if (Status st = const_cast<DedupIndex*>(this)->Flush(); !st.ok()) return 0;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
   uint64_t n = 0;
   for (it->Seek(std::string(1, kIdPrefix)); it->Valid() && it->key()[0] == kIdPrefix; it->Next())

@@ -287,7 +287,7 @@ void Ingestor::IngestRecords(Stream& stream_ref, std::span<const RecordSlice> re
   }
   if (dedup && batch.size() > 0) {
     // Also after a failed append: what the other partitions appended must be indexed.
-    if (Status st = dedup->Commit(batch); !st.ok() && append_failure.ok()) append_failure = st;
+    dedup->Commit(batch);
     ticket = std::max(ticket, batch.duplicate_ticket());
   }
   if (!append_failure.ok()) {

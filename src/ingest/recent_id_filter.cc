@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <sys/mman.h>
+#include <xxhash.h>
 
 namespace sluice::ingest {
 namespace {
@@ -54,7 +55,9 @@ RecentIdFilter::RecentIdFilter(int64_t horizon_micros, size_t max_bytes)
       max_bytes_(max_bytes) {}
 
 uint64_t RecentIdFilter::Hash(std::string_view id) {
-  return std::hash<std::string_view>{}(id);
+  // XXH3 is specified (the same value on every platform and version): the dedup index keeps
+  // these hashes in its keys.
+  return XXH3_64bits(id.data(), id.size());
 }
 
 void RecentIdFilter::Put(Bucket& b, uint64_t h) {

@@ -30,6 +30,8 @@ class RecentIdFilter {
  public:
   RecentIdFilter(int64_t horizon_micros, size_t max_bytes);
 
+  // The id's 64-bit XXH3: stable across platforms and versions (the dedup index persists it in
+  // its keys).
   static uint64_t Hash(std::string_view id);
 
   // Records `hash` as appended at log time `time_micros`, dropping the buckets that expired by

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <simdjson.h>
 
 #include "ingest/dedup_index.h"
@@ -196,6 +197,36 @@ TEST_F(DedupTest, DuplicatesAreDetectedAcrossARestart) {
   EXPECT_EQ(a.duplicates, 2u);
 }
 
+// An index written in the first key layout ('k' + id) is emptied and rebuilt from the log, so
+// every id appended before the upgrade is still a duplicate afterwards.
+TEST_F(DedupTest, IndexOfThePreviousKeyLayoutIsRebuiltFromTheLog) {
+  Open();
+  EXPECT_EQ(Post(Ndjson({Event("e1"), Event("e2")})).accepted, 2u);
+  Close();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), (dir_ / "s.dedup").string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    // What the old layout held: its id keys, and the partitions recorded as fully indexed.
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    std::vector<std::string> current;
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (it->key()[0] == 'h') current.push_back(it->key().ToString());
+    it.reset();
+    ASSERT_EQ(current.size(), 2u);
+    for (const std::string& k : current) ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), k).ok());
+    for (const char* id : {"e1", "e2"})
+      ASSERT_TRUE(
+          db->Put(rocksdb::WriteOptions(), std::string("k") + id, std::string(8, '\0')).ok());
+  }
+  Open();
+  EXPECT_EQ(caught_up_, 2u);  // both ids read again from the log
+  EXPECT_EQ(index_->StoredIdsForTesting(), 2u);
+  IngestAnswer a = Post(Ndjson({Event("e1"), Event("e2"), Event("e3")}));
+  EXPECT_EQ(a.accepted, 1u);
+  EXPECT_EQ(a.duplicates, 2u);
+}
+
 TEST_F(DedupTest, OnlyIdsTheFilterKnowsAreLookedUpOnceItIsFilled) {
   std::vector<std::string> first, second;
   for (int i = 0; i < 200; ++i) first.push_back(Event(fmt::format("a{}", i)));
@@ -256,6 +287,26 @@ TEST_F(DedupTest, CrashBetweenAppendAndIndexWriteLosesNothing) {
   EXPECT_EQ(StoredIds(), (std::multiset<std::string>{"e1", "e2", "e3"}));
 }
 
+// Ids staged but not yet written to RocksDB when the process dies are read back from the log.
+TEST_F(DedupTest, IdsStagedAtACrashAreReadBackFromTheLog) {
+  Open();
+  EXPECT_EQ(Post(Ndjson({Event("e1"), Event("e2")})).accepted, 2u);
+  ASSERT_TRUE(index_->Flush().ok());
+  EXPECT_EQ(Post(Ndjson({Event("e3"), Event("e4", "shipment.dispatched")})).accepted, 2u);
+  index_->SimulateCrashForTesting();
+  Close();
+  Open();
+  EXPECT_EQ(caught_up_, 2u);  // e3 and e4, past the offsets the last write recorded
+  IngestAnswer a = Post(Ndjson({Event("e1"), Event("e2"), Event("e3"), Event("e4"), Event("e5")}));
+  EXPECT_EQ(a.accepted, 1u);
+  EXPECT_EQ(a.duplicates, 4u);
+  EXPECT_EQ(index_->StoredIdsForTesting(), 5u);
+  Close();
+  Open();
+  EXPECT_EQ(caught_up_, 0u);  // a clean stop wrote everything
+  EXPECT_EQ(Post(Ndjson({Event("e3"), Event("e5")})).duplicates, 2u);
+}
+
 TEST_F(DedupTest, EveryRequestRecordsHowFarEachPartitionIsIndexed) {
   // Only the payments are exactly-once; the shipments land in other partitions too.
   Open(true, "event_type = 'payment.captured'");
@@ -264,8 +315,9 @@ TEST_F(DedupTest, EveryRequestRecordsHowFarEachPartitionIsIndexed) {
     events.push_back(Event(fmt::format("s{}", i), "shipment.dispatched"));
   EXPECT_EQ(Post(Ndjson(events)).accepted, 40u);
   EXPECT_EQ(Post(Ndjson({Event("p1")})).accepted, 1u);
-  // Nothing was in flight: every partition is complete up to the log's end, so a restart after
-  // a kill -9 reads nothing again.
+  // Nothing was in flight: once the staged ids are written (every second), every partition is
+  // complete up to the log's end, so a restart after a kill -9 reads nothing again.
+  ASSERT_TRUE(index_->Flush().ok());
   for (uint32_t p = 0; p < log_->partitions(); ++p)
     EXPECT_EQ(index_->IndexedOffsetForTesting(p), log_->EndOffset(p)) << p;
 }
