@@ -19,6 +19,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "base/fixed_bytes.h"
 #include "ingest/recent_id_filter.h"
 
 namespace sluice::ingest {
@@ -37,16 +38,6 @@ constexpr size_t kWriteBufferBytes = 16u << 20;  // two memtables (only the catc
 // Staged ids are written to RocksDB at least this often, and sooner once this many are staged.
 constexpr auto kIngestInterval = std::chrono::seconds(1);
 constexpr size_t kIngestIds = 256u << 10;
-
-void PutU64(char* out, uint64_t v) {
-  std::memcpy(out, &v, 8);
-}
-
-uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 void AppendIdKey(std::string& out, uint64_t hash, std::string_view id) {
   out += kIdPrefix;
@@ -81,7 +72,7 @@ class HorizonFilter final : public rocksdb::CompactionFilter {
   bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& value,
               std::string* /*new_value*/, bool* /*value_changed*/) const override {
     if (key.empty() || key[0] != kIdPrefix || value.size() != 8) return false;
-    return static_cast<int64_t>(GetU64(value.data())) <= cutoff_;
+    return static_cast<int64_t>(LoadU64(value.data())) <= cutoff_;
   }
   const char* Name() const override { return "sluice.DedupHorizonFilter"; }
 
@@ -261,7 +252,7 @@ struct DedupIndex::Impl {
     for (it->Seek(std::string(1, kIdPrefix)); it->Valid() && it->key()[0] == kIdPrefix;
          it->Next()) {
       if (it->value().size() != 8 || it->key().size() < kIdKeyPrefixBytes) continue;
-      chunk.emplace_back(HashOfIdKey(it->key()), static_cast<int64_t>(GetU64(it->value().data())));
+      chunk.emplace_back(HashOfIdKey(it->key()), static_cast<int64_t>(LoadU64(it->value().data())));
       if (chunk.size() == chunk.capacity()) {
         insert();
         if (stop_loading.load(std::memory_order_relaxed)) return;
@@ -313,7 +304,7 @@ struct DedupIndex::Impl {
   }
 
   bool Live(const rocksdb::Slice& value, int64_t now) const {
-    return value.size() == 8 && static_cast<int64_t>(GetU64(value.data())) > now - horizon;
+    return value.size() == 8 && static_cast<int64_t>(LoadU64(value.data())) > now - horizon;
   }
 
   // Looks the entries `which` of `batch` up; marks those stored and live kDuplicate, the rest
@@ -404,11 +395,11 @@ struct DedupIndex::Impl {
       const StagedIds::Entry& e = entries[sorted[i]];
       key.clear();
       AppendIdKey(key, e.hash, sealed->id(e));
-      PutU64(value, static_cast<uint64_t>(e.time));
+      StoreU64(value, static_cast<uint64_t>(e.time));
       st = writer.Put(key, rocksdb::Slice(value, 8));
     }
     for (uint32_t p = 0; st.ok() && p < partitions; ++p) {
-      PutU64(value, sealed_offsets[p]);
+      StoreU64(value, sealed_offsets[p]);
       st = writer.Put(MetaKey(p), rocksdb::Slice(value, 8));
     }
     if (st.ok()) st = writer.Finish();
@@ -531,7 +522,7 @@ Result<std::unique_ptr<DedupIndex>> DedupIndex::Open(const std::string& dir, uin
     std::string value;
     s = impl->db->Get(rocksdb::ReadOptions(), MetaKey(p), &value);
     if (s.ok() && value.size() == 8) {
-      impl->parts[p].indexed_end = GetU64(value.data());
+      impl->parts[p].indexed_end = LoadU64(value.data());
     } else if (!s.ok() && !s.IsNotFound()) {
       return ToStatus(s, "reading the indexed offsets");
     }
@@ -799,7 +790,7 @@ uint64_t DedupIndex::IndexedOffsetForTesting(uint32_t p) const {
   std::string value;
   if (!impl_->db->Get(rocksdb::ReadOptions(), MetaKey(p), &value).ok() || value.size() != 8)
     return 0;
-  return GetU64(value.data());
+  return LoadU64(value.data());
 }
 
 }  // namespace sluice::ingest

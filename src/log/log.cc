@@ -22,6 +22,7 @@
 
 #include "base/crc32c.h"
 #include "base/disk_space.h"
+#include "base/fixed_bytes.h"
 #include "base/thread_name.h"
 
 namespace sluice::log {
@@ -32,23 +33,6 @@ namespace {
 constexpr uint32_t kIndexMagic = 0x534C4958;  // "SLIX"
 constexpr size_t kIndexHeaderSize = 4 + 4 + 8 + 8 + 8 + 8 + 8;
 constexpr size_t kIndexEntrySize = 8 + 8 + 8;
-
-void PutU32(char* p, uint32_t v) {
-  std::memcpy(p, &v, 4);
-}
-void PutU64(char* p, uint64_t v) {
-  std::memcpy(p, &v, 8);
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 std::string SegmentName(uint64_t base, const char* ext) {
   return fmt::format("{:020}.{}", base, ext);
@@ -122,8 +106,8 @@ Result<std::optional<FoundRecord>> FindNextRecord(int fd, const std::string& pat
                             ReadAt(fd, chunk.data(), kChunk, static_cast<off_t>(base), path));
     for (size_t i = 0; i + kRecordHeaderSize <= n; ++i) {
       const char* p = chunk.data() + i;
-      const uint64_t offset = GetU64(p + 8);
-      const uint32_t length = GetU32(p);
+      const uint64_t offset = LoadU64(p + 8);
+      const uint32_t length = LoadU32(p);
       if (offset < first || offset >= before || length > kMaxPayloadBytes ||
           base + i + kRecordHeaderSize + length > file_end)
         continue;
@@ -135,7 +119,7 @@ Result<std::optional<FoundRecord>> FindNextRecord(int fd, const std::string& pat
         if (got < record.size()) continue;
         whole = record.data();
       }
-      if (RecordCrc(whole, length) == GetU32(whole + 4))
+      if (RecordCrc(whole, length) == LoadU32(whole + 4))
         return std::optional<FoundRecord>(FoundRecord{base + i, offset});
     }
     if (n < kChunk) break;
@@ -197,18 +181,18 @@ struct Segment {
   Status WriteIndex() const {
     std::string buf(kIndexHeaderSize + index.size() * kIndexEntrySize, '\0');
     char* p = buf.data();
-    PutU32(p, kIndexMagic);
-    PutU32(p + 4, static_cast<uint32_t>(index.size()));
-    PutU64(p + 8, base_offset);
-    PutU64(p + 16, next_offset);
-    PutU64(p + 24, size);
-    PutU64(p + 32, static_cast<uint64_t>(first_log_time));
-    PutU64(p + 40, static_cast<uint64_t>(max_log_time));
+    StoreU32(p, kIndexMagic);
+    StoreU32(p + 4, static_cast<uint32_t>(index.size()));
+    StoreU64(p + 8, base_offset);
+    StoreU64(p + 16, next_offset);
+    StoreU64(p + 24, size);
+    StoreU64(p + 32, static_cast<uint64_t>(first_log_time));
+    StoreU64(p + 40, static_cast<uint64_t>(max_log_time));
     p += kIndexHeaderSize;
     for (const IndexEntry& e : index) {
-      PutU64(p, e.offset);
-      PutU64(p + 8, e.position);
-      PutU64(p + 16, static_cast<uint64_t>(e.log_time));
+      StoreU64(p, e.offset);
+      StoreU64(p + 8, e.position);
+      StoreU64(p + 16, static_cast<uint64_t>(e.log_time));
       p += kIndexEntrySize;
     }
     // The checksum goes last so a torn index file is detected and rebuilt.
@@ -235,18 +219,19 @@ struct Segment {
     std::memcpy(&crc, buf.data() + buf.size() - 4, 4);
     if (Crc32c(buf.data(), buf.size() - 4) != crc) return false;
     const char* p = buf.data();
-    uint32_t count = GetU32(p + 4);
-    if (GetU32(p) != kIndexMagic || GetU64(p + 8) != base_offset ||
-        buf.size() != kIndexHeaderSize + count * kIndexEntrySize + 4 || GetU64(p + 24) != file_size)
+    uint32_t count = LoadU32(p + 4);
+    if (LoadU32(p) != kIndexMagic || LoadU64(p + 8) != base_offset ||
+        buf.size() != kIndexHeaderSize + count * kIndexEntrySize + 4 ||
+        LoadU64(p + 24) != file_size)
       return false;
-    next_offset = GetU64(p + 16);
-    size = GetU64(p + 24);
-    first_log_time = static_cast<int64_t>(GetU64(p + 32));
-    max_log_time = static_cast<int64_t>(GetU64(p + 40));
+    next_offset = LoadU64(p + 16);
+    size = LoadU64(p + 24);
+    first_log_time = static_cast<int64_t>(LoadU64(p + 32));
+    max_log_time = static_cast<int64_t>(LoadU64(p + 40));
     index.clear();
     p += kIndexHeaderSize;
     for (uint32_t i = 0; i < count; ++i, p += kIndexEntrySize)
-      index.push_back({GetU64(p), GetU64(p + 8), static_cast<int64_t>(GetU64(p + 16))});
+      index.push_back({LoadU64(p), LoadU64(p + 8), static_cast<int64_t>(LoadU64(p + 16))});
     return true;
   }
 };
@@ -471,7 +456,7 @@ Status Partition::Recover(Segment& seg) {
         problem = "torn record header";
         return Status::Ok();
       }
-      const uint32_t length = GetU32(header);
+      const uint32_t length = LoadU32(header);
       if (length > kMaxPayloadBytes || length > file_size - position - kRecordHeaderSize) {
         problem = "torn record (length runs past the end of the file)";
         return Status::Ok();
@@ -482,16 +467,16 @@ Status Partition::Recover(Segment& seg) {
         problem = "torn record";
         return Status::Ok();
       }
-      if (RecordCrc(record, length) != GetU32(record + 4)) {
+      if (RecordCrc(record, length) != LoadU32(record + 4)) {
         problem = "CRC32C mismatch";
         return Status::Ok();
       }
-      const uint64_t offset = GetU64(record + 8);
+      const uint64_t offset = LoadU64(record + 8);
       if (offset != seg.next_offset) {
         problem = fmt::format("offset {} where {} was expected", offset, seg.next_offset);
         return Status::Ok();
       }
-      const int64_t log_time = static_cast<int64_t>(GetU64(record + 16));
+      const int64_t log_time = static_cast<int64_t>(LoadU64(record + 16));
       seg.NoteRecord(offset, position, log_time, record_bytes, log_->options.index_interval_bytes);
       position += record_bytes;
     }
@@ -550,14 +535,14 @@ Result<Log::Appended> Partition::Append(std::span<const RecordToAppend> records)
     char* p = frame_buffer_.data();
     uint64_t offset = end_offset_;
     for (const RecordToAppend& r : records) {
-      PutU32(p, static_cast<uint32_t>(r.payload.size()));
-      PutU64(p + 8, offset++);
-      PutU64(p + 16, static_cast<uint64_t>(log_time));
-      PutU64(p + 24, static_cast<uint64_t>(r.event_time_micros));
-      PutU32(p + 32, r.schema_id);
-      PutU32(p + 36, 0);  // reserved
+      StoreU32(p, static_cast<uint32_t>(r.payload.size()));
+      StoreU64(p + 8, offset++);
+      StoreU64(p + 16, static_cast<uint64_t>(log_time));
+      StoreU64(p + 24, static_cast<uint64_t>(r.event_time_micros));
+      StoreU32(p + 32, r.schema_id);
+      StoreU32(p + 36, 0);  // reserved
       std::memcpy(p + kRecordHeaderSize, r.payload.data(), r.payload.size());
-      PutU32(p + 4, RecordCrc(p, r.payload.size()));
+      StoreU32(p + 4, RecordCrc(p, r.payload.size()));
       p += kRecordHeaderSize + r.payload.size();
     }
     const uint64_t start_position = active->size;
@@ -654,8 +639,8 @@ Result<uint64_t> Partition::OffsetForTime(int64_t log_time) const {
     SLUICE_ASSIGN_OR_RETURN(size_t n, ReadAt(seg->fd, header, kRecordHeaderSize,
                                              static_cast<off_t>(position), seg->path));
     if (n < kRecordHeaderSize) break;
-    if (static_cast<int64_t>(GetU64(header + 16)) >= log_time) return GetU64(header + 8);
-    position += kRecordHeaderSize + GetU32(header);
+    if (static_cast<int64_t>(LoadU64(header + 16)) >= log_time) return LoadU64(header + 8);
+    position += kRecordHeaderSize + LoadU32(header);
   }
   return end;
 }
@@ -710,19 +695,19 @@ class PartitionReaderImpl final : public PartitionReader {
       size_t pos = 0;
       while (pos + kRecordHeaderSize <= n && position_offset_ < durable) {
         const char* rec = buffer_.data() + pos;
-        const uint32_t length = GetU32(rec);
+        const uint32_t length = LoadU32(rec);
         if (pos + kRecordHeaderSize + length > n) break;  // continues past the buffer
-        const uint64_t offset = GetU64(rec + 8);
-        if (offset != position_offset_ || RecordCrc(rec, length) != GetU32(rec + 4)) {
+        const uint64_t offset = LoadU64(rec + 8);
+        if (offset != position_offset_ || RecordCrc(rec, length) != LoadU32(rec + 4)) {
           damaged = true;
           break;
         }
         if (offset >= next_offset_) {  // earlier ones are skipped after a seek
           RecordView view;
           view.offset = offset;
-          view.log_time_micros = static_cast<int64_t>(GetU64(rec + 16));
-          view.event_time_micros = static_cast<int64_t>(GetU64(rec + 24));
-          view.schema_id = GetU32(rec + 32);
+          view.log_time_micros = static_cast<int64_t>(LoadU64(rec + 16));
+          view.event_time_micros = static_cast<int64_t>(LoadU64(rec + 24));
+          view.schema_id = LoadU32(rec + 32);
           view.payload = std::string_view(rec + kRecordHeaderSize, length);
           records_.push_back(view);
           next_offset_ = offset + 1;
@@ -742,7 +727,7 @@ class PartitionReaderImpl final : public PartitionReader {
         // records below the durable end are always complete.
         // A short read means the file ended inside the record.
         if (n == 0) return Status::Ok();
-        const uint32_t length = n >= kRecordHeaderSize ? GetU32(buffer_.data()) : 0;
+        const uint32_t length = n >= kRecordHeaderSize ? LoadU32(buffer_.data()) : 0;
         const size_t needed = kRecordHeaderSize + length;
         if (n < want || length > kMaxPayloadBytes || needed <= n) {
           SLUICE_ASSIGN_OR_RETURN(const bool segment_done, SkipDamage(durable));

@@ -6,6 +6,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "base/fixed_bytes.h"
+
 namespace sluice::stream {
 namespace {
 
@@ -17,25 +19,13 @@ std::string Prefix(const std::string& pipeline, char kind) {
   return p;
 }
 
-void PutU64(std::string& out, uint64_t v) {
-  char buf[8];
-  std::memcpy(buf, &v, 8);
-  out.append(buf, 8);
-}
-
-uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
 // Metadata value: u64 version | u64 partition count | u64 offset × count | pipeline metadata.
 std::string EncodeMeta(const std::vector<uint64_t>& offsets, uint64_t version,
                        std::string_view meta) {
   std::string v;
-  PutU64(v, version);
-  PutU64(v, offsets.size());
-  for (uint64_t o : offsets) PutU64(v, o);
+  AppendU64(v, version);
+  AppendU64(v, offsets.size());
+  for (uint64_t o : offsets) AppendU64(v, o);
   v.append(meta);
   return v;
 }
@@ -71,11 +61,11 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'm'), &meta);
   if (s.IsNotFound()) return data;
   if (!s.ok()) return ToStatus(s, "reading checkpoint of " + pipeline);
-  if (meta.size() < 16 || GetU64(meta.data() + 8) > (meta.size() - 16) / 8)
+  if (meta.size() < 16 || LoadU64(meta.data() + 8) > (meta.size() - 16) / 8)
     return Status::Corruption(fmt::format("checkpoint metadata of {} is malformed", pipeline));
-  data.version = GetU64(meta.data());
-  size_t n = GetU64(meta.data() + 8);
-  for (size_t i = 0; i < n; ++i) data.offsets.push_back(GetU64(meta.data() + 16 + 8 * i));
+  data.version = LoadU64(meta.data());
+  size_t n = LoadU64(meta.data() + 8);
+  for (size_t i = 0; i < n; ++i) data.offsets.push_back(LoadU64(meta.data() + 16 + 8 * i));
   data.meta = meta.substr(16 + 8 * n);
 
   const std::string prefix = Prefix(pipeline, 's');

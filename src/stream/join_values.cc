@@ -4,37 +4,13 @@
 #include <cstring>
 #include <limits>
 
+#include "base/fixed_bytes.h"
+
 namespace sluice::stream {
 namespace {
 
 using sql::Type;
 using sql::Value;
-
-void PutU64(std::string& out, uint64_t u) {
-  char buf[8];
-  std::memcpy(buf, &u, 8);
-  out.append(buf, 8);
-}
-
-void PutU32(std::string& out, uint32_t u) {
-  char buf[4];
-  std::memcpy(buf, &u, 4);
-  out.append(buf, 4);
-}
-
-bool GetU64(std::string_view& in, uint64_t& u) {
-  if (in.size() < 8) return false;
-  std::memcpy(&u, in.data(), 8);
-  in.remove_prefix(8);
-  return true;
-}
-
-bool GetU32(std::string_view& in, uint32_t& u) {
-  if (in.size() < 4) return false;
-  std::memcpy(&u, in.data(), 4);
-  in.remove_prefix(4);
-  return true;
-}
 
 bool IsText(Type t) {
   return t == Type::kVarchar || t == Type::kJson;
@@ -56,7 +32,7 @@ bool AppendJoinKey(std::string& out, const Value& v) {
       // An integral double joins the BIGINT of the same value (1.0 = 1).
       if (d >= -9.2e18 && d <= 9.2e18 && d == std::floor(d)) {
         out += 'i';
-        PutU64(out, static_cast<uint64_t>(static_cast<int64_t>(d)));
+        AppendU64(out, static_cast<uint64_t>(static_cast<int64_t>(d)));
         return true;
       }
       double n = d;
@@ -64,23 +40,23 @@ bool AppendJoinKey(std::string& out, const Value& v) {
       uint64_t bits;
       std::memcpy(&bits, &n, 8);
       out += 'd';
-      PutU64(out, bits);
+      AppendU64(out, bits);
       return true;
     }
     case Type::kBigint:
       out += 'i';
-      PutU64(out, static_cast<uint64_t>(v.integer));
+      AppendU64(out, static_cast<uint64_t>(v.integer));
       return true;
     case Type::kTimestamp:
     case Type::kDate:
     case Type::kInterval:
       out += static_cast<char>('0' + static_cast<int>(v.type));
-      PutU64(out, static_cast<uint64_t>(v.integer));
+      AppendU64(out, static_cast<uint64_t>(v.integer));
       return true;
     case Type::kVarchar:
     case Type::kJson:
       out += v.type == Type::kVarchar ? 's' : 'j';
-      PutU32(out, v.size);
+      AppendU32(out, v.size);
       out.append(v.text, v.size);
       return true;
   }
@@ -104,7 +80,7 @@ void OwnedValues::Assign(std::span<const Value> values) {
 }
 
 void EncodeValues(std::string& out, std::span<const Value> values) {
-  PutU32(out, static_cast<uint32_t>(values.size()));
+  AppendU32(out, static_cast<uint32_t>(values.size()));
   for (const Value& v : values) {
     out += static_cast<char>(v.type);
     switch (v.type) {
@@ -117,18 +93,18 @@ void EncodeValues(std::string& out, std::span<const Value> values) {
       case Type::kDouble: {
         uint64_t bits;
         std::memcpy(&bits, &v.real, 8);
-        PutU64(out, bits);
+        AppendU64(out, bits);
         break;
       }
       case Type::kBigint:
       case Type::kTimestamp:
       case Type::kDate:
       case Type::kInterval:
-        PutU64(out, static_cast<uint64_t>(v.integer));
+        AppendU64(out, static_cast<uint64_t>(v.integer));
         break;
       case Type::kVarchar:
       case Type::kJson:
-        PutU32(out, v.size);
+        AppendU32(out, v.size);
         out.append(v.text, v.size);
         break;
     }
@@ -137,7 +113,7 @@ void EncodeValues(std::string& out, std::span<const Value> values) {
 
 bool DecodeValues(std::string_view in, OwnedValues& out) {
   uint32_t n = 0;
-  if (!GetU32(in, n) || n > in.size()) return false;
+  if (!ConsumeU32(in, n) || n > in.size()) return false;
   std::vector<Value> values(n);
   for (Value& v : values) {
     if (in.empty()) return false;
@@ -154,7 +130,7 @@ bool DecodeValues(std::string_view in, OwnedValues& out) {
         in.remove_prefix(1);
         break;
       case Type::kDouble: {
-        if (!GetU64(in, u)) return false;
+        if (!ConsumeU64(in, u)) return false;
         double d;
         std::memcpy(&d, &u, 8);
         v = Value::Double(d);
@@ -164,14 +140,14 @@ bool DecodeValues(std::string_view in, OwnedValues& out) {
       case Type::kTimestamp:
       case Type::kDate:
       case Type::kInterval:
-        if (!GetU64(in, u)) return false;
+        if (!ConsumeU64(in, u)) return false;
         v = Value::Bigint(static_cast<int64_t>(u));
         v.type = type;
         break;
       case Type::kVarchar:
       case Type::kJson: {
         uint32_t size = 0;
-        if (!GetU32(in, size) || size > in.size()) return false;
+        if (!ConsumeU32(in, size) || size > in.size()) return false;
         const std::string_view text = in.substr(0, size);
         v = type == Type::kVarchar ? Value::Varchar(text) : Value::Json(text);
         in.remove_prefix(size);
