@@ -153,6 +153,32 @@ TEST_F(CatalogTest, ViewsRestoreInTheBackgroundAfterARestart) {
   EXPECT_EQ(Names("SHOW VIEWS"), (std::vector<std::string>{"events_per_minute", "per_type"}));
 }
 
+// A view whose checkpoint cannot be read stays defined but failed: its queries answer 500 with
+// the reason, the other views serve, and it can be dropped.
+TEST_F(CatalogTest, AViewWhoseCheckpointIsDamagedFailsAloneAndCanBeDropped) {
+  Run("CREATE MATERIALIZED VIEW per_type AS SELECT event_type, count(*) AS n FROM fulfilment "
+      "GROUP BY event_type");
+  catalog_->Start();
+  Close();  // stopping the pipelines writes every view's checkpoint
+  {
+    auto store = stream::CheckpointStore::Open((dir_ / "state").string()).value();
+    const std::vector<std::string> pipelines = store->Pipelines().value();
+    std::string id;
+    for (const std::string& p : pipelines)
+      if (p.starts_with("per_type@")) id = p;
+    ASSERT_FALSE(id.empty());
+    ASSERT_TRUE(store->Commit(id, {{"\x01not a group key", "x"}}, {0, 0}, 1, "").ok());
+  }
+  Open();
+  const Json failed = Run("SELECT * FROM per_type", 500);
+  EXPECT_NE(failed["error"].get<std::string>().find("could not be restored"), std::string::npos)
+      << failed.dump();
+  EXPECT_EQ(views_->Find("per_type")->Available().code(), StatusCode::kInternal);
+  EXPECT_TRUE(views_->Find("events_per_minute")->Available().ok());
+  Run("DROP VIEW per_type");
+  EXPECT_EQ(Names("SHOW VIEWS"), std::vector<std::string>{"events_per_minute"});
+}
+
 TEST_F(CatalogTest, ErrorsCarryLineColumnAndTheStatementIndex) {
   Json error = Run("SHOW VIEWS;\nCREATE MATERIALIZED VIEW v AS SELECT count(*)\n  FROM nope", 400);
   EXPECT_EQ(error["error"], "line 3, column 8: unknown stream 'nope'");
