@@ -33,6 +33,7 @@ echo "== end-to-end tests (node --test)"
 build_path=$(cd "$build_dir" && pwd)
 (cd tests/e2e && SLUICE_BIN="$build_path/src/app/sluice" \
    SCHEMA_VALIDATE_TOOL="$build_path/tests/schema_validate_tool" \
+   LAKE_WRITE_TOOL="$build_path/tests/lake_write_tool" \
    node --test --test-concurrency=1 --test-reporter=spec 2>&1) | tee "$logs/e2e"
 e2e_rc=${PIPESTATUS[0]}
 e2e_pass=$(grep -E "^. pass [0-9]+" "$logs/e2e" | tail -1 | grep -oE "[0-9]+$" || echo 0)
