@@ -17,7 +17,7 @@ build() {  # name, sources...
   newest=$(ls -t "$@" src/*/*.h 2>/dev/null | head -1)
   if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
     echo "fuzz: building $name"
-    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt -lre2
+    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt -lre2 -lzstd -lsnappy
   fi
 }
 
@@ -56,4 +56,9 @@ run sql_view
 # Queries over views: arbitrary SELECTs over a view whose rows hold odd values.
 build sql_query fuzz/sql_query_fuzz.cc src/sql/*.cc "${base_sources[@]}"
 run sql_query
+# Parquet files: the lake's reader serves time-travel queries over files on disk, which may be
+# damaged or planted; it must fail with a Status, never crash.
+build parquet_reader fuzz/parquet_reader_fuzz.cc src/lake/columns.cc src/lake/encoding.cc \
+  src/lake/thrift_compact.cc src/lake/parquet_reader.cc "${base_sources[@]}"
+run parquet_reader
 echo "fuzz: all targets ran clean"
