@@ -136,6 +136,7 @@ void RunToParquet(benchmark::State& state, const std::vector<std::string>& event
     auto ec = sluice::lake::EventColumns::Make(columns);
     sluice::lake::WriterOptions options;
     options.compression = compression;
+    if (state.range(1) > 0) options.zstd_level = static_cast<int>(state.range(1));
     auto writer = sluice::lake::ParquetWriter::OpenFile(path, (*ec)->specs(), options);
     if (!writer.ok()) {
       state.SkipWithError(writer.status().ToString().c_str());
@@ -159,10 +160,12 @@ void BM_LakeCompactEventsToParquet(benchmark::State& state) {
   static const std::vector<std::string> events = MakeCompactEvents(200'000);
   RunToParquet(state, events, CompactColumns());
 }
+// Arguments: the compression, the ZSTD level (0: the writer's default, 1).
 BENCHMARK(BM_LakeCompactEventsToParquet)
-    ->Arg(static_cast<int>(Compression::kZstd))
-    ->Arg(static_cast<int>(Compression::kSnappy))
-    ->Arg(static_cast<int>(Compression::kUncompressed))
+    ->Args({static_cast<int>(Compression::kZstd), 0})
+    ->Args({static_cast<int>(Compression::kZstd), 3})
+    ->Args({static_cast<int>(Compression::kSnappy), 0})
+    ->Args({static_cast<int>(Compression::kUncompressed), 0})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3);
 
@@ -190,7 +193,8 @@ void BM_LakeGeneratorEventsToParquet(benchmark::State& state) {
                 {"carrier", "", ColumnType::kString}});
 }
 BENCHMARK(BM_LakeGeneratorEventsToParquet)
-    ->Arg(static_cast<int>(Compression::kZstd))
+    ->Args({static_cast<int>(Compression::kZstd), 0})
+    ->Args({static_cast<int>(Compression::kZstd), 3})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3);
 

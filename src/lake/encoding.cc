@@ -198,7 +198,7 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, uint32_
           acc_bits += 8;
         }
         out[produced + k] = static_cast<uint32_t>(acc & mask);
-        acc = bit_width == 64 ? 0 : acc >> bit_width;
+        acc >>= bit_width;
         acc_bits -= bit_width;
       }
       p += bytes_needed;

@@ -46,7 +46,7 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, uint32_
 // Reusable compression state (a ZSTD context); one per writer or reader thread.
 class Codec {
  public:
-  explicit Codec(int zstd_level = 3);
+  explicit Codec(int zstd_level = 1);
   ~Codec();
   Codec(const Codec&) = delete;
   Codec& operator=(const Codec&) = delete;

@@ -511,7 +511,7 @@ struct ParquetWriter::Impl {
     int32_t encoding = format::kPlain;
     if (c.dictionary_active) {
       CollectIndices(c);
-      int bit_width = std::max(1, BitWidth(c.dictionary.size() - 1));
+      int bit_width = c.dictionary.size() <= 1 ? 1 : std::max(1, BitWidth(c.dictionary.size() - 1));
       size_t index_bytes = indices.size() * bit_width / 8 + 1;
       if (c.pages_in_chunk == 0 && c.dictionary.plain_bytes() + index_bytes >= PlainValueBytes(b)) {
         // The dictionary does not pay off for this chunk: nothing references it yet.
@@ -668,7 +668,7 @@ struct ParquetWriter::Impl {
       w.FieldI64(3, rg.num_rows);
       w.FieldI64(5, rg.file_offset);
       w.FieldI64(6, rg.compressed);
-      w.FieldI32(7, static_cast<int32_t>(g));  // i16 on the wire is the same zigzag varint
+      w.FieldI16(7, static_cast<int16_t>(std::min<size_t>(g, INT16_MAX)));
       w.StructEnd();
     }
     if (!options.key_value_metadata.empty()) {

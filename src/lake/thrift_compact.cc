@@ -27,6 +27,11 @@ void CompactWriter::FieldBool(int16_t id, bool value) {
   FieldHeader(id, value ? ThriftType::kBoolTrue : ThriftType::kBoolFalse);
 }
 
+void CompactWriter::FieldI16(int16_t id, int16_t value) {
+  FieldHeader(id, ThriftType::kI16);
+  WriteVarint(ZigZag(value));
+}
+
 void CompactWriter::FieldI32(int16_t id, int32_t value) {
   FieldHeader(id, ThriftType::kI32);
   WriteVarint(ZigZag(value));

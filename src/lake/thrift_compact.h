@@ -43,6 +43,7 @@ class CompactWriter {
 
   // Scalar fields of the current struct.
   void FieldBool(int16_t id, bool value);
+  void FieldI16(int16_t id, int16_t value);
   void FieldI32(int16_t id, int32_t value);
   void FieldI64(int16_t id, int64_t value);
   void FieldBinary(int16_t id, std::string_view value);
