@@ -4,9 +4,9 @@
 // column gets exactly one value or null per row), call CommitRows(), repeat, then Close().
 //
 // What a caller may rely on:
-// - The file is a standard Parquet file (format version 1 footer, data page v1) that DuckDB,
-//   Arrow, Spark and hyparquet read: one leaf column per ColumnSpec, OPTIONAL columns with
-//   definition levels (max level 1), logical types as in columns.h.
+// - The file is a standard Parquet file (format version 1 footer, data page v1); DuckDB and
+//   hyparquet read it (tests/e2e/lake_parquet.test.js): one leaf column per ColumnSpec, OPTIONAL
+//   columns with definition levels (max level 1), logical types as in columns.h.
 // - Each column chunk is dictionary-encoded (PLAIN dictionary page + RLE_DICTIONARY data
 //   pages) while the dictionary pays off and stays under `dictionary_page_bytes`; it falls
 //   back to PLAIN pages otherwise. Booleans are always PLAIN.
