@@ -330,6 +330,10 @@ struct PageHeader {
   int32_t num_values = -1;
   int32_t encoding = -1;
   int32_t def_encoding = format::kRle;
+  // DATA_PAGE_V2 only.
+  int32_t num_nulls = -1, num_rows = -1;
+  int32_t def_levels_bytes = -1, rep_levels_bytes = -1;
+  bool is_compressed = true;
 };
 
 Status ReadPageHeader(CompactReader& r, PageHeader& h) {
@@ -349,6 +353,28 @@ Status ReadPageHeader(CompactReader& r, PageHeader& h) {
           if (f == 2) return r.ReadI32(ft, h.encoding);
           if (f == 3 && id == 5) return r.ReadI32(ft, h.def_encoding);
           return r.Skip(ft);
+        });
+      case 8:  // DataPageHeaderV2
+        if (t != ThriftType::kStruct) return r.Skip(t);
+        return ForEachField(r, [&](int16_t f, ThriftType ft) -> Status {
+          switch (f) {
+            case 1:
+              return r.ReadI32(ft, h.num_values);
+            case 2:
+              return r.ReadI32(ft, h.num_nulls);
+            case 3:
+              return r.ReadI32(ft, h.num_rows);
+            case 4:
+              return r.ReadI32(ft, h.encoding);
+            case 5:
+              return r.ReadI32(ft, h.def_levels_bytes);
+            case 6:
+              return r.ReadI32(ft, h.rep_levels_bytes);
+            case 7:
+              return r.ReadBool(ft, h.is_compressed);
+            default:
+              return r.Skip(ft);
+          }
         });
       default:
         return r.Skip(t);
@@ -585,13 +611,30 @@ Status ParquetReader::ReadColumn(size_t row_group, size_t column, ColumnBuffer& 
     std::string_view compressed = bytes.substr(pos, h.compressed_size);
     pos += h.compressed_size;
     if (h.type == format::kIndexPage) continue;
-    if (h.type != format::kDataPage && h.type != format::kDictionaryPage) {
-      if (h.type == format::kDataPageV2)
-        return Status::InvalidArgument("parquet: data page v2 is not supported");
+    if (h.type != format::kDataPage && h.type != format::kDictionaryPage &&
+        h.type != format::kDataPageV2)
       return Corrupt("unknown page type");
-    }
     if (h.num_values < 0) return Corrupt("page without a valid num_values");
-    SLUICE_RETURN_IF_ERROR(codec.Decompress(chunk.codec, compressed, h.uncompressed_size, page));
+    // A v2 data page keeps its levels uncompressed ahead of the (maybe) compressed values.
+    std::string_view v2_levels;
+    if (h.type == format::kDataPageV2) {
+      if (h.def_levels_bytes < 0 || h.rep_levels_bytes < 0 || h.num_nulls < 0 ||
+          h.num_rows != h.num_values || h.num_nulls > h.num_values)
+        return Corrupt("bad data page v2 header");
+      if (h.rep_levels_bytes != 0) return Corrupt("repetition levels in a flat column");
+      const size_t levels_bytes = static_cast<size_t>(h.def_levels_bytes);
+      if (levels_bytes > compressed.size() ||
+          levels_bytes > static_cast<size_t>(h.uncompressed_size))
+        return Corrupt("data page v2 levels longer than the page");
+      v2_levels = compressed.substr(0, levels_bytes);
+      compressed.remove_prefix(levels_bytes);
+      const size_t values_size = static_cast<size_t>(h.uncompressed_size) - levels_bytes;
+      SLUICE_RETURN_IF_ERROR(
+          codec.Decompress(h.is_compressed ? chunk.codec : Compression::kUncompressed, compressed,
+                           values_size, page));
+    } else {
+      SLUICE_RETURN_IF_ERROR(codec.Decompress(chunk.codec, compressed, h.uncompressed_size, page));
+    }
     std::string_view body(page);
 
     if (h.type == format::kDictionaryPage) {
@@ -610,7 +653,13 @@ Status ParquetReader::ReadColumn(size_t row_group, size_t column, ColumnBuffer& 
     const size_t n = static_cast<size_t>(h.num_values);
     levels.resize(n);
     size_t present = n;
-    if (spec.optional) {
+    if (spec.optional && h.type == format::kDataPageV2) {
+      SLUICE_RETURN_IF_ERROR(DecodeRleHybrid(v2_levels, 1, n, levels.data()));
+      present = 0;
+      for (size_t i = 0; i < n; ++i) present += levels[i];
+      if (n - present != static_cast<size_t>(h.num_nulls))
+        return Corrupt("data page v2 null count differs from its levels");
+    } else if (spec.optional) {
       if (h.def_encoding != format::kRle)
         return Status::InvalidArgument("parquet: only RLE definition levels are supported");
       if (body.size() < 4) return Corrupt("truncated definition levels");

@@ -346,7 +346,7 @@ struct ParquetWriter::Impl {
   std::vector<RowGroupMeta> row_groups;
 
   // Scratch reused across pages.
-  std::string body, compressed, header;
+  std::string body, compressed, header, levels;
   std::vector<uint32_t> indices;
 
   explicit Impl(WriterOptions o) : options(std::move(o)), codec(options.zstd_level) {}
@@ -462,24 +462,26 @@ struct ParquetWriter::Impl {
     }
   }
 
+  // Compresses `body` and appends the page (header, `levels` uncompressed for a v2 data page,
+  // the compressed body) to `dest`. `stats` only for data pages; `num_nulls` for v2.
   Status AppendPage(Column& c, int32_t page_type, int32_t num_values, int32_t encoding,
-                    const Stats* stats, std::string& dest) {
+                    const Stats* stats, std::string_view levels, std::string& dest) {
     SLUICE_RETURN_IF_ERROR(codec.Compress(options.compression, body, compressed));
-    if (body.size() > INT32_MAX || compressed.size() > INT32_MAX)
+    if (levels.size() + body.size() > INT32_MAX || levels.size() + compressed.size() > INT32_MAX)
       return Status::InvalidArgument(
           "parquet: a page is larger than 2 GiB; commit smaller batches");
     header.clear();
     CompactWriter w(header);
     w.MessageBegin();
     w.FieldI32(1, page_type);
-    w.FieldI32(2, static_cast<int32_t>(body.size()));
-    w.FieldI32(3, static_cast<int32_t>(compressed.size()));
+    w.FieldI32(2, static_cast<int32_t>(levels.size() + body.size()));
+    w.FieldI32(3, static_cast<int32_t>(levels.size() + compressed.size()));
     if (page_type == format::kDictionaryPage) {
       w.FieldStructBegin(7);
       w.FieldI32(1, num_values);
       w.FieldI32(2, format::kPlain);
       w.StructEnd();
-    } else {
+    } else if (page_type == format::kDataPage) {
       w.FieldStructBegin(5);
       w.FieldI32(1, num_values);
       w.FieldI32(2, encoding);
@@ -487,12 +489,24 @@ struct ParquetWriter::Impl {
       w.FieldI32(4, format::kRle);
       WriteStats(w, 5, *stats, c.spec.type, options.max_statistics_bytes);
       w.StructEnd();
+    } else {
+      w.FieldStructBegin(8);
+      w.FieldI32(1, num_values);
+      w.FieldI32(2, static_cast<int32_t>(stats->nulls));
+      w.FieldI32(3, num_values);  // flat: one value per row
+      w.FieldI32(4, encoding);
+      w.FieldI32(5, static_cast<int32_t>(levels.size()));
+      w.FieldI32(6, 0);
+      w.FieldBool(7, options.compression != Compression::kUncompressed);
+      WriteStats(w, 8, *stats, c.spec.type, options.max_statistics_bytes);
+      w.StructEnd();
     }
     w.StructEnd();
     dest.append(header);
+    dest.append(levels);
     dest.append(compressed);
-    c.meta.uncompressed += static_cast<int64_t>(header.size() + body.size());
-    c.meta.compressed += static_cast<int64_t>(header.size() + compressed.size());
+    c.meta.uncompressed += static_cast<int64_t>(header.size() + levels.size() + body.size());
+    c.meta.compressed += static_cast<int64_t>(header.size() + levels.size() + compressed.size());
     return Status::Ok();
   }
 
@@ -502,11 +516,19 @@ struct ParquetWriter::Impl {
     if (n == 0) return Status::Ok();
     if (n > INT32_MAX) return Status::InvalidArgument("parquet: too many rows in one page");
     Stats stats = ComputeStats(b);
+    const bool v2 = options.data_page_version == 2;
+    // v1: levels (length-prefixed) and values share the compressed body; v2: the levels stay
+    // outside it, without the prefix.
     body.clear();
+    levels.clear();
     if (c.spec.optional) {
-      body.append(4, '\0');
-      AppendRleHybridBits(body, b.defined_data(), n);
-      PutLe32(body.data(), static_cast<uint32_t>(body.size() - 4));
+      if (v2) {
+        AppendRleHybridBits(levels, b.defined_data(), n);
+      } else {
+        body.append(4, '\0');
+        AppendRleHybridBits(body, b.defined_data(), n);
+        PutLe32(body.data(), static_cast<uint32_t>(body.size() - 4));
+      }
     }
     int32_t encoding = format::kPlain;
     if (c.dictionary_active) {
@@ -531,8 +553,8 @@ struct ParquetWriter::Impl {
       AppendPlainValues(b, body);
       c.meta.used_plain = true;
     }
-    SLUICE_RETURN_IF_ERROR(
-        AppendPage(c, format::kDataPage, static_cast<int32_t>(n), encoding, &stats, c.pages));
+    SLUICE_RETURN_IF_ERROR(AppendPage(c, v2 ? format::kDataPageV2 : format::kDataPage,
+                                      static_cast<int32_t>(n), encoding, &stats, levels, c.pages));
     c.meta.num_values += static_cast<int64_t>(n);
     c.meta.stats.Merge(stats, c.spec.type);
     ++c.pages_in_chunk;
@@ -563,7 +585,7 @@ struct ParquetWriter::Impl {
         std::string dict_page;
         SLUICE_RETURN_IF_ERROR(AppendPage(c, format::kDictionaryPage,
                                           static_cast<int32_t>(c.dictionary.size()), format::kPlain,
-                                          nullptr, dict_page));
+                                          nullptr, {}, dict_page));
         SLUICE_RETURN_IF_ERROR(Write(dict_page));
         c.meta.dictionary_page_offset = chunk_start;
       }
@@ -732,6 +754,8 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::OpenBuffer(std::vector<Col
   SLUICE_RETURN_IF_ERROR(ValidateSpecs(columns));
   if (options.row_group_bytes <= 0 || options.page_bytes <= 0)
     return Status::InvalidArgument("parquet: row group and page sizes must be positive");
+  if (options.data_page_version != 1 && options.data_page_version != 2)
+    return Status::InvalidArgument("parquet: data_page_version must be 1 or 2");
   auto impl = std::make_unique<Impl>(std::move(options));
   for (ColumnSpec& s : columns) {
     ColumnType type = s.type;

@@ -4,7 +4,7 @@
 // column gets exactly one value or null per row), call CommitRows(), repeat, then Close().
 //
 // What a caller may rely on:
-// - The file is a standard Parquet file (format version 1 footer, data page v1); DuckDB and
+// - The file is a standard Parquet file (format version 1 footer, data page v1 or v2); DuckDB and
 //   hyparquet read it (tests/e2e/lake_parquet.test.js): one leaf column per ColumnSpec, OPTIONAL
 //   columns with definition levels (max level 1), logical types as in columns.h.
 // - Each column chunk is dictionary-encoded (PLAIN dictionary page + RLE_DICTIONARY data
@@ -48,6 +48,9 @@ struct WriterOptions {
   // Dictionary encoding falls back to PLAIN once a chunk's dictionary exceeds this.
   int64_t dictionary_page_bytes = 1 << 20;
   bool dictionary = true;
+  // 1: DATA_PAGE (levels and values compressed together; what every reader supports).
+  // 2: DATA_PAGE_V2 (levels uncompressed ahead of the compressed values).
+  int data_page_version = 1;
   size_t max_statistics_bytes = 64;
   // Footer key/value metadata, in order.
   std::vector<std::pair<std::string, std::string>> key_value_metadata;

@@ -130,6 +130,7 @@ describe('lake: Parquet written by sluice, read by DuckDB and hyparquet', () => 
     { name: 'zstd', args: ['--compression', 'zstd'] },
     { name: 'snappy', args: ['--compression', 'snappy'] },
     { name: 'none', args: ['--compression', 'none'] },
+    { name: 'zstd-page-v2', args: ['--compression', 'zstd', '--data-page-v2'] },
     // Small row groups and pages, no dictionary: many row groups for the readers to stitch.
     { name: 'zstd-small-row-groups', args: ['--compression', 'zstd', '--row-group-bytes', '65536',
       '--page-bytes', '8192', '--no-dictionary', '--batch', '250'] },

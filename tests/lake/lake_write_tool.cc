@@ -4,7 +4,7 @@
 //
 // Usage:
 //   lake_write_tool --out FILE [--compression zstd|snappy|none] [--row-group-bytes N]
-//       [--page-bytes N] [--no-dictionary] [--batch N] [--kv KEY=VALUE]...
+//       [--page-bytes N] [--no-dictionary] [--data-page-v2] [--batch N] [--kv KEY=VALUE]...
 //       --column NAME=PATH:TYPE ...  < events.ndjson
 //     TYPE: string | int64 | double | boolean | timestamp | decimal(P,S)
 //     Prints {"rows":N,"row_groups":G,"bytes":B,"invalid_events":I,"type_mismatches":{...}}.
@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
       options.row_group_bytes = std::stoll(next());
     } else if (a == "--page-bytes") {
       options.page_bytes = std::stoll(next());
+    } else if (a == "--data-page-v2") {
+      options.data_page_version = 2;
     } else if (a == "--no-dictionary") {
       options.dictionary = false;
     } else if (a == "--batch") {

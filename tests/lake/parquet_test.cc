@@ -140,6 +140,7 @@ void ExpectTable(const std::string& file, const std::vector<Row>& rows) {
 struct Variant {
   Compression compression;
   bool dictionary;
+  int data_page_version = 1;
 };
 
 class ParquetRoundTrip : public ::testing::TestWithParam<Variant> {};
@@ -149,6 +150,7 @@ TEST_P(ParquetRoundTrip, EveryTypeWithNulls) {
   WriterOptions options;
   options.compression = GetParam().compression;
   options.dictionary = GetParam().dictionary;
+  options.data_page_version = GetParam().data_page_version;
   options.page_bytes = 8 << 10;  // several pages per chunk
   std::string file = WriteTable(rows, options);
   ExpectTable(file, rows);
@@ -167,20 +169,23 @@ TEST_P(ParquetRoundTrip, LargeAndEmptyStrings) {
   WriterOptions options;
   options.compression = GetParam().compression;
   options.dictionary = GetParam().dictionary;
+  options.data_page_version = GetParam().data_page_version;
   ExpectTable(WriteTable(rows, options, 7), rows);
 }
 
-INSTANTIATE_TEST_SUITE_P(Codecs, ParquetRoundTrip,
-                         ::testing::Values(Variant{Compression::kZstd, true},
-                                           Variant{Compression::kZstd, false},
-                                           Variant{Compression::kSnappy, true},
-                                           Variant{Compression::kSnappy, false},
-                                           Variant{Compression::kUncompressed, true},
-                                           Variant{Compression::kUncompressed, false}),
-                         [](const auto& info) {
-                           return std::string(CompressionName(info.param.compression)) +
-                                  (info.param.dictionary ? "Dictionary" : "Plain");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Codecs, ParquetRoundTrip,
+    ::testing::Values(Variant{Compression::kZstd, true}, Variant{Compression::kZstd, false},
+                      Variant{Compression::kSnappy, true}, Variant{Compression::kSnappy, false},
+                      Variant{Compression::kUncompressed, true},
+                      Variant{Compression::kUncompressed, false},
+                      Variant{Compression::kZstd, true, 2}, Variant{Compression::kSnappy, false, 2},
+                      Variant{Compression::kUncompressed, true, 2}),
+    [](const auto& info) {
+      return std::string(CompressionName(info.param.compression)) +
+             (info.param.dictionary ? "Dictionary" : "Plain") +
+             (info.param.data_page_version == 2 ? "PageV2" : "");
+    });
 
 TEST(Parquet, DictionaryFallsBackToPlainWhenItGrowsTooBig) {
   // Strings that repeat (so the dictionary pays off on the first page) but keep growing.
@@ -406,16 +411,19 @@ TEST(ParquetReaderMalformed, TruncationsAndBadFootersAreErrors) {
 TEST(ParquetReaderMalformed, RandomCorruptionNeverCrashes) {
   std::vector<Row> rows = MakeRows(300, 11);
   std::mt19937 rng(12);
-  for (Compression c : {Compression::kZstd, Compression::kSnappy, Compression::kUncompressed}) {
-    WriterOptions options;
-    options.compression = c;
-    options.page_bytes = 2 << 10;
-    std::string file = WriteTable(rows, options, 100);
-    for (int iter = 0; iter < 1500; ++iter) {
-      std::string bad = file;
-      int flips = 1 + static_cast<int>(rng() % 5);
-      for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng());
-      ReadEverything(bad);
+  for (int version : {1, 2}) {
+    for (Compression c : {Compression::kZstd, Compression::kSnappy, Compression::kUncompressed}) {
+      WriterOptions options;
+      options.compression = c;
+      options.data_page_version = version;
+      options.page_bytes = 2 << 10;
+      std::string file = WriteTable(rows, options, 100);
+      for (int iter = 0; iter < 1500; ++iter) {
+        std::string bad = file;
+        int flips = 1 + static_cast<int>(rng() % 5);
+        for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng());
+        ReadEverything(bad);
+      }
     }
   }
 }
