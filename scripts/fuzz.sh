@@ -61,4 +61,8 @@ run sql_query
 build parquet_reader fuzz/parquet_reader_fuzz.cc src/lake/columns.cc src/lake/encoding.cc \
   src/lake/thrift_compact.cc src/lake/parquet_reader.cc "${base_sources[@]}"
 run parquet_reader
+# The archive's write path: arbitrary events through EventColumns and the writer (every
+# encoding, tiny pages and row groups) must always read back, one row and its raw bytes per event.
+build lake_events fuzz/lake_events_fuzz.cc src/lake/*.cc "${base_sources[@]}"
+run lake_events
 echo "fuzz: all targets ran clean"

@@ -2,7 +2,30 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
+
 #include "lake/parquet_reader.h"
+
+// Counts heap allocations while `counting` is set (the hot path must not allocate per event).
+// GCC 12 flags free() in a replaced operator delete as mismatched once it inlines the pair.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+thread_local bool counting = false;
+thread_local size_t allocations = 0;
+}  // namespace
+
+void* operator new(size_t size) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 
 namespace sluice::lake {
 namespace {
@@ -137,6 +160,27 @@ TEST(EventColumns, DuplicateAndEscapedKeys) {
 TEST(EventColumns, StringsWithEscapes) {
   Table t = Convert({R"({"event_id":"tab\there \"quoted\" \u00e9 \ud83d\ude9a"})"});
   EXPECT_EQ(t.columns[0].StringAt(0), "tab\there \"quoted\" é 🚚");
+}
+
+TEST(EventColumns, AppendingAllocatesNothingPerEvent) {
+  auto ec = EventColumns::Make(FulfilmentColumns());
+  ASSERT_TRUE(ec.ok());
+  WriterOptions options;
+  options.page_bytes = 1;  // every commit cuts a page: the buffers empty, keeping their capacity
+  auto writer = ParquetWriter::OpenBuffer((*ec)->specs(), options);
+  ASSERT_TRUE(writer.ok());
+  const std::string event =
+      R"({"event_id":"evt-1","qty":3,"weight":1.25,"express":true,"occurred_at":"2026-11-25T08:30:00.123Z","amount":"12.30","customer":{"name":"Zo\u00eb","address":{"city":"Z\u00fcrich"}},"note":"x"})";
+  for (int i = 0; i < 1000; ++i) (*ec)->Append(event, **writer);  // buffers grow
+  ASSERT_TRUE((*writer)->CommitRows().ok());
+  ASSERT_EQ((*writer)->column(0).size(), 0u);
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 1000; ++i) (*ec)->Append(event, **writer);
+  counting = false;
+  EXPECT_EQ(allocations, 0u);
+  ASSERT_TRUE((*writer)->CommitRows().ok());
+  EXPECT_EQ((*ec)->counters().invalid_events, 0);
 }
 
 TEST(EventColumns, InvalidColumnListsAreRejected) {
