@@ -7,22 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "base/fixed_bytes.h"
 #include "lake/thrift_compact.h"
 
 namespace sluice::lake {
 namespace {
-
-uint32_t GetLe32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-
-uint64_t GetLe64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 Status Corrupt(std::string_view what) {
   return Status::Corruption(fmt::format("parquet: {}", what));
@@ -390,7 +379,7 @@ Status DecodePlain(std::string_view in, ColumnType type, size_t count, ColumnBuf
     case ColumnType::kString:
       for (size_t i = 0; i < count; ++i) {
         if (in.size() - pos < 4) return Corrupt("truncated string length");
-        uint32_t len = GetLe32(in.data() + pos);
+        uint32_t len = LoadU32(in.data() + pos);
         pos += 4;
         if (len > in.size() - pos) return Corrupt("string longer than its page");
         out.AppendString(in.substr(pos, len));
@@ -406,7 +395,7 @@ Status DecodePlain(std::string_view in, ColumnType type, size_t count, ColumnBuf
     case ColumnType::kDouble:
       if (count > in.size() / 8) return Corrupt("truncated double values");
       for (size_t i = 0; i < count; ++i) {
-        uint64_t bits = GetLe64(in.data() + 8 * i);
+        uint64_t bits = LoadU64(in.data() + 8 * i);
         double d;
         std::memcpy(&d, &bits, 8);
         out.AppendDouble(d);
@@ -416,7 +405,7 @@ Status DecodePlain(std::string_view in, ColumnType type, size_t count, ColumnBuf
     default:
       if (count > in.size() / 8) return Corrupt("truncated int64 values");
       for (size_t i = 0; i < count; ++i)
-        out.AppendInt64(static_cast<int64_t>(GetLe64(in.data() + 8 * i)));
+        out.AppendInt64(static_cast<int64_t>(LoadU64(in.data() + 8 * i)));
       pos = count * 8;
   }
   if (consumed) *consumed = pos;
@@ -443,22 +432,22 @@ void AppendFrom(const ColumnBuffer& from, size_t row, ColumnBuffer& to) {
 
 std::optional<int64_t> ColumnStatistics::MinInt64() const {
   if (!min || min->size() != 8) return std::nullopt;
-  return static_cast<int64_t>(GetLe64(min->data()));
+  return static_cast<int64_t>(LoadU64(min->data()));
 }
 std::optional<int64_t> ColumnStatistics::MaxInt64() const {
   if (!max || max->size() != 8) return std::nullopt;
-  return static_cast<int64_t>(GetLe64(max->data()));
+  return static_cast<int64_t>(LoadU64(max->data()));
 }
 std::optional<double> ColumnStatistics::MinDouble() const {
   if (!min || min->size() != 8) return std::nullopt;
-  uint64_t b = GetLe64(min->data());
+  uint64_t b = LoadU64(min->data());
   double d;
   std::memcpy(&d, &b, 8);
   return d;
 }
 std::optional<double> ColumnStatistics::MaxDouble() const {
   if (!max || max->size() != 8) return std::nullopt;
-  uint64_t b = GetLe64(max->data());
+  uint64_t b = LoadU64(max->data());
   double d;
   std::memcpy(&d, &b, 8);
   return d;
@@ -468,7 +457,7 @@ Result<ParquetReader> ParquetReader::Open(std::string_view file, ReaderOptions o
   if (file.size() < 12) return Corrupt("file shorter than the magic and footer length");
   if (file.substr(0, 4) != "PAR1" || file.substr(file.size() - 4) != "PAR1")
     return Corrupt("not a Parquet file (no PAR1 magic)");
-  uint32_t footer_len = GetLe32(file.data() + file.size() - 8);
+  uint32_t footer_len = LoadU32(file.data() + file.size() - 8);
   if (footer_len > file.size() - 12) return Corrupt("footer length beyond the file");
   if (footer_len > options.max_footer_bytes) return Corrupt("footer larger than the limit");
   ParquetReader reader(file, options);
@@ -663,7 +652,7 @@ Status ParquetReader::ReadColumn(size_t row_group, size_t column, ColumnBuffer& 
       if (h.def_encoding != format::kRle)
         return Status::InvalidArgument("parquet: only RLE definition levels are supported");
       if (body.size() < 4) return Corrupt("truncated definition levels");
-      uint32_t len = GetLe32(body.data());
+      uint32_t len = LoadU32(body.data());
       if (len > body.size() - 4) return Corrupt("definition levels longer than the page");
       SLUICE_RETURN_IF_ERROR(DecodeRleHybrid(body.substr(4, len), 1, n, levels.data()));
       body.remove_prefix(4 + len);

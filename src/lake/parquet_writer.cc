@@ -13,22 +13,13 @@
 
 #include <fmt/format.h>
 
+#include "base/fixed_bytes.h"
 #include "lake/thrift_compact.h"
 
 namespace sluice::lake {
 namespace {
 
 constexpr std::string_view kMagic = "PAR1";
-
-void PutLe64(std::string& out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 8);
-}
-
-void PutLe32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
 
 // Min/max/null count of a page or a chunk, in the column's value domain.
 struct Stats {
@@ -176,9 +167,9 @@ void WriteStats(CompactWriter& w, int16_t field, const Stats& s, ColumnType type
         double dhi = s.dmax == 0 ? 0.0 : s.dmax;
         uint64_t b;
         std::memcpy(&b, &dlo, 8);
-        PutLe64(lo, b);
+        AppendU64(lo, b);
         std::memcpy(&b, &dhi, 8);
-        PutLe64(hi, b);
+        AppendU64(hi, b);
         break;
       }
       case ColumnType::kBool:
@@ -186,8 +177,8 @@ void WriteStats(CompactWriter& w, int16_t field, const Stats& s, ColumnType type
         hi.push_back(static_cast<char>(s.imax));
         break;
       default:
-        PutLe64(lo, static_cast<uint64_t>(s.imin));
-        PutLe64(hi, static_cast<uint64_t>(s.imax));
+        AppendU64(lo, static_cast<uint64_t>(s.imin));
+        AppendU64(hi, static_cast<uint64_t>(s.imax));
     }
     if (has_hi) w.FieldBinary(5, hi);
     w.FieldBinary(6, lo);
@@ -247,9 +238,7 @@ class Dictionary {
     if (type == ColumnType::kString) {
       for (size_t i = 0; i < count_; ++i) {
         std::string_view v = StringAt(i);
-        char len[4];
-        PutLe32(len, static_cast<uint32_t>(v.size()));
-        out.append(len, 4);
+        AppendU32(out, static_cast<uint32_t>(v.size()));
         out.append(v);
       }
     } else {
@@ -398,9 +387,7 @@ struct ParquetWriter::Impl {
         for (size_t i = 0; i < n; ++i) {
           if (!defined[i]) continue;
           std::string_view v = b.StringAt(i);
-          char len[4];
-          PutLe32(len, static_cast<uint32_t>(v.size()));
-          out.append(len, 4);
+          AppendU32(out, static_cast<uint32_t>(v.size()));
           out.append(v);
         }
         break;
@@ -527,7 +514,7 @@ struct ParquetWriter::Impl {
       } else {
         body.append(4, '\0');
         AppendRleHybridBits(body, b.defined_data(), n);
-        PutLe32(body.data(), static_cast<uint32_t>(body.size() - 4));
+        StoreU32(body.data(), static_cast<uint32_t>(body.size() - 4));
       }
     }
     int32_t encoding = format::kPlain;
@@ -875,9 +862,7 @@ Status ParquetWriter::Close() {
   Status st = m.FlushRowGroup();
   if (!st.ok()) return fail(st);
   std::string footer = m.Footer();
-  char len[4];
-  PutLe32(len, static_cast<uint32_t>(footer.size()));
-  footer.append(len, 4);
+  AppendU32(footer, static_cast<uint32_t>(footer.size()));
   footer.append(kMagic);
   st = m.Write(footer);
   if (!st.ok()) return fail(st);
