@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libsimdjson-dev librocksdb-dev libboost-dev libcli11-dev libfmt-dev libspdlog-dev
-  libtomlplusplus-dev nlohmann-json3-dev libzstd-dev libsnappy-dev libre2-dev libxxhash-dev
+  libtomlplusplus-dev nlohmann-json3-dev libzstd-dev libsnappy-dev libssl-dev libre2-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format libclang-rt-14-dev chromium
   curl
