@@ -65,4 +65,8 @@ run parquet_reader
 # encoding, tiny pages and row groups) must always read back, one row and its raw bytes per event.
 build lake_events fuzz/lake_events_fuzz.cc src/lake/*.cc "${base_sources[@]}"
 run lake_events
+# Avro container files: the lake reads its Iceberg manifests and manifest lists back from disk,
+# where they may be damaged or planted.
+build avro_reader fuzz/avro_reader_fuzz.cc src/lake/avro.cc "${base_sources[@]}"
+run avro_reader
 echo "fuzz: all targets ran clean"

@@ -117,11 +117,15 @@ bool Matches(const Schema& s, const Value& v) {
 
 Status Encode(const Schema& s, const Value& v, std::string& out, const std::string& path) {
   if (s.type == Type::kUnion) {
-    for (size_t b = 0; b < s.branches.size(); ++b) {
-      if (Matches(*s.branches[b], v)) {
-        AppendVarLong(out, static_cast<int64_t>(b));
-        return Encode(*s.branches[b], v, out, path);
-      }
+    // The value's own branch first (values read from a file keep it), then the first branch
+    // of a matching type that encodes it.
+    const size_t mark = out.size();
+    for (size_t k = 0; k <= s.branches.size(); ++k) {
+      size_t b = k == 0 ? v.branch : k - 1;
+      if (b >= s.branches.size() || !Matches(*s.branches[b], v)) continue;
+      AppendVarLong(out, static_cast<int64_t>(b));
+      if (Encode(*s.branches[b], v, out, path).ok()) return Status::Ok();
+      out.resize(mark);
     }
     return Status::InvalidArgument("avro value at " + path + " matches no union branch");
   }
@@ -181,11 +185,14 @@ Status Encode(const Schema& s, const Value& v, std::string& out, const std::stri
       AppendVarLong(out, 0);
       return Status::Ok();
     case Type::kMap:
-      if (!v.entries.empty()) {
-        AppendVarLong(out, static_cast<int64_t>(v.entries.size()));
-        for (const auto& [key, value] : v.entries) {
-          AppendBytes(out, key);
-          SLUICE_RETURN_IF_ERROR(Encode(*s.items, value, out, path + "{" + key + "}"));
+      if (v.keys.size() != v.items.size()) {
+        return Status::InvalidArgument("avro map at " + path + " has keys and values unpaired");
+      }
+      if (!v.items.empty()) {
+        AppendVarLong(out, static_cast<int64_t>(v.items.size()));
+        for (size_t k = 0; k < v.items.size(); ++k) {
+          AppendBytes(out, v.keys[k]);
+          SLUICE_RETURN_IF_ERROR(Encode(*s.items, v.items[k], out, path + "{" + v.keys[k] + "}"));
         }
       }
       AppendVarLong(out, 0);
@@ -306,14 +313,12 @@ class Decoder {
             return Status::ResourceExhausted("avro block count exceeds the value budget");
           }
           for (int64_t k = 0; k < count; ++k) {
-            if (s.type == Type::kArray) {
-              v.items.emplace_back();
-              SLUICE_RETURN_IF_ERROR(Decode(*s.items, v.items.back(), depth + 1));
-            } else {
-              v.entries.emplace_back();
-              SLUICE_RETURN_IF_ERROR(ReadString(v.entries.back().first));
-              SLUICE_RETURN_IF_ERROR(Decode(*s.items, v.entries.back().second, depth + 1));
+            if (s.type == Type::kMap) {
+              v.keys.emplace_back();
+              SLUICE_RETURN_IF_ERROR(ReadString(v.keys.back()));
             }
+            v.items.emplace_back();
+            SLUICE_RETURN_IF_ERROR(Decode(*s.items, v.items.back(), depth + 1));
           }
         }
       case Type::kUnion: {

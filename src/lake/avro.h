@@ -70,8 +70,8 @@ Result<SchemaPtr> ParseSchema(std::string_view json);
 
 // A decoded value. `type` is the value's own type (for a union: the chosen branch's type,
 // with `branch` its index). Integers of both widths live in `i`, float and double in `d`,
-// strings and bytes in `s`, record fields (in schema order) and array items in `items`, map
-// entries in `entries`.
+// strings and bytes in `s`, record fields (in schema order), array items and map values in
+// `items`, map keys in `keys` (keys[i] belongs to items[i]).
 struct Value {
   Type type = Type::kNull;
   uint32_t branch = 0;
@@ -80,7 +80,7 @@ struct Value {
   double d = 0;
   std::string s;
   std::vector<Value> items;
-  std::vector<std::pair<std::string, Value>> entries;
+  std::vector<std::string> keys;
 
   static Value Null() { return {}; }
   static Value Boolean(bool v) {
@@ -137,14 +137,15 @@ struct Value {
     x.items = std::move(items);
     return x;
   }
-  static Value Map(std::vector<std::pair<std::string, Value>> entries) {
+  static Value Map(std::vector<std::string> keys, std::vector<Value> values) {
     Value x;
     x.type = Type::kMap;
-    x.entries = std::move(entries);
+    x.keys = std::move(keys);
+    x.items = std::move(values);
     return x;
   }
-  // A union value: the writer picks the first branch whose type matches `type` (so
-  // ["null","long"] takes Null() or Long(..) as they are).
+  // A union slot takes the value as it is: the writer tries the branch `branch` names, then
+  // the first branch of the value's type (so ["null","long"] takes Null() or Long(..)).
 
   // The field of a record value by schema position; nullptr when out of range.
   const Value* Field(size_t index) const { return index < items.size() ? &items[index] : nullptr; }

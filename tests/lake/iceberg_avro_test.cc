@@ -38,7 +38,7 @@ Value EveryRecord(int64_t l, bool with_optional) {
       Value::String("héllo"),
       with_optional ? Value::Long(42) : Value::Null(),
       Value::Array({Value::Int(1), Value::Int(-1), Value::Int(INT32_MAX)}),
-      Value::Map({{"a", Value::String("x")}, {"b", Value::String("")}}),
+      Value::Map({"a", "b"}, {Value::String("x"), Value::String("")}),
       with_optional ? Value::Array({Value::Record({Value::Int(3), Value::Bytes("abc")})})
                     : Value::Null(),
       Value::Record({Value::Int(9), Value::Bytes("")}),
@@ -99,9 +99,10 @@ TEST(AvroTest, RoundTripsEveryType) {
     }
     ASSERT_EQ(v.items[9].items.size(), 3u);
     EXPECT_EQ(v.items[9].items[2].i, INT32_MAX);
-    ASSERT_EQ(v.items[10].entries.size(), 2u);
-    EXPECT_EQ(v.items[10].entries[0].first, "a");
-    EXPECT_EQ(v.items[10].entries[0].second.s, "x");
+    ASSERT_EQ(v.items[10].items.size(), 2u);
+    ASSERT_EQ(v.items[10].keys.size(), 2u);
+    EXPECT_EQ(v.items[10].keys[0], "a");
+    EXPECT_EQ(v.items[10].items[0].s, "x");
     EXPECT_EQ(v.items[12].items[0].i, 9);
   }
 }
