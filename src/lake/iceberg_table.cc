@@ -1408,12 +1408,21 @@ Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
   SLUICE_RETURN_IF_ERROR(Publish(next));
 
   int removed = 0;
+  std::set<std::string> parents;
   for (const auto& path : doomed) {
     if (::unlink(path.c_str()) == 0) {
       ++removed;
+      parents.insert(fs::path(path).parent_path().string());
     } else if (errno != ENOENT) {
       return Status::FromErrno("delete " + path, errno);
     }
+  }
+  // Partition directories left empty go too (rmdir fails on a non-empty one). A writer that
+  // made a partition directory and has not yet created its file there can lose it: see the
+  // contract in the header.
+  const std::string data_prefix = dir_ + "/data/";
+  for (const auto& p : parents) {
+    if (p.starts_with(data_prefix)) ::rmdir(p.c_str());
   }
   return removed;
 }

@@ -165,7 +165,9 @@ class IcebergTable {
   // Removes snapshots older than `older_than_ms` (the current snapshot always stays), then
   // deletes the manifest lists, manifests and data files no kept snapshot references. The new
   // metadata version is published before any file is deleted; a crash in between leaves
-  // orphan files only. Returns the number of files deleted.
+  // orphan files only. Partition directories left empty are removed, so a writer running at
+  // the same time must create a data file's directory and the file without expiring in
+  // between (or retry on ENOENT). Returns the number of files deleted.
   Result<int> ExpireSnapshots(int64_t older_than_ms);
 
   // Snapshots, oldest first.

@@ -329,6 +329,8 @@ TEST_F(IcebergTableTest, DeleteAndExpireRemoveUnreferencedFiles) {
   EXPECT_FALSE(Exists(*t, a1.added[1].path));
   EXPECT_FALSE(Exists(*t, a2.added[0].path));
   EXPECT_TRUE(Exists(*t, o.added[0].path));
+  EXPECT_FALSE(fs::exists(fs::path(t->dir()) / fs::path(a1.added[0].path).parent_path()))
+      << "the emptied partition directory is removed";
   EXPECT_EQ(t->SnapshotById(s1->snapshot_id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(t->SnapshotAsOf(s2->timestamp_ms).status().code(), StatusCode::kNotFound);
   // The files of the kept snapshot are all still there.
