@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   } catch (const nlohmann::json::exception& e) {
     std::cerr << "bad JSON argument: " << e.what() << "\n";
     return 2;
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::logic_error& e) {  // std::stoll: invalid_argument, out_of_range
     std::cerr << "bad number argument: " << e.what() << "\n";
     return 2;
   }

@@ -460,8 +460,11 @@ Result<IcebergTable::Metadata> MetadataFromJson(const std::string& text, const s
     if (j.contains("properties")) {
       for (const auto& [k, v] : j["properties"].items()) m.properties[k] = v.get<std::string>();
     }
-    int64_t current = j.value("current-snapshot-id", int64_t{-1});
-    if (current >= 0) m.current_snapshot_id = current;
+    // -1 or null (newer writers) or absent: no current snapshot.
+    auto current = j.find("current-snapshot-id");
+    if (current != j.end() && current->is_number_integer() && current->get<int64_t>() >= 0) {
+      m.current_snapshot_id = current->get<int64_t>();
+    }
     if (j.contains("snapshots")) {
       for (const Json& s : j["snapshots"]) {
         Snapshot snap;
@@ -955,8 +958,8 @@ Result<Snapshot> IcebergTable::SnapshotAsOf(int64_t timestamp_ms) const {
     id = sid;
   }
   if (!id) {
-    return Status::NotFound("the table had no snapshot at " +
-                            FormatRfc3339(timestamp_ms * kMicrosPerMilli) + " (or it has expired)");
+    return Status::NotFound("no snapshot at or before " + std::to_string(timestamp_ms) +
+                            " ms since the epoch (none yet, or expired)");
   }
   return SnapshotById(*id);
 }

@@ -426,6 +426,33 @@ TEST_F(IcebergTableTest, StaleWriterIsRejected) {
   EXPECT_EQ(t1->version(), 2);
 }
 
+TEST_F(IcebergTableTest, UnpartitionedTable) {
+  IcebergTableSpec spec = Spec();
+  spec.hour_partition_source.clear();
+  auto t = IcebergTable::Create(root_.string(), "flat", spec, clock_);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)->DataPath(5, "x.parquet"), "data/x.parquet");
+  AppendFiles bad;
+  bad.added = {MakeFile(**t, 5, "x.parquet", 2)};
+  EXPECT_EQ((*t)->Commit(bad).status().code(), StatusCode::kInvalidArgument);
+  AppendFiles a;
+  a.added = {MakeFile(**t, 5, "x.parquet", 2), MakeFile(**t, 5, "y.parquet", 3)};
+  for (auto& f : a.added) f.partition_hour.reset();
+  auto s1 = (*t)->Commit(a);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  AppendFiles again;
+  again.added = {a.added[1]};
+  EXPECT_EQ((*t)->Commit(again).status().code(), StatusCode::kInvalidArgument);
+  auto r = IcebergTable::Open(root_.string(), "flat", clock_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->hour_partition_source(), "");
+  auto files = (*r)->LiveFiles(*(*r)->CurrentSnapshot());
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_FALSE((*files)[0].file.partition_hour.has_value());
+  EXPECT_EQ((*files)[1].file.record_count, 3);
+}
+
 TEST_F(IcebergTableTest, DamagedMetadataIsAnError) {
   auto t = CreateTable();
   std::ofstream(root_ / "events/metadata/version-hint.text", std::ios::trunc) << "x";
