@@ -30,7 +30,8 @@ namespace {
 
 constexpr int32_t kPartitionFieldId = 1000;
 constexpr int kMaxVersionProbe = 1000;
-constexpr size_t kDefaultPreviousVersionsMax = 100;
+constexpr int64_t kDefaultPreviousVersionsMax = 100;
+constexpr int64_t kDefaultMinCountToMerge = 100;
 constexpr int64_t kMaxFileBytes = 256ll << 20;
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +134,24 @@ std::string NewUuid() {
 // doubles, see them exactly.
 int64_t NewSnapshotId() {
   return static_cast<int64_t>(Rng()() & ((1ull << 53) - 1)) | 1;
+}
+
+int64_t PropertyLong(const std::map<std::string, std::string>& props, const std::string& key,
+                     int64_t fallback) {
+  auto it = props.find(key);
+  if (it == props.end()) return fallback;
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  return end != it->second.c_str() && *end == '\0' ? v : fallback;
+}
+
+bool PropertyBool(const std::map<std::string, std::string>& props, const std::string& key,
+                  bool fallback) {
+  auto it = props.find(key);
+  if (it == props.end()) return fallback;
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  return fallback;
 }
 
 std::string HintPath(const std::string& dir) {
@@ -406,7 +425,7 @@ std::string MetadataToJson(const IcebergTable::Metadata& m) {
     mlog.push_back({{"timestamp-ms", ts}, {"metadata-file", file}});
   }
   j["metadata-log"] = mlog;
-  return j.dump(2);
+  return j.dump();
 }
 
 Result<IcebergTable::Metadata> MetadataFromJson(const std::string& text, const std::string& what) {
@@ -1054,17 +1073,16 @@ Status IcebergTable::Publish(Metadata& next) {
   const std::string meta_dir = dir_ + "/metadata";
   int64_t now_ms = clock_.NowMicros() / kMicrosPerMilli;
   next.last_updated_ms = std::max(now_ms, meta_->last_updated_ms);
+  std::vector<std::string> dropped_metadata;  // URIs pruned from the metadata log
   if (version_ > 0) {
     next.metadata_log.emplace_back(meta_->last_updated_ms,
                                    next.location + "/metadata/" + MetadataFileName(version_));
-    size_t keep = kDefaultPreviousVersionsMax;
-    auto it = next.properties.find("write.metadata.previous-versions-max");
-    if (it != next.properties.end()) {
-      keep = static_cast<size_t>(std::max(1L, std::strtol(it->second.c_str(), nullptr, 10)));
-    }
-    if (next.metadata_log.size() > keep) {
-      next.metadata_log.erase(next.metadata_log.begin(),
-                              next.metadata_log.end() - static_cast<ptrdiff_t>(keep));
+    const size_t keep = static_cast<size_t>(
+        std::max<int64_t>(1, PropertyLong(next.properties, "write.metadata.previous-versions-max",
+                                          kDefaultPreviousVersionsMax)));
+    while (next.metadata_log.size() > keep) {
+      dropped_metadata.push_back(next.metadata_log.front().second);
+      next.metadata_log.erase(next.metadata_log.begin());
     }
   }
   const std::string text = MetadataToJson(next);
@@ -1100,6 +1118,11 @@ Status IcebergTable::Publish(Metadata& next) {
   SLUICE_RETURN_IF_ERROR(SyncDir(meta_dir));
   version_ = version;
   *meta_ = next;
+  // As Iceberg's writers do, only when asked: metadata files that left the log go.
+  if (PropertyBool(next.properties, "write.metadata.delete-after-commit.enabled", false)) {
+    const TableFiles tf{dir_, next.location};
+    for (const auto& uri : dropped_metadata) ::unlink(tf.ToLocal(uri).c_str());
+  }
   return Fault(CommitPoint::kAfterVersionHint);
 }
 
@@ -1273,6 +1296,30 @@ Result<Snapshot> IcebergTable::Commit(const AppendFiles& change) {
     SLUICE_RETURN_IF_ERROR(WriteManifest(tf, *meta_, entries, snap.snapshot_id,
                                          snap.sequence_number, next_manifest(), ref));
     new_refs.push_back(std::move(ref));
+  }
+  // Past commit.manifest.min-count-to-merge manifests, the carried-over ones are merged into
+  // one (their live entries as EXISTING, sequence numbers kept), so that the manifest list
+  // and the reads of a snapshot stay small however many appends the table has seen.
+  const int64_t merge_at = PropertyLong(meta_->properties, "commit.manifest.min-count-to-merge",
+                                        kDefaultMinCountToMerge);
+  if (PropertyBool(meta_->properties, "commit.manifest-merge.enabled", true) && refs.size() > 1 &&
+      static_cast<int64_t>(new_refs.size() + refs.size()) > merge_at) {
+    std::vector<ManifestEntry> merged;
+    for (const auto& ref : refs) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ReadManifest(tf, ref));
+      for (auto& e : entries) {
+        if (e.status == kDeleted) continue;
+        e.status = kExisting;
+        merged.push_back(std::move(e));
+      }
+    }
+    refs.clear();
+    if (!merged.empty()) {
+      ManifestRef ref;
+      SLUICE_RETURN_IF_ERROR(WriteManifest(tf, *meta_, merged, snap.snapshot_id,
+                                           snap.sequence_number, next_manifest(), ref));
+      refs.push_back(std::move(ref));
+    }
   }
   new_refs.insert(new_refs.end(), refs.begin(), refs.end());
 

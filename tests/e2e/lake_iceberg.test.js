@@ -148,7 +148,9 @@ describe('Iceberg tables: DuckDB writes the files, Sluice commits, icebird reads
         { name: 'n', type: 'long' },
       ],
       hour_partition: 'event_time',
-      properties: { 'sluice.stream': 'payments' },
+      // Merging from the third manifest on, so that icebird also reads merged manifests
+      // (EXISTING entries with explicit sequence numbers).
+      properties: { 'sluice.stream': 'payments', 'commit.manifest.min-count-to-merge': '2' },
     }));
     assert.equal(created.version, 1);
     assert.equal(created.location, `file://${tableDir}`);

@@ -426,6 +426,57 @@ TEST_F(IcebergTableTest, StaleWriterIsRejected) {
   EXPECT_EQ(t1->version(), 2);
 }
 
+TEST_F(IcebergTableTest, ManifestsMergeAndOldMetadataGoesWhenAsked) {
+  IcebergTableSpec spec = Spec();
+  spec.properties = {{"commit.manifest.min-count-to-merge", "3"},
+                     {"write.metadata.previous-versions-max", "2"},
+                     {"write.metadata.delete-after-commit.enabled", "true"}};
+  auto created = IcebergTable::Create(root_.string(), "events", spec, clock_);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  IcebergTable& t = **created;
+  int32_t h = HourOfMicros(kT0Micros);
+  std::vector<Snapshot> snaps;
+  for (int i = 0; i < 7; ++i) {
+    clock_.Advance(kMicrosPerSecond);
+    AppendFiles a;
+    a.added = {MakeFile(t, h + i, "f" + std::to_string(i) + ".parquet", i + 1)};
+    auto s = t.Commit(a);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    snaps.push_back(*s);
+  }
+  // Each manifest list stays at most 3 manifests long.
+  for (const auto& s : snaps) {
+    std::ifstream lf(fs::path(t.dir()) / "metadata" / fs::path(s.manifest_list).filename(),
+                     std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(lf)), {});
+    auto list = avro::ReadAvroContainer(bytes);
+    ASSERT_TRUE(list.ok());
+    EXPECT_LE(list->records.size(), 3u);
+  }
+  auto files = t.LiveFiles(snaps.back());
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 7u);
+  for (const auto& f : *files) {
+    // Sequence numbers survive the merge: file i was added by commit i + 1.
+    int i = std::stoi(fs::path(f.file.path).stem().string().substr(1));
+    EXPECT_EQ(f.sequence_number, i + 1) << f.file.path;
+    EXPECT_EQ(f.snapshot_id, snaps[static_cast<size_t>(i)].snapshot_id) << f.file.path;
+    EXPECT_EQ(f.file.record_count, i + 1);
+  }
+  // Old snapshots still read the same.
+  EXPECT_EQ(t.LiveFiles(snaps[2])->size(), 3u);
+  // Only the current metadata file and the two before it remain.
+  EXPECT_EQ(t.version(), 8);
+  for (int v = 1; v <= 8; ++v) {
+    EXPECT_EQ(fs::exists(root_ / "events/metadata" / ("v" + std::to_string(v) + ".metadata.json")),
+              v >= 6)
+        << v;
+  }
+  auto r = IcebergTable::Open(root_.string(), "events", clock_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->LiveFiles(*(*r)->CurrentSnapshot())->size(), 7u);
+}
+
 TEST_F(IcebergTableTest, UnpartitionedTable) {
   IcebergTableSpec spec = Spec();
   spec.hour_partition_source.clear();
