@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -18,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fixed_bytes.h"
 #include "base/time.h"
 #include "lake/avro.h"
 
@@ -235,23 +237,19 @@ const IcebergField* IcebergSchema::FindId(int32_t id) const {
 }
 
 std::string SingleLong(int64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i)
-    out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+  std::string out;
+  AppendU64(out, static_cast<uint64_t>(v));
   return out;
 }
 
 std::string SingleInt(int32_t v) {
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i)
-    out[i] = static_cast<char>((static_cast<uint32_t>(v) >> (8 * i)) & 0xff);
+  std::string out;
+  AppendU32(out, static_cast<uint32_t>(v));
   return out;
 }
 
 std::string SingleDouble(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, 8);
-  return SingleLong(static_cast<int64_t>(bits));
+  return SingleLong(std::bit_cast<int64_t>(v));
 }
 
 std::string SingleBoolean(bool v) {
@@ -279,23 +277,17 @@ std::string SingleDecimal(__int128 unscaled) {
 
 Result<int64_t> ParseSingleLong(std::string_view b) {
   if (b.size() != 8) return Status::Corruption("a long bound must be 8 bytes");
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
-  return static_cast<int64_t>(v);
+  return static_cast<int64_t>(LoadU64(b.data()));
 }
 
 Result<int32_t> ParseSingleInt(std::string_view b) {
   if (b.size() != 4) return Status::Corruption("an int bound must be 4 bytes");
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(b[i])) << (8 * i);
-  return static_cast<int32_t>(v);
+  return static_cast<int32_t>(LoadU32(b.data()));
 }
 
 Result<double> ParseSingleDouble(std::string_view b) {
   SLUICE_ASSIGN_OR_RETURN(int64_t bits, ParseSingleLong(b));
-  double d;
-  std::memcpy(&d, &bits, 8);
-  return d;
+  return std::bit_cast<double>(bits);
 }
 
 std::string HourToString(int32_t hour) {
