@@ -17,7 +17,7 @@ build() {  # name, sources...
   newest=$(ls -t "$@" src/*/*.h 2>/dev/null | head -1)
   if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
     echo "fuzz: building $name"
-    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt -lre2 -lzstd -lsnappy
+    clang++ "${flags[@]}" "$@" -o "$bin" -lsimdjson -lfmt -lre2 -lzstd -lsnappy -lcrypto
   fi
 }
 
