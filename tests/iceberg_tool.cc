@@ -20,6 +20,8 @@
 //   iceberg_tool add-column ROOT NAME FIELD TYPE
 //   iceberg_tool expire ROOT NAME OLDER_THAN_MS
 //   iceberg_tool show ROOT NAME [--snapshot ID | --as-of MS]
+// ICEBERG_TOOL_CRASH_AT (see CrashAt) makes a commit die at one of its steps.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -189,6 +191,13 @@ Result<DataFile> ParseDataFile(const IcebergTable& t, const Json& j) {
   return f;
 }
 
+// ICEBERG_TOOL_CRASH_AT=after-manifests|after-metadata|after-version-hint: the process dies
+// there (exit status 137, no destructors, nothing flushed), as on a kill -9.
+Status CrashAt(CommitPoint point, void* arg) {
+  if (point == *static_cast<CommitPoint*>(arg)) std::_Exit(137);
+  return Status::Ok();
+}
+
 int Show(const IcebergTable& t, int argc, char** argv) {
   std::optional<Snapshot> snap = t.CurrentSnapshot();
   if (argc == 6) {
@@ -278,6 +287,14 @@ int Run(int argc, char** argv) {
   auto t = IcebergTable::Open(root, name);
   if (!t.ok()) return Fail(t.status());
   IcebergTable& table = **t;
+  if (const char* crash = std::getenv("ICEBERG_TOOL_CRASH_AT")) {
+    static CommitPoint point;
+    const std::string at = crash;
+    point = at == "after-manifests"  ? CommitPoint::kAfterManifests
+            : at == "after-metadata" ? CommitPoint::kAfterMetadataFile
+                                     : CommitPoint::kAfterVersionHint;
+    table.SetCommitFaultHook(&CrashAt, &point);
+  }
   if (cmd == "data-path" && argc == 6) {
     auto micros = sluice::ParseRfc3339(argv[4]);
     if (!micros.ok()) return Fail(micros.status());

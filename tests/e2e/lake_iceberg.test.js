@@ -4,8 +4,10 @@
 // Iceberg reader: version-hint.text, metadata JSON, Avro manifest lists and manifests, then
 // Parquet through hyparquet) reads the table at the current snapshot and at earlier versions.
 // Covers appends over hour partitions, time travel, schema evolution (a column added later),
-// deleting a partition's files and expiring snapshots (files gone from disk, the current
-// snapshot still readable), and the stats Sluice records for pruning.
+// commits killed (process exit, as kill -9) after the manifests and after the metadata file
+// (readers still see the previous version; the retry lands), deleting a partition's files and
+// expiring snapshots (files gone from disk, the current snapshot still readable), and the
+// stats Sluice records for pruning.
 //
 // icebird reads through `fetch`; the table's location is a file:// URI, so the test gives
 // fetch a handler for file:// URLs that reads from disk.
@@ -232,27 +234,53 @@ describe('Iceberg tables: DuckDB writes the files, Sluice commits, icebird reads
     assert.deepEqual(await icebird('v3.metadata.json'), await truth([files.a, files.b, files.c]));
   });
 
+  test('a commit killed before version-hint.text moves is invisible; the retry lands', async () => {
+    const before = tool('show', root, TABLE);
+    files.e = await writeFile(HOURS[2], 'e.parquet', 10, 5, { country: true });
+    const change = JSON.stringify({
+      add: [files.e.entry], summary: { 'sluice.last-offset': '149' },
+    });
+    for (const at of ['after-manifests', 'after-metadata']) {
+      const r = spawnSync(TOOL, ['commit', root, TABLE, change], {
+        encoding: 'utf8', env: { ...process.env, ICEBERG_TOOL_CRASH_AT: at },
+      });
+      assert.equal(r.status, 137, `${at}: ${r.stderr}`);
+      const after = tool('show', root, TABLE);
+      assert.equal(after.version, before.version, at);
+      assert.equal(after.snapshot.summary['sluice.last-offset'], '139', at);
+      assert.equal((await icebird(undefined, { country: true })).length, 140, at);
+    }
+    // The killed commit left v<N+1>.metadata.json behind; the retry takes the next number.
+    assert.ok(existsSync(path.join(tableDir, 'metadata', `v${before.version + 1}.metadata.json`)));
+    snaps.s4 = tool('commit', root, TABLE, change);
+    assert.equal(snaps.s4.version, before.version + 2);
+    assert.equal(snaps.s4.parent_snapshot_id, snaps.s3.snapshot_id);
+    assert.deepEqual(await icebird(undefined, { country: true }),
+                     await truth([files.a, files.b, files.c, files.d, files.e], { country: true }));
+  });
+
   test('retention deletes an hour partition; expiry removes what nothing references', async () => {
-    snaps.s4 = tool('commit', root, TABLE, JSON.stringify({ delete: [files.a.rel] }));
-    assert.equal(snaps.s4.summary.operation, 'delete');
-    assert.equal(snaps.s4.summary['deleted-records'], '50');
-    assert.equal(snaps.s4.summary['total-records'], '90');
+    snaps.s5 = tool('commit', root, TABLE, JSON.stringify({ delete: [files.a.rel] }));
+    assert.equal(snaps.s5.summary.operation, 'delete');
+    assert.equal(snaps.s5.summary['deleted-records'], '50');
+    assert.equal(snaps.s5.summary['total-records'], '100');
     const afterDelete = await icebird(undefined, { country: true });
-    assert.deepEqual(afterDelete, await truth([files.b, files.c, files.d], { country: true }));
+    assert.deepEqual(afterDelete,
+                     await truth([files.b, files.c, files.d, files.e], { country: true }));
     // Still on disk: older snapshots need it.
     assert.ok(existsSync(files.a.abs));
     assert.equal((await icebird('v2.metadata.json')).length, 90);
 
     const show = tool('show', root, TABLE);
     const manifestLists = show.snapshots.map((s) => fileURLToPath(s.manifest_list));
-    const expired = tool('expire', root, TABLE, String(snaps.s4.timestamp_ms));
+    const expired = tool('expire', root, TABLE, String(snaps.s5.timestamp_ms));
     assert.ok(expired.removed_files >= 4, JSON.stringify(expired));
     assert.ok(!existsSync(files.a.abs), 'the deleted partition file is gone');
-    for (const f of [files.b, files.c, files.d]) assert.ok(existsSync(f.abs));
+    for (const f of [files.b, files.c, files.d, files.e]) assert.ok(existsSync(f.abs));
     assert.ok(!existsSync(manifestLists[0]));
     assert.ok(existsSync(manifestLists[manifestLists.length - 1]));
     const kept = tool('show', root, TABLE);
-    assert.deepEqual(kept.snapshots.map((s) => s.snapshot_id), [snaps.s4.snapshot_id]);
+    assert.deepEqual(kept.snapshots.map((s) => s.snapshot_id), [snaps.s5.snapshot_id]);
     assert.match(toolFails('show', root, TABLE, '--snapshot', String(snaps.s1.snapshot_id)),
                  /no snapshot/);
     // The current snapshot reads the same after expiry, through a fresh icebird read.
