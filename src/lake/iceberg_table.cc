@@ -985,8 +985,15 @@ Result<std::unique_ptr<IcebergTable>> IcebergTable::Create(const std::string& ro
                                                            const std::string& name,
                                                            const IcebergTableSpec& spec,
                                                            Clock& clock) {
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-    return Status::InvalidArgument("bad table name '" + name + "'");
+  // Names go into URIs unescaped: letters, digits, '_', '-' and '.' only.
+  const bool name_ok = !name.empty() && name != "." && name != ".." &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                       });
+  if (!name_ok) {
+    return Status::InvalidArgument("bad table name '" + name +
+                                   "' (letters, digits, '_', '-' and '.' only)");
   }
   if (spec.fields.empty()) return Status::InvalidArgument("a table needs at least one field");
   auto m = std::make_unique<Metadata>();
@@ -1078,7 +1085,8 @@ Status IcebergTable::Publish(Metadata& next) {
     }
   }
   const std::string text = MetadataToJson(next);
-  const std::string tmp = meta_dir + "/.tmp-" + NewUuid() + ".metadata.json";
+  // Temporary names end in ".tmp" so that readers that list *.metadata.json never see them.
+  const std::string tmp = meta_dir + "/.metadata-" + NewUuid() + ".tmp";
   SLUICE_RETURN_IF_ERROR(WriteNewFileDurable(tmp, text));
   // link() never replaces an existing name: a version left by a failed commit is skipped.
   int64_t version = version_ + 1;
@@ -1100,7 +1108,7 @@ Status IcebergTable::Publish(Metadata& next) {
   SLUICE_RETURN_IF_ERROR(SyncDir(meta_dir));
   SLUICE_RETURN_IF_ERROR(Fault(CommitPoint::kAfterMetadataFile));
 
-  const std::string hint_tmp = meta_dir + "/.tmp-" + NewUuid() + ".version-hint.text";
+  const std::string hint_tmp = meta_dir + "/.version-hint-" + NewUuid() + ".tmp";
   SLUICE_RETURN_IF_ERROR(WriteNewFileDurable(hint_tmp, std::to_string(version) + "\n"));
   if (::rename(hint_tmp.c_str(), HintPath(dir_).c_str()) != 0) {
     int err = errno;

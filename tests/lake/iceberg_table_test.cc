@@ -154,6 +154,8 @@ TEST_F(IcebergTableTest, CreateRejectsBadSpecs) {
   spec.fields.push_back(spec.fields[0]);
   EXPECT_FALSE(IcebergTable::Create(root_.string(), "t", spec, clock_).ok());
   EXPECT_FALSE(IcebergTable::Create(root_.string(), "../x", Spec(), clock_).ok());
+  EXPECT_FALSE(IcebergTable::Create(root_.string(), "a b", Spec(), clock_).ok());
+  EXPECT_FALSE(IcebergTable::Create(root_.string(), "..", Spec(), clock_).ok());
 }
 
 TEST_F(IcebergTableTest, CommitsSnapshotsAndReadsThemBack) {
