@@ -681,13 +681,26 @@ struct TableFiles {
     }
     return uri;
   }
-  // The local path of a URI written by this table (or any file: URI).
-  std::string ToLocal(const std::string& uri) const {
+  // The local path of a URI under the table location. Anything else (another directory, a
+  // ".." segment) is Corruption: a damaged or planted metadata file must not make the table
+  // read, or expiry delete, files outside its directory.
+  Result<std::string> ToLocal(const std::string& uri) const {
     std::string rel = ToRelative(uri);
-    if (rel != uri) return dir + "/" + rel;
-    if (uri.starts_with("file://")) return uri.substr(7);
-    if (uri.starts_with("file:")) return uri.substr(5);
-    return uri;
+    if (rel == uri || !IsSafeRelative(rel)) {
+      return Status::Corruption("'" + uri + "' is not a file under the table location " + location);
+    }
+    return dir + "/" + rel;
+  }
+  static bool IsSafeRelative(std::string_view rel) {
+    if (rel.empty() || rel.front() == '/') return false;
+    for (size_t start = 0; start <= rel.size();) {
+      size_t end = rel.find('/', start);
+      if (end == std::string_view::npos) end = rel.size();
+      std::string_view seg = rel.substr(start, end - start);
+      if (seg.empty() || seg == "." || seg == "..") return false;
+      start = end + 1;
+    }
+    return true;
   }
 };
 
@@ -767,7 +780,8 @@ Status WriteManifest(const TableFiles& tf, const IcebergTable::Metadata& m,
 
 Result<std::vector<ManifestEntry>> ReadManifest(const TableFiles& tf, const ManifestRef& ref) {
   std::string bytes;
-  SLUICE_RETURN_IF_ERROR(ReadWholeFile(tf.ToLocal(ref.path), bytes));
+  SLUICE_ASSIGN_OR_RETURN(std::string local, tf.ToLocal(ref.path));
+  SLUICE_RETURN_IF_ERROR(ReadWholeFile(local, bytes));
   auto file = avro::ReadAvroContainer(bytes);
   if (!file.ok())
     return Status::Corruption("manifest " + ref.path + ": " + file.status().message());
@@ -872,7 +886,8 @@ Status WriteManifestList(const std::vector<ManifestRef>& refs, const Snapshot& s
 
 Result<std::vector<ManifestRef>> ReadManifestList(const TableFiles& tf, const Snapshot& snap) {
   std::string bytes;
-  SLUICE_RETURN_IF_ERROR(ReadWholeFile(tf.ToLocal(snap.manifest_list), bytes));
+  SLUICE_ASSIGN_OR_RETURN(std::string local, tf.ToLocal(snap.manifest_list));
+  SLUICE_RETURN_IF_ERROR(ReadWholeFile(local, bytes));
   auto file = avro::ReadAvroContainer(bytes);
   if (!file.ok()) {
     return Status::Corruption("manifest list " + snap.manifest_list + ": " +
@@ -1121,7 +1136,10 @@ Status IcebergTable::Publish(Metadata& next) {
   // As Iceberg's writers do, only when asked: metadata files that left the log go.
   if (PropertyBool(next.properties, "write.metadata.delete-after-commit.enabled", false)) {
     const TableFiles tf{dir_, next.location};
-    for (const auto& uri : dropped_metadata) ::unlink(tf.ToLocal(uri).c_str());
+    for (const auto& uri : dropped_metadata) {
+      auto local = tf.ToLocal(uri);
+      if (local.ok()) ::unlink(local->c_str());
+    }
   }
   return Fault(CommitPoint::kAfterVersionHint);
 }
@@ -1167,7 +1185,7 @@ Result<Snapshot> IcebergTable::Commit(const AppendFiles& change) {
   }
   std::set<std::string> added_paths;
   for (const auto& f : change.added) {
-    if (f.path.empty() || f.path.starts_with("/") || f.path.find("..") != std::string::npos) {
+    if (!TableFiles::IsSafeRelative(f.path)) {
       return Status::InvalidArgument("data file path '" + f.path +
                                      "' must be relative to the table directory");
     }
@@ -1424,11 +1442,16 @@ Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
       }
     }
   }
-  // What only expired snapshots reference. A file already gone is skipped.
+  // What only expired snapshots reference. A file already gone is skipped; so is one outside
+  // the table directory (never written by this table).
   std::set<std::string> doomed;  // local paths
+  auto doom = [&](const std::string& uri) {
+    auto local = tf.ToLocal(uri);
+    if (local.ok()) doomed.insert(std::move(local).value());
+  };
   std::set<std::string> seen_manifests;
   for (const auto& s : expired) {
-    if (!kept_files.count(s.manifest_list)) doomed.insert(tf.ToLocal(s.manifest_list));
+    if (!kept_files.count(s.manifest_list)) doom(s.manifest_list);
     auto refs = ReadManifestList(tf, s);
     if (!refs.ok()) {
       if (refs.status().code() == StatusCode::kIOError) continue;
@@ -1436,16 +1459,14 @@ Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
     }
     for (const auto& ref : *refs) {
       if (!seen_manifests.insert(ref.path).second) continue;
-      if (!kept_files.count(ref.path)) doomed.insert(tf.ToLocal(ref.path));
+      if (!kept_files.count(ref.path)) doom(ref.path);
       auto entries = ReadManifest(tf, ref);
       if (!entries.ok()) {
         if (entries.status().code() == StatusCode::kIOError) continue;
         return entries.status();
       }
       for (const auto& e : *entries) {
-        if (kept_files.count(e.file.path)) continue;
-        doomed.insert(e.file.path.starts_with("file:") ? tf.ToLocal(e.file.path)
-                                                       : dir_ + "/" + e.file.path);
+        if (!kept_files.count(e.file.path)) doom(tf.ToUri(e.file.path));
       }
     }
   }

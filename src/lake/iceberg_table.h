@@ -26,6 +26,9 @@
 //   DataFileEntry::path gives them back relative.
 // - Bounds are Iceberg single-value binary serialization (see Single* helpers below); they are
 //   stored as given.
+// - Only files under the table directory are ever read (manifest lists, manifests) or deleted
+//   (expiry): a metadata file naming anything else, or a path with "..", reads as Corruption
+//   and is never deleted.
 // - Not thread-safe: one IcebergTable object per thread. Reading methods do not change the
 //   table and may run in other processes while a writer commits.
 #pragma once

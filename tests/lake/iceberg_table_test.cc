@@ -506,6 +506,35 @@ TEST_F(IcebergTableTest, UnpartitionedTable) {
   EXPECT_EQ((*files)[1].file.record_count, 3);
 }
 
+TEST_F(IcebergTableTest, PlantedPathsOutsideTheTableAreRefused) {
+  auto t = CreateTable();
+  AppendFiles a;
+  a.added = {MakeFile(*t, HourOfMicros(kT0Micros), "a.parquet", 1)};
+  auto s1 = t->Commit(a);
+  ASSERT_TRUE(s1.ok());
+  AppendFiles bad;
+  bad.added = {a.added[0]};
+  bad.added[0].path = "data/../../escape.parquet";
+  EXPECT_EQ(t->Commit(bad).status().code(), StatusCode::kInvalidArgument);
+  // A metadata file whose manifest list points outside the table directory.
+  fs::path meta = root_ / "events/metadata/v2.metadata.json";
+  std::ifstream in(meta);
+  nlohmann::json j = nlohmann::json::parse(in);
+  in.close();
+  for (const char* uri : {"file:///etc/hostname", "file:///dev/zero"}) {
+    j["snapshots"][0]["manifest-list"] = uri;
+    std::ofstream(meta, std::ios::trunc) << j.dump();
+    auto r = IcebergTable::Open(root_.string(), "events", clock_);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*r)->LiveFiles(*(*r)->CurrentSnapshot()).status().code(), StatusCode::kCorruption);
+  }
+  j["snapshots"][0]["manifest-list"] = j["location"].get<std::string>() + "/../x.avro";
+  std::ofstream(meta, std::ios::trunc) << j.dump();
+  auto r = IcebergTable::Open(root_.string(), "events", clock_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->LiveFiles(*(*r)->CurrentSnapshot()).status().code(), StatusCode::kCorruption);
+}
+
 TEST_F(IcebergTableTest, DamagedMetadataIsAnError) {
   auto t = CreateTable();
   std::ofstream(root_ / "events/metadata/version-hint.text", std::ios::trunc) << "x";
