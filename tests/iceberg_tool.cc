@@ -20,6 +20,8 @@
 //   iceberg_tool add-column ROOT NAME FIELD TYPE
 //   iceberg_tool expire ROOT NAME OLDER_THAN_MS
 //   iceberg_tool show ROOT NAME [--snapshot ID | --as-of MS]
+//   iceberg_tool prune ROOT NAME FROM_RFC3339 TO_RFC3339   -> {"files":[...]} that may hold
+//     rows of those hours (current snapshot)
 // ICEBERG_TOOL_CRASH_AT (see CrashAt) makes a commit die at one of its steps.
 #include <cstdlib>
 #include <filesystem>
@@ -260,7 +262,8 @@ int Show(const IcebergTable& t, int argc, char** argv) {
 
 int Run(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: iceberg_tool create|data-path|commit|add-column|expire|show ROOT NAME "
+    std::cerr << "usage: iceberg_tool create|data-path|commit|add-column|expire|show|prune ROOT "
+                 "NAME "
                  "...\n";
     return 2;
   }
@@ -335,6 +338,20 @@ int Run(int argc, char** argv) {
     auto removed = table.ExpireSnapshots(std::stoll(argv[4]));
     if (!removed.ok()) return Fail(removed.status());
     std::cout << Json{{"version", table.version()}, {"removed_files", *removed}}.dump() << "\n";
+    return 0;
+  }
+  if (cmd == "prune" && argc == 6) {
+    auto from = sluice::ParseRfc3339(argv[4]);
+    auto to = sluice::ParseRfc3339(argv[5]);
+    if (!from.ok()) return Fail(from.status());
+    if (!to.ok()) return Fail(to.status());
+    auto snap = table.CurrentSnapshot();
+    if (!snap) return Fail(Status::NotFound("the table has no snapshot"));
+    auto files = table.LiveFilesForHours(*snap, HourOfMicros(*from), HourOfMicros(*to));
+    if (!files.ok()) return Fail(files.status());
+    Json paths = Json::array();
+    for (const auto& f : *files) paths.push_back(f.file.path);
+    std::cout << Json{{"files", paths}}.dump() << "\n";
     return 0;
   }
   if (cmd == "show" && (argc == 4 || argc == 6)) return Show(table, argc, argv);

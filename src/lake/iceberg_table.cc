@@ -1417,6 +1417,28 @@ Result<std::vector<DataFileEntry>> IcebergTable::LiveFiles(const Snapshot& snaps
   return out;
 }
 
+Result<std::vector<DataFileEntry>> IcebergTable::LiveFilesForHours(const Snapshot& snapshot,
+                                                                   int32_t first_hour,
+                                                                   int32_t last_hour) const {
+  const TableFiles tf{dir_, meta_->location};
+  SLUICE_ASSIGN_OR_RETURN(std::vector<ManifestRef> refs, ReadManifestList(tf, snapshot));
+  std::vector<DataFileEntry> out;
+  for (const auto& ref : refs) {
+    if (ref.partitioned && !ref.contains_null &&
+        (!ref.lower || !ref.upper || *ref.upper < first_hour || *ref.lower > last_hour)) {
+      continue;
+    }
+    SLUICE_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ReadManifest(tf, ref));
+    for (auto& e : entries) {
+      if (e.status == kDeleted) continue;
+      const auto& hour = e.file.partition_hour;
+      if (hour && (*hour < first_hour || *hour > last_hour)) continue;
+      out.push_back({std::move(e.file), e.snapshot_id, e.sequence_number});
+    }
+  }
+  return out;
+}
+
 Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
   CommitLock lock;
   SLUICE_RETURN_IF_ERROR(lock.Acquire(dir_ + "/metadata/commit.lock"));

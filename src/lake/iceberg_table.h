@@ -182,6 +182,12 @@ class IcebergTable {
   Result<Snapshot> SnapshotAsOf(int64_t timestamp_ms) const;
   // The live data files of a snapshot, in manifest order.
   Result<std::vector<DataFileEntry>> LiveFiles(const Snapshot& snapshot) const;
+  // The live data files that may hold rows of the hours [first_hour, last_hour] (hour
+  // ordinals): files of those partitions and files with a null partition value; manifests
+  // whose partition range misses the interval are not read. All live files when the table is
+  // unpartitioned.
+  Result<std::vector<DataFileEntry>> LiveFilesForHours(const Snapshot& snapshot, int32_t first_hour,
+                                                       int32_t last_hour) const;
 
   // For the fault-injection tests.
   void SetCommitFaultHook(CommitFaultHook hook, void* arg) {

@@ -212,6 +212,12 @@ describe('Iceberg tables: DuckDB writes the files, Sluice commits, icebird reads
     assert.equal(c.upper_bounds.event_time, files.c.entry.upper_bounds.event_time);
     assert.equal(c.lower_bounds.user_id, files.c.entry.lower_bounds.user_id);
     assert.equal(c.lower_bounds.n, files.c.entry.lower_bounds.n);
+    // Partition pruning: only the 09:00 file may hold rows of 09:15..09:45.
+    assert.deepEqual(tool('prune', root, TABLE, '2026-11-27T09:15:00Z', '2026-11-27T09:45:00Z'),
+                     { files: [files.b.rel] });
+    assert.deepEqual(
+        tool('prune', root, TABLE, '2026-11-27T09:00:00Z', '2026-11-27T10:59:59Z').files.sort(),
+        [files.b.rel, files.c.rel].sort());
   });
 
   test('a column added later: old files read it as missing, new files carry it', async () => {

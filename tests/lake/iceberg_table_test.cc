@@ -479,6 +479,31 @@ TEST_F(IcebergTableTest, ManifestsMergeAndOldMetadataGoesWhenAsked) {
   EXPECT_EQ((*r)->LiveFiles(*(*r)->CurrentSnapshot())->size(), 7u);
 }
 
+TEST_F(IcebergTableTest, LiveFilesForHoursPrunesByPartition) {
+  auto t = CreateTable();
+  int32_t h = HourOfMicros(kT0Micros);
+  for (int i = 0; i < 6; ++i) {
+    AppendFiles a;
+    a.added = {MakeFile(*t, h + i, "f" + std::to_string(i) + ".parquet", 1)};
+    if (i == 5) {
+      a.added.push_back(MakeFile(*t, h, "nohour.parquet", 1));
+      a.added.back().partition_hour.reset();
+    }
+    ASSERT_TRUE(t->Commit(a).ok());
+  }
+  auto names = [&](int32_t from, int32_t to) {
+    auto files = t->LiveFilesForHours(*t->CurrentSnapshot(), from, to);
+    EXPECT_TRUE(files.ok()) << files.status().ToString();
+    std::set<std::string> out;
+    for (const auto& f : *files) out.insert(fs::path(f.file.path).filename().string());
+    return out;
+  };
+  EXPECT_EQ(names(h + 1, h + 2),
+            (std::set<std::string>{"f1.parquet", "f2.parquet", "nohour.parquet"}));
+  EXPECT_EQ(names(h + 100, h + 200), (std::set<std::string>{"nohour.parquet"}));
+  EXPECT_EQ(names(h, h + 5).size(), 7u);
+}
+
 TEST_F(IcebergTableTest, UnpartitionedTable) {
   IcebergTableSpec spec = Spec();
   spec.hour_partition_source.clear();
