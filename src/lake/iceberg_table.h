@@ -23,7 +23,11 @@
 //   injected clock, never below the previous snapshot's (the snapshot log stays ordered).
 // - Data file paths given to Commit are relative to the table directory ("data/..."); the
 //   metadata records them as URIs under the table location (file://<absolute table dir>), and
-//   DataFileEntry::path gives them back relative.
+//   DataFileEntry::file.path gives them back relative.
+// - A failed commit leaves this object at the version it had: committing again with it works.
+// - Table properties honoured (docs/iceberg.md): commit.manifest-merge.enabled,
+//   commit.manifest.min-count-to-merge (carried-over manifests are merged into one past it),
+//   write.metadata.previous-versions-max, write.metadata.delete-after-commit.enabled.
 // - Bounds are Iceberg single-value binary serialization (see Single* helpers below); they are
 //   stored as given.
 // - Only files under the table directory are ever read (manifest lists, manifests) or deleted
