@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -558,6 +560,45 @@ TEST_F(IcebergTableTest, PlantedPathsOutsideTheTableAreRefused) {
   auto r = IcebergTable::Open(root_.string(), "events", clock_);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)->LiveFiles(*(*r)->CurrentSnapshot()).status().code(), StatusCode::kCorruption);
+}
+
+TEST_F(IcebergTableTest, ConcurrentWritersLoseNoCommit) {
+  CreateTable();
+  constexpr int kWriters = 4, kCommitsEach = 8;
+  int32_t h = HourOfMicros(kT0Micros);
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int c = 0; c < kCommitsEach; ++c) {
+        for (;;) {
+          auto t = IcebergTable::Open(root_.string(), "events", clock_);
+          ASSERT_TRUE(t.ok()) << t.status().ToString();
+          AppendFiles a;
+          a.added = {MakeFile(**t, h + w,
+                              "w" + std::to_string(w) + "c" + std::to_string(c) + ".parquet", 1)};
+          auto s = (*t)->Commit(a);
+          if (s.ok()) break;
+          ASSERT_EQ(s.status().code(), StatusCode::kFailedPrecondition) << s.status().ToString();
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto t = IcebergTable::Open(root_.string(), "events", clock_);
+  ASSERT_TRUE(t.ok());
+  const auto& snaps = (*t)->snapshots();
+  ASSERT_EQ(snaps.size(), static_cast<size_t>(kWriters * kCommitsEach));
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    EXPECT_EQ(snaps[i].sequence_number, static_cast<int64_t>(i) + 1);
+    if (i > 0) {
+      EXPECT_EQ(snaps[i].parent_snapshot_id, snaps[i - 1].snapshot_id);
+    }
+  }
+  EXPECT_EQ(snaps.back().summary.at("total-records"), std::to_string(kWriters * kCommitsEach));
+  EXPECT_EQ((*t)->LiveFiles(snaps.back())->size(), static_cast<size_t>(kWriters * kCommitsEach));
+  EXPECT_EQ((*t)->version(), kWriters * kCommitsEach + 1);
 }
 
 TEST_F(IcebergTableTest, DamagedMetadataIsAnError) {
