@@ -148,27 +148,26 @@ Status HashChain::AppendLine(std::string line) {
 }
 
 Status HashChain::AppendAdded(std::string_view relative_path, uint64_t size,
-                              std::string_view sha256_hex, int64_t at_micros,
-                              uint64_t snapshot_id) {
+                              std::string_view sha256_hex, int64_t at_micros, uint64_t commit) {
   std::string line = fmt::format("{{\"seq\":{},\"op\":\"add\",\"path\":", seq_ + 1);
   AppendJsonString(line, relative_path);
   line += fmt::format(",\"size\":{},\"sha256\":", size);
   AppendJsonString(line, sha256_hex);
   line += ",\"at\":\"";
   AppendRfc3339(line, at_micros);
-  line += fmt::format("\",\"snapshot\":{},\"prev\":\"{}\"", snapshot_id, head_);
+  line += fmt::format("\",\"commit\":{},\"prev\":\"{}\"", commit, head_);
   return AppendLine(std::move(line));
 }
 
 Status HashChain::AppendRemoved(std::string_view relative_path, std::string_view reason,
-                                int64_t at_micros, uint64_t snapshot_id) {
+                                int64_t at_micros, uint64_t commit) {
   std::string line = fmt::format("{{\"seq\":{},\"op\":\"remove\",\"path\":", seq_ + 1);
   AppendJsonString(line, relative_path);
   line += ",\"reason\":";
   AppendJsonString(line, reason);
   line += ",\"at\":\"";
   AppendRfc3339(line, at_micros);
-  line += fmt::format("\",\"snapshot\":{},\"prev\":\"{}\"", snapshot_id, head_);
+  line += fmt::format("\",\"commit\":{},\"prev\":\"{}\"", commit, head_);
   return AppendLine(std::move(line));
 }
 
@@ -183,7 +182,8 @@ std::string VerifyReport::ToJson() const {
   return j.dump();
 }
 
-Result<VerifyReport> Verify(const std::string& chain_path, const std::string& table_dir) {
+Result<VerifyReport> Verify(const std::string& chain_path, const std::string& table_dir,
+                            bool rehash) {
   std::ifstream in(chain_path, std::ios::binary);
   if (!in) return Errno("cannot read the hash chain", chain_path);
   VerifyReport report;
@@ -222,6 +222,7 @@ Result<VerifyReport> Verify(const std::string& chain_path, const std::string& ta
       continue;
     }
     ++report.files_checked;
+    if (!rehash) continue;
     Result<std::string> sha = FileSha256(full);
     if (!sha.ok() || static_cast<uint64_t>(st.st_size) != expected.size || *sha != expected.sha256)
       report.changed.push_back(path);

@@ -4,7 +4,7 @@
 // The chain is a text file of JSON lines, one per event, each carrying the SHA-256 of the
 // previous line's hash and of its own contents:
 //   {"seq":1,"op":"add","path":"data/…/f.parquet","size":123,"sha256":"<hex>",
-//    "at":"<RFC 3339>","snapshot":7,"prev":"<hex>","hash":"<hex>"}
+//    "at":"<RFC 3339>","commit":7,"prev":"<hex>","hash":"<hex>"}
 //   {"seq":2,"op":"remove","path":"data/…/f.parquet","reason":"retention",…}
 // `hash` = SHA-256 of the line's text before `,"hash":` (which holds `prev`, the previous line's
 // hash); the first line's `prev` is 64 zeros. Editing, removing or reordering any line breaks every
@@ -42,10 +42,12 @@ class HashChain {
   ~HashChain();
 
   // `relative_path` is relative to the table's directory (what Verify resolves it against).
+  // `commit` names the table commit the entry belongs to (the archive: the sequence number of
+  // the snapshot that adds or removes the file); it is recorded, not checked.
   Status AppendAdded(std::string_view relative_path, uint64_t size, std::string_view sha256_hex,
-                     int64_t at_micros, uint64_t snapshot_id);
+                     int64_t at_micros, uint64_t commit);
   Status AppendRemoved(std::string_view relative_path, std::string_view reason, int64_t at_micros,
-                       uint64_t snapshot_id);
+                       uint64_t commit);
 
   uint64_t entries() const { return seq_; }
   const std::string& head() const { return head_; }  // the last line's hash
@@ -72,7 +74,9 @@ struct VerifyReport {
 };
 
 // Checks the chain at `chain_path` and re-hashes every file it lists as live (added and not
-// removed), resolved against `table_dir`. IOError only when the chain cannot be read at all.
-Result<VerifyReport> Verify(const std::string& chain_path, const std::string& table_dir);
+// removed), resolved against `table_dir`; with `rehash` false only checks that they exist.
+// IOError only when the chain cannot be read at all.
+Result<VerifyReport> Verify(const std::string& chain_path, const std::string& table_dir,
+                            bool rehash = true);
 
 }  // namespace sluice::lake

@@ -1,0 +1,452 @@
+#include "stream/archive.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/thread_name.h"
+#include "lake/hash_chain.h"
+#include "lake/iceberg_table.h"
+
+namespace sluice::stream {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kOffsetsKey = "sluice.offsets";
+constexpr std::string_view kPartitionColumn = "_partition";
+constexpr std::string_view kOffsetColumn = "_offset";
+constexpr std::string_view kChainFile = "sluice-hash-chain.jsonl";
+constexpr size_t kReadBytes = 4u << 20;
+
+lake::IcebergType IcebergTypeFor(const lake::ColumnSpec& c) {
+  lake::IcebergType t;
+  switch (c.type) {
+    case lake::ColumnType::kString:
+      t.id = lake::IcebergTypeId::kString;
+      break;
+    case lake::ColumnType::kInt64:
+      t.id = lake::IcebergTypeId::kLong;
+      break;
+    case lake::ColumnType::kDouble:
+      t.id = lake::IcebergTypeId::kDouble;
+      break;
+    case lake::ColumnType::kBool:
+      t.id = lake::IcebergTypeId::kBoolean;
+      break;
+    case lake::ColumnType::kTimestampMicros:
+      t.id = lake::IcebergTypeId::kTimestamptz;
+      break;
+    case lake::ColumnType::kDecimal:
+      t.id = lake::IcebergTypeId::kDecimal;
+      t.precision = c.precision;
+      t.scale = c.scale;
+      break;
+  }
+  return t;
+}
+
+std::string JoinOffsets(const std::vector<uint64_t>& offsets) {
+  std::string out;
+  for (size_t i = 0; i < offsets.size(); ++i) out += (i ? "," : "") + std::to_string(offsets[i]);
+  return out;
+}
+
+// "12,0,7" -> offsets; nullopt when malformed.
+std::optional<std::vector<uint64_t>> SplitOffsets(std::string_view text) {
+  std::vector<uint64_t> offsets;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || end != item.data() + item.size()) return std::nullopt;
+    offsets.push_back(v);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return offsets;
+}
+
+// Data files are named "<commit sequence number>-<hour>-<n>.parquet": a file whose sequence
+// number is above the table's last snapshot's was written for a commit that never happened.
+std::optional<int64_t> SequenceOfFile(const std::string& name) {
+  int64_t seq = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), seq);
+  if (ec != std::errc() || end == name.data() + name.size() || *end != '-') return std::nullopt;
+  return seq;
+}
+
+}  // namespace
+
+struct Archive::Impl {
+  ArchiveOptions options;
+  const log::Log& input;
+  Clock& clock;
+  std::unique_ptr<lake::IcebergTable> table;
+  std::unique_ptr<lake::HashChain> chain;
+  std::unique_ptr<lake::EventColumns> columns;
+  std::vector<lake::ColumnSpec> specs;  // columns->specs(), then _partition and _offset
+  std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  std::vector<uint64_t> committed;  // next offset per partition in the table
+  std::vector<uint64_t> read_to;    // next offset per partition read into open files
+
+  struct OpenFile {
+    std::string relative_path;
+    std::unique_ptr<lake::ParquetWriter> writer;
+  };
+  std::map<int32_t, OpenFile> open_files;  // by event hour
+  int64_t buffered_bytes = 0;
+  int64_t last_commit_micros = 0;
+  int64_t last_housekeeping_micros = 0;
+  uint64_t files_written = 0;
+  std::atomic<uint64_t> skipped{0};
+
+  Counter* events_archived = nullptr;
+  Counter* commits = nullptr;
+  Counter* bytes_written = nullptr;
+  Gauge* lag = nullptr;
+
+  std::mutex mu;  // one round at a time (the thread, or RunOnce/Stop/Housekeep)
+  std::condition_variable wake;
+
+  Impl(ArchiveOptions o, const log::Log& in, Clock& c)
+      : options(std::move(o)), input(in), clock(c) {}
+
+  int64_t NextSequence() const {
+    std::optional<lake::Snapshot> current = table->CurrentSnapshot();
+    return (current ? current->sequence_number : 0) + 1;
+  }
+
+  Result<OpenFile*> FileFor(int32_t hour) {
+    auto it = open_files.find(hour);
+    if (it != open_files.end()) return &it->second;
+    OpenFile file;
+    file.relative_path = table->DataPath(
+        hour, fmt::format("{}-{}-{}.parquet", NextSequence(), hour, ++files_written));
+    const fs::path full = fs::path(table->dir()) / file.relative_path;
+    std::error_code ec;
+    fs::create_directories(full.parent_path(), ec);
+    if (ec)
+      return Status::IOError(
+          fmt::format("archive: cannot create {}: {}", full.parent_path().string(), ec.message()));
+    SLUICE_ASSIGN_OR_RETURN(file.writer,
+                            lake::ParquetWriter::OpenFile(full.string(), specs, options.writer));
+    return &open_files.emplace(hour, std::move(file)).first->second;
+  }
+
+  // Reads what each partition has and appends it to the open files.
+  Result<size_t> ReadAvailable() {
+    size_t records = 0;
+    const size_t partition_column = specs.size() - 2;
+    for (uint32_t p = 0; p < readers.size(); ++p) {
+      for (;;) {
+        SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(kReadBytes));
+        if (batch.empty()) break;
+        if (batch.front().offset != read_to[p]) {
+          skipped += batch.front().offset - read_to[p];
+          spdlog::error(
+              "archive {}: partition {}: records {}..{} left the log before being "
+              "archived (the log's retention is shorter than the archive's lag)",
+              options.table, p, read_to[p], batch.front().offset - 1);
+        }
+        for (const log::RecordView& r : batch) {
+          SLUICE_ASSIGN_OR_RETURN(OpenFile * file,
+                                  FileFor(lake::HourOfMicros(r.event_time_micros)));
+          columns->Append(r.payload, *file->writer);
+          file->writer->column(partition_column).AppendInt64(p);
+          file->writer->column(partition_column + 1).AppendInt64(static_cast<int64_t>(r.offset));
+          buffered_bytes += static_cast<int64_t>(r.payload.size());
+        }
+        for (auto& [hour, file] : open_files) SLUICE_RETURN_IF_ERROR(file.writer->CommitRows());
+        records += batch.size();
+        read_to[p] = readers[p]->next_offset();
+        events_archived->Add(batch.size());
+        if (buffered_bytes >= options.commit_bytes) return records;
+      }
+    }
+    return records;
+  }
+
+  // Closes the open files, records them in the hash chain and commits them with the offsets
+  // read so far.
+  Status Commit() {
+    if (read_to == committed) return Status::Ok();
+    lake::AppendFiles change;
+    const int64_t now = clock.NowMicros();
+    for (auto& [hour, file] : open_files) {
+      if (file.writer->rows_written() == 0 && file.writer->bytes_written() == 0) continue;
+      SLUICE_RETURN_IF_ERROR(file.writer->Close());
+      const std::string full = (fs::path(table->dir()) / file.relative_path).string();
+      SLUICE_ASSIGN_OR_RETURN(std::string sha, lake::FileSha256(full));
+      lake::DataFile data;
+      data.path = file.relative_path;
+      data.record_count = file.writer->rows_written();
+      data.file_size_in_bytes = file.writer->bytes_written();
+      data.partition_hour = hour;
+      SLUICE_RETURN_IF_ERROR(chain->AppendAdded(data.path,
+                                                static_cast<uint64_t>(data.file_size_in_bytes), sha,
+                                                now, static_cast<uint64_t>(NextSequence())));
+      bytes_written->Add(static_cast<uint64_t>(data.file_size_in_bytes));
+      change.added.push_back(std::move(data));
+    }
+    open_files.clear();
+    change.summary[std::string(kOffsetsKey)] = JoinOffsets(read_to);
+    uint64_t total = 0;
+    for (uint64_t o : read_to) total += o;
+    change.summary["sluice.last-offset"] = std::to_string(total);
+    if (change.added.empty()) {
+      // Only records of no event (skipped ones) were read: nothing to commit, nothing lost.
+      committed = read_to;
+      return Status::Ok();
+    }
+    SLUICE_RETURN_IF_ERROR(table->Commit(change).status());
+    committed = read_to;
+    buffered_bytes = 0;
+    commits->Add();
+    return Status::Ok();
+  }
+
+  Status CommitIfDue(bool force) {
+    const int64_t now = clock.MonotonicMicros();
+    if (!force && buffered_bytes < options.commit_bytes &&
+        now - last_commit_micros < options.commit_interval_micros)
+      return Status::Ok();
+    Status st = Commit();
+    if (st.ok()) {
+      last_commit_micros = now;
+    } else {
+      // The open files are lost with their rows (their writers may be half closed): read the
+      // records again from the last commit, into new files.
+      open_files.clear();
+      buffered_bytes = 0;
+      for (uint32_t p = 0; p < readers.size(); ++p) readers[p]->Seek(committed[p]);
+      read_to = committed;
+    }
+    return st;
+  }
+
+  Status Round(bool force) {
+    SLUICE_RETURN_IF_ERROR(ReadAvailable().status());
+    uint64_t end = 0, position = 0;
+    for (uint32_t p = 0; p < readers.size(); ++p) {
+      end += input.DurableEndOffset(p);
+      position += read_to[p];
+    }
+    lag->Set(static_cast<int64_t>(end > position ? end - position : 0));
+    SLUICE_RETURN_IF_ERROR(CommitIfDue(force));
+    if (open_files.empty() &&
+        clock.NowMicros() - last_housekeeping_micros >= options.housekeeping_interval_micros)
+      SLUICE_RETURN_IF_ERROR(Housekeep());
+    return Status::Ok();
+  }
+
+  // Removes the partitions past retention through a snapshot, then expires old snapshots.
+  // First commits the open files: their names carry the next commit's sequence number, which
+  // a retention commit in between would take (see SequenceOfFile).
+  Status Housekeep() {
+    SLUICE_RETURN_IF_ERROR(CommitIfDue(true));
+    last_housekeeping_micros = clock.NowMicros();
+    std::optional<lake::Snapshot> current = table->CurrentSnapshot();
+    if (!current) return Status::Ok();
+    const int64_t cutoff = clock.NowMicros() - options.retention_micros;
+    SLUICE_ASSIGN_OR_RETURN(std::vector<lake::DataFileEntry> live, table->LiveFiles(*current));
+    lake::AppendFiles change;
+    for (const lake::DataFileEntry& e : live) {
+      // An hour's partition goes once the whole hour is past retention.
+      if (e.file.partition_hour &&
+          (int64_t{*e.file.partition_hour} + 1) * 3600 * 1'000'000 <= cutoff)
+        change.deleted.push_back(e.file.path);
+    }
+    if (!change.deleted.empty()) {
+      change.summary[std::string(kOffsetsKey)] = JoinOffsets(committed);
+      SLUICE_RETURN_IF_ERROR(table->Commit(change).status());
+      spdlog::info("archive {}: {} file(s) past the retention removed from the table",
+                   options.table, change.deleted.size());
+    }
+    SLUICE_ASSIGN_OR_RETURN(int deleted, table->ExpireSnapshots(cutoff / 1000));
+    if (deleted > 0) {
+      // Files the expiry deleted leave the hash chain as expired, not as missing.
+      for (const std::string& path : PathsGoneFromDisk())
+        SLUICE_RETURN_IF_ERROR(
+            chain->AppendRemoved(path, "retention", clock.NowMicros(), NextSequence() - 1));
+    }
+    return Status::Ok();
+  }
+
+  // Data files the chain lists as added and not removed that are no longer on disk.
+  std::vector<std::string> PathsGoneFromDisk() {
+    std::vector<std::string> gone;
+    Result<lake::VerifyReport> report = lake::Verify((fs::path(table->dir()) / kChainFile).string(),
+                                                     table->dir(), /*rehash=*/false);
+    if (report.ok()) gone = report->missing;
+    return gone;
+  }
+
+  // After a crash: deletes data files written for a commit that did not happen, and records
+  // their removal in the chain when it had recorded them.
+  Status RemoveUncommittedFiles() {
+    const int64_t last = NextSequence() - 1;
+    std::error_code ec;
+    const fs::path data = fs::path(table->dir()) / "data";
+    if (!fs::exists(data, ec)) return Status::Ok();
+    std::vector<fs::path> orphans;
+    for (const auto& entry : fs::recursive_directory_iterator(data, ec)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string name = entry.path().filename().string();
+      std::optional<int64_t> seq = SequenceOfFile(name);
+      // Temporary files of a writer that never closed, and files of a commit that never was.
+      if (name.find(".tmp-") != std::string::npos || (seq && *seq > last))
+        orphans.push_back(entry.path());
+    }
+    for (const fs::path& path : orphans) {
+      fs::remove(path, ec);
+      if (ec)
+        return Status::IOError(
+            fmt::format("archive: cannot remove {}: {}", path.string(), ec.message()));
+    }
+    if (!orphans.empty()) {
+      spdlog::info("archive {}: removed {} data file(s) written after the last commit",
+                   options.table, orphans.size());
+      for (const std::string& path : PathsGoneFromDisk())
+        SLUICE_RETURN_IF_ERROR(
+            chain->AppendRemoved(path, "not committed (stopped before its commit)",
+                                 clock.NowMicros(), static_cast<uint64_t>(last)));
+    }
+    return Status::Ok();
+  }
+};
+
+Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Archive::~Archive() {
+  Status st = Stop();
+  if (!st.ok())
+    spdlog::error("archive {}: final commit failed (re-read at the next start): {}",
+                  impl_->options.table, st.ToString());
+}
+
+Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log::Log& input,
+                                               Clock& clock, MetricsRegistry& metrics) {
+  auto impl = std::make_unique<Impl>(std::move(options), input, clock);
+  Impl& s = *impl;
+  SLUICE_ASSIGN_OR_RETURN(s.columns, lake::EventColumns::Make(s.options.columns));
+  s.specs = s.columns->specs();
+  s.specs.push_back({std::string(kPartitionColumn), lake::ColumnType::kInt64, false, 18, 2, true});
+  s.specs.push_back({std::string(kOffsetColumn), lake::ColumnType::kInt64, false, 18, 2, false});
+  const bool has_event_time =
+      std::any_of(s.options.columns.begin(), s.options.columns.end(), [&](const auto& c) {
+        return c.name == s.options.event_time_column &&
+               c.type == lake::ColumnType::kTimestampMicros;
+      });
+  if (!has_event_time)
+    return Status::InvalidArgument(
+        fmt::format("archive {}: the event-time column '{}' must be one of the columns, as a "
+                    "timestamp",
+                    s.options.table, s.options.event_time_column));
+
+  std::error_code ec;
+  fs::create_directories(s.options.root, ec);
+  if (fs::exists(fs::path(s.options.root) / s.options.table / "metadata" / "version-hint.text")) {
+    SLUICE_ASSIGN_OR_RETURN(s.table,
+                            lake::IcebergTable::Open(s.options.root, s.options.table, clock));
+  } else {
+    lake::IcebergTableSpec spec;
+    for (const lake::ColumnSpec& c : s.specs)
+      spec.fields.push_back({0, c.name, IcebergTypeFor(c), !c.optional});
+    spec.hour_partition_source = s.options.event_time_column;
+    spec.properties["sluice.source"] = "the raw events of stream " + s.options.table;
+    SLUICE_ASSIGN_OR_RETURN(
+        s.table, lake::IcebergTable::Create(s.options.root, s.options.table, spec, clock));
+  }
+  SLUICE_ASSIGN_OR_RETURN(s.chain,
+                          lake::HashChain::Open((fs::path(s.table->dir()) / kChainFile).string()));
+  SLUICE_RETURN_IF_ERROR(s.RemoveUncommittedFiles());
+
+  const uint32_t partitions = input.partitions();
+  s.committed.assign(partitions, 0);
+  for (uint32_t p = 0; p < partitions; ++p) s.committed[p] = input.StartOffset(p);
+  if (std::optional<lake::Snapshot> current = s.table->CurrentSnapshot()) {
+    auto it = current->summary.find(std::string(kOffsetsKey));
+    std::optional<std::vector<uint64_t>> offsets;
+    if (it != current->summary.end()) offsets = SplitOffsets(it->second);
+    if (!offsets || offsets->size() != partitions)
+      return Status::Corruption(
+          fmt::format("archive {}: the table's last snapshot has no valid {} for {} partition(s)",
+                      s.options.table, kOffsetsKey, partitions));
+    s.committed = *offsets;
+  }
+  s.read_to = s.committed;
+  for (uint32_t p = 0; p < partitions; ++p) s.readers.push_back(input.NewReader(p, s.committed[p]));
+  const std::string labels = fmt::format("table=\"{}\"", s.options.table);
+  s.events_archived = metrics.GetCounter("sluice_archive_events_total",
+                                         "Events appended to the archive's files", labels);
+  s.commits =
+      metrics.GetCounter("sluice_archive_commits_total", "Snapshots the archive committed", labels);
+  s.bytes_written = metrics.GetCounter("sluice_archive_bytes_total",
+                                       "Bytes of Parquet files the archive committed", labels);
+  s.lag = metrics.GetGauge("sluice_archive_lag_records",
+                           "Records of the log not yet in the archive's files", labels);
+  s.last_commit_micros = clock.MonotonicMicros();
+  s.last_housekeeping_micros = clock.NowMicros();
+  return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+}
+
+void Archive::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("archive");
+    Run();
+  });
+}
+
+void Archive::Run() {
+  Impl& s = *impl_;
+  while (!stop_.load(std::memory_order_acquire)) {
+    const uint64_t generation = s.input.durable_generation();
+    {
+      std::lock_guard lock(s.mu);
+      if (Status st = s.Round(false); !st.ok())
+        spdlog::error("archive {}: {} (retried)", s.options.table, st.ToString());
+    }
+    s.input.WaitForDurable(generation, std::chrono::milliseconds(200));
+  }
+}
+
+Status Archive::Stop() {
+  stop_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(impl_->mu);
+  SLUICE_RETURN_IF_ERROR(impl_->ReadAvailable().status());
+  return impl_->CommitIfDue(true);
+}
+
+Status Archive::RunOnce(bool force) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Round(force);
+}
+
+Status Archive::Housekeep() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Housekeep();
+}
+
+std::vector<uint64_t> Archive::committed_offsets() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->committed;
+}
+
+uint64_t Archive::skipped_records() const {
+  return impl_->skipped.load();
+}
+
+const std::string& Archive::table_dir() const {
+  return impl_->table->dir();
+}
+
+}  // namespace sluice::stream
