@@ -17,11 +17,13 @@
 #include <nlohmann/json.hpp>
 
 #include "app/alerts.h"
+#include "app/archive_columns.h"
 #include "app/view_query.h"
 #include "base/thread_name.h"
 #include "base/time.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
+#include "stream/archive.h"
 #include "stream/late_events.h"
 #include "stream/stream_pipeline.h"
 
@@ -126,6 +128,7 @@ struct StreamEntry {
   std::unique_ptr<ingest::DedupIndex> dedup;  // its exactly-once ids (when it has any)
   std::string dedup_dir;                      // "<name>@<catalog offset of its CREATE>.dedup"
   std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
+  std::unique_ptr<stream::Archive> archive;          // its compliance archive, when on
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
 };
@@ -317,11 +320,29 @@ struct Catalog::Impl {
     entry->pipeline = std::make_unique<stream::StreamPipeline>(
         options, *entry->log, *deps.checkpoints, *deps.clock, *deps.metrics);
     if (started) entry->pipeline->Start();
+    if (spec.archive) {
+      stream::ArchiveOptions archive;
+      archive.root = LakeDir().string();
+      archive.table = spec.name;
+      archive.columns = ArchiveColumns(spec, deps.registry);
+      archive.event_time_column = spec.event_time;
+      archive.commit_interval_micros = deps.config->lake_commit_interval_micros;
+      archive.retention_micros =
+          spec.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros);
+      SLUICE_ASSIGN_OR_RETURN(entry->archive, stream::Archive::Open(std::move(archive), *entry->log,
+                                                                    *deps.clock, *deps.metrics));
+      if (started) entry->archive->Start();
+    }
     entry->spec = std::move(spec);
     entry->sql = std::move(sql);
     const std::string name = entry->spec.name;
     streams[name] = std::move(entry);
     return Status::Ok();
+  }
+
+  fs::path LakeDir() const {
+    return deps.config->lake_dir.empty() ? fs::path(deps.config->data_dir) / "lake"
+                                         : fs::path(deps.config->lake_dir);
   }
 
   // Moves a dropped stream's directories out of the way; they are deleted at the next start.
@@ -335,6 +356,14 @@ struct Catalog::Impl {
       if (ec)
         spdlog::warn("could not move {} of the dropped stream aside: {}",
                      (streams_dir / dir).string(), ec.message());
+    }
+    // Its archive is the compliance copy: moved aside under the lake, never deleted with it.
+    if (fs::exists(LakeDir() / name)) {
+      fs::create_directories(LakeDir() / ".dropped", ec);
+      fs::rename(LakeDir() / name, LakeDir() / ".dropped" / fmt::format("{}@{}", name, offset), ec);
+      if (ec)
+        spdlog::warn("could not move the archive of the dropped stream {} aside: {}", name,
+                     ec.message());
     }
   }
 
@@ -358,6 +387,11 @@ struct Catalog::Impl {
       // No views read the stream: the final checkpoint has nothing to write.
       (void)it->second->pipeline->Stop();
       it->second->pipeline.reset();
+      if (it->second->archive) {
+        if (Status st = it->second->archive->Stop(); !st.ok())
+          spdlog::error("stream {}: the archive's last commit failed: {}", name, st.ToString());
+        it->second->archive.reset();
+      }
       retired_logs.push_back(std::move(it->second->log));
       retired_logs.push_back(std::move(it->second->dead_letters));
       if (it->second->dedup) retired_dedup.push_back(std::move(it->second->dedup));
@@ -906,6 +940,12 @@ struct Catalog::Impl {
       options["partitions"] = it->second->log->partitions();
       options["retention"] =
           FormatDuration(s.retention_micros.value_or(deps.config->log_retention_micros));
+      if (s.archive) {
+        options["archive"] = "on";
+        options["archive_retention"] = FormatDuration(
+            s.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros));
+        options["archive_table"] = (LakeDir() / s.name).string();
+      }
       result["options"] = options;
       result["sql"] = it->second->sql;
       return Status::Ok();
@@ -1213,7 +1253,10 @@ void Catalog::WaitUntilRestored() {
 
 void Catalog::Start() {
   std::lock_guard lock(impl_->mu);
-  for (auto& [name, s] : impl_->streams) s->pipeline->Start();
+  for (auto& [name, s] : impl_->streams) {
+    s->pipeline->Start();
+    if (s->archive) s->archive->Start();
+  }
   impl_->started = true;
 }
 
@@ -1225,6 +1268,13 @@ void Catalog::Stop() {
   for (auto& [name, s] : impl_->streams) {
     if (Status st = s->pipeline->Stop(); !st.ok())
       spdlog::error("stream {}: final checkpoint failed: {}", name, st.ToString());
+    if (s->archive) {
+      if (Status st = s->archive->Stop(); !st.ok())
+        spdlog::error(
+            "stream {}: the archive's last commit failed (its records are read "
+            "again at the next start): {}",
+            name, st.ToString());
+    }
   }
   impl_->started = false;
 }

@@ -96,6 +96,22 @@ Status LoadConfigFile(const std::string& path, Config& config) {
           return Unknown(path, name);
         }
       }
+    } else if (key == "lake" && node.is_table()) {
+      for (auto& [lk, ln] : *node.as_table()) {
+        std::string name = "lake." + std::string(lk.str());
+        if (lk == "dir") {
+          auto v = ln.value<std::string>();
+          if (!v) return Status::InvalidArgument(path + ": 'lake.dir' must be a string");
+          config.lake_dir = *v;
+        } else if (lk == "commit_interval") {
+          SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.lake_commit_interval_micros));
+        } else if (lk == "archive_retention") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadDuration(path, name, ln, config.lake_archive_retention_micros));
+        } else {
+          return Unknown(path, name);
+        }
+      }
     } else if (key == "streams" && node.is_table()) {
       for (auto& [sk, sn] : *node.as_table()) {
         const std::string stream = "streams." + std::string(sk.str());

@@ -24,6 +24,10 @@ struct Config {
   int64_t housekeeping_interval_micros = 60ll * 1000 * 1000;
   // The registry subject the default `fulfilment` stream validates against; "" = none.
   std::string fulfilment_subject = "fulfilment-value";
+  // The lake (stream/archive.h): "" = <data_dir>/lake.
+  std::string lake_dir;
+  int64_t lake_commit_interval_micros = 10ll * 1000 * 1000;
+  int64_t lake_archive_retention_micros = 90ll * 24 * 3600 * 1000 * 1000;
 };
 
 // Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
@@ -32,6 +36,7 @@ struct Config {
 //   [http]     address = "0.0.0.0", port = 8080, threads = 2
 //   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days"
 //   [pipeline] checkpoint_interval = "1s"
+//   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days"
 //   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)
 Status LoadConfigFile(const std::string& path, Config& config);
 

@@ -16,6 +16,7 @@
 #include "app/demo_views.h"
 #include "app/engine.h"
 #include "app/gen.h"
+#include "app/lake_cli.h"
 #include "app/sql_cli.h"
 #include "base/clock.h"
 
@@ -157,6 +158,15 @@ int main(int argc, char** argv) {
       "sql", "Run SQL statements on a running server (DDL, SHOW, DESCRIBE) and print the results");
   AddSqlCliOptions(sql, sql_options);
 
+  LakeVerifyOptions lake_verify_options;
+  CLI::App* lake = app.add_subcommand("lake", "The lake: the archive's Iceberg tables");
+  lake->require_subcommand(1);
+  CLI::App* lake_verify = lake->add_subcommand(
+      "verify",
+      "Check that every data file the archive committed is unchanged and present (its SHA-256 "
+      "hash chain); exit 1 when one is not");
+  AddLakeVerifyOptions(lake_verify, lake_verify_options);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) return Serve(serve_flags, DemoOptions{});
@@ -170,5 +180,6 @@ int main(int argc, char** argv) {
   }
   if (*bench) return RunBench(bench_options);
   if (*sql) return RunSqlCli(sql_options);
+  if (*lake_verify) return RunLakeVerify(lake_verify_options);
   return 0;
 }

@@ -71,6 +71,10 @@ struct StreamSpec {
   int64_t watermark_delay_micros = 5'000'000;  // watermark = max event time - this
   std::optional<int64_t> retention_micros;     // of the log; unset = the engine's default
   std::optional<uint32_t> partitions;          // of the log; unset = the engine's default
+  // The compliance archive (stream/archive.h): every raw event kept as Parquet in an Iceberg
+  // table for archive_retention (unset = the engine's default, 90 days).
+  bool archive = false;
+  std::optional<int64_t> archive_retention_micros;
 };
 
 // ---- Reference tables -------------------------------------------------------------------------

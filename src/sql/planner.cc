@@ -853,6 +853,15 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
                               DurationOption(option, /*allow_zero=*/true));
     } else if (key == "retention") {
       SLUICE_ASSIGN_OR_RETURN(spec.retention_micros, DurationOption(option, /*allow_zero=*/false));
+    } else if (key == "archive") {
+      SLUICE_ASSIGN_OR_RETURN(std::string archive, WordOption(option));
+      if (archive != "on" && archive != "off")
+        return ErrorAt(option.value.location,
+                       fmt::format("archive must be 'on' or 'off', not '{}'", archive));
+      spec.archive = archive == "on";
+    } else if (key == "archive_retention") {
+      SLUICE_ASSIGN_OR_RETURN(spec.archive_retention_micros,
+                              DurationOption(option, /*allow_zero=*/false));
     } else if (key == "partitions") {
       const auto* n = std::get_if<IntegerLiteral>(&option.value.node);
       if (n == nullptr || n->value < 1 || n->value > 1024)
@@ -861,7 +870,7 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
     } else {
       return UnknownOption(option, {"subject", "event_time", "watermark_delay", "delivery",
                                     "dedup_key", "exactly_once_when", "dedup_horizon", "retention",
-                                    "partition_key", "partitions"});
+                                    "partition_key", "partitions", "archive", "archive_retention"});
     }
   }
   if (!spec.exactly_once_when.empty()) {
@@ -875,6 +884,8 @@ Result<StreamSpec> PlanStream(const CreateStream& create) {
   if (spec.dedup_horizon_micros && spec.delivery == Delivery::kAtLeastOnce)
     return ErrorAt(create.name.location,
                    "dedup_horizon needs exactly-once events: add delivery = 'exactly_once'");
+  if (spec.archive_retention_micros && !spec.archive)
+    return ErrorAt(create.name.location, "archive_retention needs the archive: add archive = 'on'");
   return spec;
 }
 

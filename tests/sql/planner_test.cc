@@ -259,6 +259,12 @@ TEST(PlannerTest, StreamOptions) {
   EXPECT_EQ(spec->partition_key, "order_id");
   EXPECT_EQ(spec->partitions, 8u);
   EXPECT_EQ(spec->exactly_once_when, "event_type IN ('payment.captured', 'refund.issued')");
+  EXPECT_FALSE(spec->archive);
+
+  spec = plan("CREATE STREAM s WITH (archive = 'on', archive_retention = '30 days')");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_TRUE(spec->archive);
+  EXPECT_EQ(spec->archive_retention_micros, 30 * kMicrosPerDay);
 
   spec = plan("CREATE STREAM s (amount BIGINT, note TEXT)");
   ASSERT_TRUE(spec.ok());
@@ -278,7 +284,7 @@ TEST(PlannerTest, StreamOptions) {
   EXPECT_EQ(plan("CREATE STREAM s WITH (subjcet = 'x')").status().message(),
             "line 1, column 23: unknown option 'subjcet' (did you mean 'subject'?); the options "
             "are: subject, event_time, watermark_delay, delivery, dedup_key, exactly_once_when, "
-            "dedup_horizon, retention, partition_key, partitions");
+            "dedup_horizon, retention, partition_key, partitions, archive, archive_retention");
 }
 
 TEST(PlannerTest, DeliveryOptions) {
@@ -322,6 +328,10 @@ TEST(PlannerTest, DeliveryOptions) {
        "'exactly_once'"},
       {"CREATE STREAM s WITH (delivery = exactly_once, dedup_horizon = '0 seconds')",
        "line 1, column 64: option 'dedup_horizon' must be positive"},
+      {"CREATE STREAM s WITH (archive = 'yes')",
+       "line 1, column 33: archive must be 'on' or 'off', not 'yes'"},
+      {"CREATE STREAM s WITH (archive_retention = '30 days')",
+       "line 1, column 15: archive_retention needs the archive: add archive = 'on'"},
   };
   for (const auto& [sql, expected] : errors)
     EXPECT_EQ(plan(sql).status().message(), expected) << sql;
