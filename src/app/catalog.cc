@@ -345,6 +345,15 @@ struct Catalog::Impl {
                                          : fs::path(deps.config->lake_dir);
   }
 
+  // Where a view with backfill = 'lake' reads what its stream's log no longer holds.
+  std::optional<stream::ArchiveReaderOptions> LakeBackfill(const sql::ViewPlan& plan) const {
+    if (!plan.backfill_from_lake) return std::nullopt;
+    stream::ArchiveReaderOptions options;
+    options.root = LakeDir().string();
+    options.table = plan.stream;
+    return options;
+  }
+
   // Moves a dropped stream's directories out of the way; they are deleted at the next start.
   void RetireDirectories(const std::string& name, uint64_t offset) {
     const fs::path dropped = streams_dir / ".dropped";
@@ -430,8 +439,9 @@ struct Catalog::Impl {
       views[name] = std::move(entry);
       return Status::Ok();
     }
-    const Status added = stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view,
-                                                  entry->late_events.get(), std::move(table));
+    const Status added =
+        stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view, entry->late_events.get(),
+                                 std::move(table), LakeBackfill(plan));
     const Status persisted = added.ok() ? Persist(sql, offset) : added;
     if (!persisted.ok()) {
       if (added.ok()) stream.pipeline->RemoveView(plan.name);
@@ -969,6 +979,7 @@ struct Catalog::Impl {
         options["allowed_lateness"] = FormatDuration(p.allowed_lateness_micros);
       options["retention"] = p.retention_micros ? FormatDuration(*p.retention_micros) : "forever";
       options["watermark_delay"] = FormatDuration(p.watermark_delay_micros);
+      options["backfill"] = p.backfill_from_lake ? "lake" : "log";
       if (p.lookup)
         options["join"] = fmt::format("{}lookup join with table {}", p.lookup->left ? "left " : "",
                                       p.lookup->table);
@@ -1144,8 +1155,9 @@ struct Catalog::Impl {
         restoring_view = job.plan.name;
       }
       if (deps.before_restore) deps.before_restore(job.plan.name);
-      const Status added = job.pipeline->AddView(job.plan, job.checkpoint_id, job.view,
-                                                 job.late_events, std::move(job.table));
+      const Status added =
+          job.pipeline->AddView(job.plan, job.checkpoint_id, job.view, job.late_events,
+                                std::move(job.table), LakeBackfill(job.plan));
       if (!added.ok()) {
         spdlog::error("view {}: restoring from its checkpoint failed: {}", job.plan.name,
                       added.ToString());

@@ -83,6 +83,8 @@ Status LoadConfigFile(const std::string& path, Config& config) {
               ReadInt(path, name, ln, config.log_disk_reserve_bytes, 0, int64_t{1} << 40));
         } else if (lk == "retention") {
           SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.log_retention_micros));
+        } else if (lk == "housekeeping_interval") {
+          SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.housekeeping_interval_micros));
         } else {
           return Unknown(path, name);
         }

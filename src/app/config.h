@@ -34,7 +34,8 @@ struct Config {
 // to a default). Recognised keys:
 //   data_dir = "./sluice-data"
 //   [http]     address = "0.0.0.0", port = 8080, threads = 2
-//   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days"
+//   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days",
+//              housekeeping_interval = "1m"
 //   [pipeline] checkpoint_interval = "1s"
 //   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days"
 //   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)

@@ -167,6 +167,13 @@ int main(int argc, char** argv) {
       "hash chain); exit 1 when one is not");
   AddLakeVerifyOptions(lake_verify, lake_verify_options);
 
+  ReplayOptions replay_options;
+  CLI::App* replay = app.add_subcommand(
+      "replay",
+      "Send archived events from the lake back into a stream of a running server (e.g. to "
+      "rebuild a view over history the log no longer holds)");
+  AddReplayOptions(replay, replay_options);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) return Serve(serve_flags, DemoOptions{});
@@ -181,5 +188,6 @@ int main(int argc, char** argv) {
   if (*bench) return RunBench(bench_options);
   if (*sql) return RunSqlCli(sql_options);
   if (*lake_verify) return RunLakeVerify(lake_verify_options);
+  if (*replay) return RunReplay(replay_options);
   return 0;
 }

@@ -201,6 +201,9 @@ struct ViewPlan {
   int64_t allowed_lateness_micros = 0;         // on_close: how long after its end a window waits
   std::optional<int64_t> retention_micros;     // windows ending this long before the watermark
                                                // are purged from state and view; unset: never
+  // backfill = 'lake': a new view first reads the archived events its stream's log no longer
+  // holds (stream_pipeline.h), then the log.
+  bool backfill_from_lake = false;
   // Joins: input columns beyond kInputColumns (kInputColumns + extra_columns in all) hold the
   // joined table's columns or the interval join's side columns.
   std::optional<LookupJoinSpec> lookup;

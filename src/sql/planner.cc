@@ -434,8 +434,25 @@ class ViewPlanner {
       } else if (key == "allowed_lateness") {
         SLUICE_ASSIGN_OR_RETURN(plan_.allowed_lateness_micros,
                                 DurationOption(option, /*allow_zero=*/true));
+      } else if (key == "backfill") {
+        SLUICE_ASSIGN_OR_RETURN(std::string from, WordOption(option));
+        if (from == "lake") {
+          if (!stream_->archive)
+            return ErrorAt(option.value.location,
+                           fmt::format("backfill = 'lake' reads the archive of stream {}, which "
+                                       "has none: it needs archive = 'on'",
+                                       stream_->name));
+          if (plan_.interval_join)
+            return ErrorAt(option.value.location,
+                           "backfill = 'lake' is not supported for interval joins (they pair "
+                           "events in log order)");
+          plan_.backfill_from_lake = true;
+        } else if (from != "log") {
+          return ErrorAt(option.value.location,
+                         fmt::format("backfill must be 'log' or 'lake', not '{}'", from));
+        }
       } else {
-        return UnknownOption(option, {"retention", "emit", "allowed_lateness"});
+        return UnknownOption(option, {"retention", "emit", "allowed_lateness", "backfill"});
       }
     }
     return Status::Ok();

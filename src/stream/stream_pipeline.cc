@@ -66,6 +66,10 @@ struct Member {
   bool live = false;
   std::vector<uint64_t> offsets;
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
+  // A backfill from the lake: the archived records the log no longer holds, read before the
+  // log (offsets stay at the log's start until it is done). No checkpoint is taken meanwhile.
+  std::unique_ptr<ArchiveReader> history;
+  uint64_t history_read = 0;
   // Per partition: when this member last saw input it had not read, or joined the pipeline
   // (monotonic micros). Decides when a caught-up partition turns idle.
   std::vector<int64_t> last_input;
@@ -224,6 +228,7 @@ struct StreamPipeline::Impl {
   std::vector<store::RowChange> changes;
   std::vector<int64_t> round_log_times;
   int64_t created_at_micros = 0;  // records appended before this are backfill: no latency sample
+  bool history_ended = false;     // a member's lake backfill ended this round
   int64_t last_checkpoint_micros = 0;
 
   Histogram* e2e_latency = nullptr;
@@ -283,7 +288,7 @@ struct StreamPipeline::Impl {
 
   void JoinCaughtUp() {
     for (auto& m : members) {
-      if (!m->live && m->offsets == offsets) {
+      if (!m->live && !m->history && m->offsets == offsets) {
         m->live = true;
         m->readers.clear();
         spdlog::info("view {}: caught up with stream {} at position {}", m->name, options.stream,
@@ -333,8 +338,32 @@ struct StreamPipeline::Impl {
     return n;
   }
 
+  // One row group of a member's backfill from the lake. Its events are history: the late ones
+  // are counted but not recorded in the late-events log (which is keyed by the log's order).
+  Result<size_t> CatchUpFromLake(Member& m) {
+    SLUICE_ASSIGN_OR_RETURN(std::span<const ArchivedRecord> batch, m.history->Next());
+    if (batch.empty()) {
+      spdlog::info("view {}: backfilled {} events from the lake; continuing from the log", m.name,
+                   m.history_read);
+      m.history.reset();
+      history_ended = true;
+      return size_t{0};
+    }
+    for (const ArchivedRecord& record : batch) {
+      if (!extractor->Extract(record.payload).ok()) {
+        malformed->Add();
+        continue;
+      }
+      m.aggregator->Add(extractor->values(), record.event_time_micros, record.partition);
+    }
+    m.history_read += batch.size();
+    m.processed->Add(batch.size());
+    return batch.size();
+  }
+
   // One chunk of a catching-up member's backfill, never past the shared position.
   Result<size_t> CatchUp(Member& m) {
+    if (m.history) return CatchUpFromLake(m);
     size_t n = 0;
     for (uint32_t p = 0; p < m.readers.size(); ++p) MarkPending(m, p, m.offsets[p]);
     for (uint32_t p = 0; p < m.readers.size(); ++p) {
@@ -355,6 +384,18 @@ struct StreamPipeline::Impl {
   }
 
   Result<size_t> ProcessAvailable() {
+    history_ended = false;
+    SLUICE_ASSIGN_OR_RETURN(size_t n, ProcessRound());
+    // A lake backfill that ended this round read nothing, but its log part is still to come:
+    // not a round without input.
+    while (n == 0 && history_ended) {
+      history_ended = false;
+      SLUICE_ASSIGN_OR_RETURN(n, ProcessRound());
+    }
+    return n;
+  }
+
+  Result<size_t> ProcessRound() {
     EstablishPosition();
     std::vector<Member*> live;
     for (auto& m : members)
@@ -391,7 +432,12 @@ struct StreamPipeline::Impl {
     // Before taking any state: a failed wait leaves everything for the next checkpoint.
     for (auto& m : members) SLUICE_RETURN_IF_ERROR(m->WaitLateEventsDurable());
     std::vector<CheckpointUpdate> updates;
+    std::vector<Member*> updated;
     for (auto& m : members) {
+      // Mid-way through the lake, the offsets do not describe the state: after a crash, the
+      // backfill starts over.
+      if (m->history) continue;
+      updated.push_back(m.get());
       CheckpointUpdate u;
       u.pipeline = m->checkpoint_id;
       m->aggregator->TakeCheckpointChanges(u.changed_state);
@@ -413,13 +459,13 @@ struct StreamPipeline::Impl {
       // Nothing was written: keep the changes for the next checkpoint, which is due.
       for (size_t i = 0; i < updates.size(); ++i) {
         for (auto& [k, v] : updates[i].changed_state)
-          members[i]->uncommitted.insert_or_assign(std::move(k), std::move(v));
+          updated[i]->uncommitted.insert_or_assign(std::move(k), std::move(v));
       }
       return st;
     }
     for (size_t i = 0; i < updates.size(); ++i) {
-      members[i]->checkpointed_position = Sum(updates[i].offsets);
-      members[i]->checkpointed_watermark = members[i]->aggregator->watermark();
+      updated[i]->checkpointed_position = Sum(updates[i].offsets);
+      updated[i]->checkpointed_watermark = updated[i]->aggregator->watermark();
     }
     return Status::Ok();
   }
@@ -439,7 +485,8 @@ StreamPipeline::~StreamPipeline() {
 
 Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
                                std::shared_ptr<store::View> view, log::Log* late_events,
-                               std::shared_ptr<const ReferenceTable> table) {
+                               std::shared_ptr<const ReferenceTable> table,
+                               std::optional<ArchiveReaderOptions> lake_backfill) {
   Impl& s = *impl_;
   // Reading the checkpoint may take a while: not under the round lock.
   const auto started = std::chrono::steady_clock::now();
@@ -507,6 +554,25 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
     m->readers.push_back(s.input.NewReader(p, offset));
     const uint64_t end = s.input.DurableEndOffset(p);
     if (end > offset) unreplayed += end - offset;
+  }
+  if (lake_backfill && data.offsets.empty()) {
+    // What the log no longer holds, from the archive: records below the log's start.
+    lake_backfill->below.clear();
+    for (uint32_t p = 0; p < s.input.partitions(); ++p)
+      lake_backfill->below.push_back(s.input.StartOffset(p));
+    Result<std::unique_ptr<ArchiveReader>> history = ArchiveReader::Open(*lake_backfill);
+    if (history.ok()) {
+      m->history = std::move(history).value();
+      spdlog::info("view {}: backfilling from the lake table {} (snapshot {}, {} files)", plan.name,
+                   lake_backfill->table, m->history->snapshot_id(), m->history->files());
+    } else if (history.status().code() == StatusCode::kNotFound) {
+      spdlog::info("view {}: nothing to backfill from the lake: {}", plan.name,
+                   history.status().message());
+    } else {
+      return Status(history.status().code(),
+                    fmt::format("view {}: cannot backfill from the lake: {}", plan.name,
+                                history.status().message()));
+    }
   }
   // Until the idle timeout has passed, a partition without input may still be about to get
   // some (a producer's batch becoming durable in another partition first).
@@ -589,7 +655,8 @@ std::optional<uint64_t> StreamPipeline::lag(const std::string& name) const {
   if (m == nullptr) return std::nullopt;
   const uint64_t end = impl_->DurableEnd();
   const uint64_t position = impl_->Position(*m);
-  return end > position ? end - position : 0;
+  const uint64_t history = m->history ? m->history->remaining_records() : 0;
+  return (end > position ? end - position : 0) + history;
 }
 
 Status StreamPipeline::status() const {

@@ -44,6 +44,7 @@
 #include "log/log.h"
 #include "sql/plan.h"
 #include "store/view.h"
+#include "stream/archive_reader.h"
 #include "stream/checkpoint_store.h"
 #include "stream/reference_table.h"
 
@@ -78,9 +79,16 @@ class StreamPipeline {
   // position of the stream's log, also across restarts (entries since the checkpoint are
   // scanned here); a checkpoint waits until the entries it covers are durable. `table`: the
   // reference table of the plan's lookup join, if it has one (view_operator.h).
+  // `lake_backfill`: the stream's archive (archive_reader.h). A view without a checkpoint then
+  // first reads the archived records the log no longer holds (offsets below the log's start
+  // per partition), in the archive's hour order, then backfills from the log as usual. Late
+  // ones among them are counted but not recorded; no checkpoint is taken until the lake part
+  // is done (a restart starts it over); lag() includes the archived records still to read. A
+  // table with nothing archived is no error (the log backfill alone).
   Status AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
                  std::shared_ptr<store::View> view, log::Log* late_events = nullptr,
-                 std::shared_ptr<const ReferenceTable> table = nullptr);
+                 std::shared_ptr<const ReferenceTable> table = nullptr,
+                 std::optional<ArchiveReaderOptions> lake_backfill = std::nullopt);
   // Removes a view (without a checkpoint: the caller drops its state). No-op when absent.
   void RemoveView(const std::string& name);
 
