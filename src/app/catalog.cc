@@ -26,6 +26,7 @@
 #include "stream/archive.h"
 #include "stream/late_events.h"
 #include "stream/stream_pipeline.h"
+#include "stream/view_table.h"
 
 namespace sluice::app {
 
@@ -138,6 +139,14 @@ struct TableEntry {
   std::shared_ptr<stream::ReferenceTable> table;  // spec() is the plan
 };
 
+// A view's table in the lake (stream/view_table.h), written by the lake writer thread; guarded
+// by Catalog::Impl::lake_mu. `dropped`: the view is gone and its table moved aside.
+struct LakeOutput {
+  std::unique_ptr<stream::ViewTable> table;
+  std::shared_ptr<store::View> view;
+  bool dropped = false;
+};
+
 struct ViewEntry {
   sql::ViewPlan plan;
   std::string sql;
@@ -145,6 +154,7 @@ struct ViewEntry {
   std::shared_ptr<store::View> view;
   std::unique_ptr<log::Log> late_events;  // its late-events side output (stream/late_events.h)
   Gauge* late_event_bytes = nullptr;
+  std::shared_ptr<LakeOutput> lake;  // lake = 'on': its table in the lake
 };
 
 struct AlertEntry {
@@ -188,6 +198,13 @@ struct Catalog::Impl {
   std::vector<std::unique_ptr<ingest::DedupIndex>> retired_dedup;  // likewise
   bool started = false;
   bool replaying = false;  // applying the catalog log: nothing is appended to it
+
+  // Views with lake = 'on' commit their rows on `lake_writer` every view_commit_interval.
+  // Never held while taking `mu` (DropView takes it under `mu`).
+  std::mutex lake_mu;
+  std::condition_variable lake_cv;
+  bool lake_stopping = false;
+  std::thread lake_writer;
   uint64_t replay_offset = 0;
 
   // Views defined in the log restore on `restorer`, after Open, one at a time (see Open in
@@ -354,6 +371,90 @@ struct Catalog::Impl {
     return options;
   }
 
+  stream::ViewTableOptions ViewTableOptionsFor(const sql::ViewPlan& plan) const {
+    stream::ViewTableOptions options;
+    options.root = LakeDir().string();
+    options.name = plan.name;
+    options.retention_micros = deps.config->lake_view_retention_micros;
+    for (const sql::OutputColumn& c : plan.columns) {
+      std::optional<lake::ColumnType> type;
+      switch (c.type) {
+        case sql::Type::kBoolean:
+          type = lake::ColumnType::kBool;
+          break;
+        case sql::Type::kBigint:
+          type = lake::ColumnType::kInt64;
+          break;
+        case sql::Type::kDouble:
+          type = lake::ColumnType::kDouble;
+          break;
+        case sql::Type::kTimestamp:
+          type = lake::ColumnType::kTimestampMicros;
+          break;
+        case sql::Type::kAny:
+        case sql::Type::kNull:
+          break;  // typed by the first value (view_table.h)
+        default:  // VARCHAR, and what has no lake type of its own (DATE, INTERVAL, JSON)
+          type = lake::ColumnType::kString;
+      }
+      options.columns.push_back({c.name, type});
+    }
+    return options;
+  }
+
+  // A dropped view's table is history: moved aside under the lake, never deleted with it.
+  void RetireViewTable(const std::string& name, LakeOutput& lake) {
+    std::lock_guard lock(lake_mu);
+    lake.dropped = true;
+    const fs::path from = lake.table->dir();
+    lake.table.reset();
+    std::error_code ec;
+    fs::create_directories(LakeDir() / ".dropped", ec);
+    fs::rename(from, LakeDir() / ".dropped" / fmt::format("{}@{}", name, NextOffset()), ec);
+    if (ec)
+      spdlog::warn("could not move the lake table of the dropped view {} aside: {}", name,
+                   ec.message());
+  }
+
+  // Commits every lake = 'on' view that changed (skipping views still restoring); with
+  // `housekeep`, also expires their old snapshots.
+  void CommitViewTables(bool housekeep) {
+    std::vector<std::pair<std::string, std::shared_ptr<LakeOutput>>> outputs;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [name, v] : views)
+        if (v->lake) outputs.emplace_back(name, v->lake);
+    }
+    std::lock_guard lock(lake_mu);
+    for (auto& [name, out] : outputs) {
+      if (out->dropped || !out->view->Available().ok()) continue;
+      if (Result<bool> committed = out->table->Commit(*out->view); !committed.ok())
+        spdlog::error("view {}: committing its rows to the lake failed (retried): {}", name,
+                      committed.status().ToString());
+      if (!housekeep) continue;
+      if (Result<int> expired = out->table->Housekeep(); !expired.ok())
+        spdlog::error("view {}: expiring its lake snapshots failed: {}", name,
+                      expired.status().ToString());
+    }
+  }
+
+  void LakeWriterLoop() {
+    SetCurrentThreadName("lake-views");
+    int64_t last_housekeeping = deps.clock->MonotonicMicros();
+    std::unique_lock lock(lake_mu);
+    while (!lake_stopping) {
+      lake_cv.wait_for(lock,
+                       std::chrono::microseconds(deps.config->lake_view_commit_interval_micros));
+      if (lake_stopping) break;
+      lock.unlock();
+      const int64_t now = deps.clock->MonotonicMicros();
+      const bool housekeep = now - last_housekeeping >= kMicrosPerHour;
+      if (housekeep) last_housekeeping = now;
+      CommitViewTables(housekeep);
+      lock.lock();
+    }
+  }
+
   // Moves a dropped stream's directories out of the way; they are deleted at the next start.
   void RetireDirectories(const std::string& name, uint64_t offset) {
     const fs::path dropped = streams_dir / ".dropped";
@@ -425,6 +526,18 @@ struct Catalog::Impl {
         deps.metrics->GetGauge("sluice_log_bytes", "Bytes on disk per stream log",
                                fmt::format("stream=\"{}\"", LateEventsName(entry->checkpoint_id)));
     entry->view = deps.views->Add(stream::ViewDefinitionFor(plan, sql), replaying);
+    if (plan.lake_table) {
+      Result<std::unique_ptr<stream::ViewTable>> opened =
+          stream::ViewTable::Open(ViewTableOptionsFor(plan), *deps.clock);
+      if (!opened.ok()) {
+        deps.views->Remove(plan.name);
+        return Status(opened.status().code(), fmt::format("view {}: its lake table: {}", plan.name,
+                                                          opened.status().message()));
+      }
+      entry->lake = std::make_shared<LakeOutput>();
+      entry->lake->table = std::move(opened).value();
+      entry->lake->view = entry->view;
+    }
     std::shared_ptr<const stream::ReferenceTable> table;
     if (plan.lookup) table = tables.at(plan.lookup->table)->table;
     if (replaying) {
@@ -472,6 +585,7 @@ struct Catalog::Impl {
       spdlog::warn("view {}: deleting its checkpoint failed (deleted at the next start): {}", name,
                    st.ToString());
     deps.views->Remove(name);
+    if (v.lake) RetireViewTable(name, *v.lake);
     const std::string late_dir = LateEventsName(v.checkpoint_id);
     retired_logs.push_back(std::move(v.late_events));
     views.erase(it);
@@ -980,6 +1094,7 @@ struct Catalog::Impl {
       options["retention"] = p.retention_micros ? FormatDuration(*p.retention_micros) : "forever";
       options["watermark_delay"] = FormatDuration(p.watermark_delay_micros);
       options["backfill"] = p.backfill_from_lake ? "lake" : "log";
+      if (p.lake_table) options["lake_table"] = (LakeDir() / p.name).string();
       if (p.lookup)
         options["join"] = fmt::format("{}lookup join with table {}", p.lookup->left ? "left " : "",
                                       p.lookup->table);
@@ -1270,10 +1385,22 @@ void Catalog::Start() {
     if (s->archive) s->archive->Start();
   }
   impl_->started = true;
+  impl_->lake_stopping = false;
+  impl_->lake_writer = std::thread([impl = impl_.get()] { impl->LakeWriterLoop(); });
 }
 
 void Catalog::Stop() {
   impl_->StopRestoring();
+  if (impl_->lake_writer.joinable()) {
+    {
+      std::lock_guard lock(impl_->lake_mu);
+      impl_->lake_stopping = true;
+    }
+    impl_->lake_cv.notify_all();
+    impl_->lake_writer.join();
+    // What changed since the last commit goes in now (a clean shutdown loses nothing).
+    impl_->CommitViewTables(/*housekeep=*/false);
+  }
   std::lock_guard lock(impl_->mu);
   for (auto& [name, a] : impl_->alerts) a->runner->Stop();
   if (!impl_->started) return;

@@ -110,6 +110,11 @@ Status LoadConfigFile(const std::string& path, Config& config) {
         } else if (lk == "archive_retention") {
           SLUICE_RETURN_IF_ERROR(
               ReadDuration(path, name, ln, config.lake_archive_retention_micros));
+        } else if (lk == "view_commit_interval") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadDuration(path, name, ln, config.lake_view_commit_interval_micros));
+        } else if (lk == "view_retention") {
+          SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.lake_view_retention_micros));
         } else {
           return Unknown(path, name);
         }

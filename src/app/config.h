@@ -28,6 +28,10 @@ struct Config {
   std::string lake_dir;
   int64_t lake_commit_interval_micros = 10ll * 1000 * 1000;
   int64_t lake_archive_retention_micros = 90ll * 24 * 3600 * 1000 * 1000;
+  // Views created with lake = 'on' (stream/view_table.h): how often their rows are committed
+  // (when they changed), and how long their snapshots are kept.
+  int64_t lake_view_commit_interval_micros = 60ll * 1000 * 1000;
+  int64_t lake_view_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
 };
 
 // Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
@@ -37,7 +41,8 @@ struct Config {
 //   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days",
 //              housekeeping_interval = "1m"
 //   [pipeline] checkpoint_interval = "1s"
-//   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days"
+//   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days",
+//              view_commit_interval = "1m", view_retention = "7 days"
 //   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)
 Status LoadConfigFile(const std::string& path, Config& config);
 

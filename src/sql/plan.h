@@ -204,6 +204,9 @@ struct ViewPlan {
   // backfill = 'lake': a new view first reads the archived events its stream's log no longer
   // holds (stream_pipeline.h), then the log.
   bool backfill_from_lake = false;
+  // lake = 'on': the view's rows are also written to the lake, a snapshot at a time
+  // (stream/view_table.h).
+  bool lake_table = false;
   // Joins: input columns beyond kInputColumns (kInputColumns + extra_columns in all) hold the
   // joined table's columns or the interval join's side columns.
   std::optional<LookupJoinSpec> lookup;

@@ -451,8 +451,14 @@ class ViewPlanner {
           return ErrorAt(option.value.location,
                          fmt::format("backfill must be 'log' or 'lake', not '{}'", from));
         }
+      } else if (key == "lake") {
+        SLUICE_ASSIGN_OR_RETURN(std::string lake, WordOption(option));
+        if (lake != "on" && lake != "off")
+          return ErrorAt(option.value.location,
+                         fmt::format("lake must be 'on' or 'off', not '{}'", lake));
+        plan_.lake_table = lake == "on";
       } else {
-        return UnknownOption(option, {"retention", "emit", "allowed_lateness", "backfill"});
+        return UnknownOption(option, {"retention", "emit", "allowed_lateness", "backfill", "lake"});
       }
     }
     return Status::Ok();

@@ -20,8 +20,8 @@ constexpr std::string_view kPartitionColumn = "_partition";
 constexpr std::string_view kOffsetColumn = "_offset";
 constexpr int64_t kMicrosPerHour = int64_t{3600} * 1'000'000;
 
-Result<size_t> ColumnIndex(const lake::FileInfo& info, std::string_view name,
-                           lake::ColumnType type, const std::string& path) {
+Result<size_t> ColumnIndex(const lake::FileInfo& info, std::string_view name, lake::ColumnType type,
+                           const std::string& path) {
   for (size_t i = 0; i < info.columns.size(); ++i) {
     if (info.columns[i].name != name) continue;
     if (info.columns[i].type != type)
@@ -66,16 +66,16 @@ struct ArchiveReader::Impl {
     SLUICE_ASSIGN_OR_RETURN(bytes, lake::ReadWholeFile(path));
     SLUICE_ASSIGN_OR_RETURN(lake::ParquetReader opened, lake::ParquetReader::Open(bytes));
     const lake::FileInfo& info = opened.info();
-    SLUICE_ASSIGN_OR_RETURN(raw, ColumnIndex(info, lake::kRawColumn, lake::ColumnType::kString,
-                                             entry.file.path));
+    SLUICE_ASSIGN_OR_RETURN(
+        raw, ColumnIndex(info, lake::kRawColumn, lake::ColumnType::kString, entry.file.path));
     SLUICE_ASSIGN_OR_RETURN(
         partition, ColumnIndex(info, kPartitionColumn, lake::ColumnType::kInt64, entry.file.path));
     SLUICE_ASSIGN_OR_RETURN(
         offset, ColumnIndex(info, kOffsetColumn, lake::ColumnType::kInt64, entry.file.path));
     event_time.reset();
     if (!event_time_column.empty()) {
-      Result<size_t> found = ColumnIndex(info, event_time_column,
-                                         lake::ColumnType::kTimestampMicros, entry.file.path);
+      Result<size_t> found =
+          ColumnIndex(info, event_time_column, lake::ColumnType::kTimestampMicros, entry.file.path);
       if (found.ok()) event_time = found.value();
     }
     hour = entry.file.partition_hour;
@@ -107,8 +107,7 @@ struct ArchiveReader::Impl {
       if (!options.below.empty() && (record.partition >= options.below.size() ||
                                      record.offset >= options.below[record.partition]))
         continue;
-      record.event_time_micros =
-          event_time && !times.IsNull(row) ? times.Int64At(row) : hour_start;
+      record.event_time_micros = event_time && !times.IsNull(row) ? times.Int64At(row) : hour_start;
       const std::string_view raw_event = raws.StringAt(row);
       record.payload = std::string_view(payloads).substr(
           static_cast<size_t>(raw_event.data() - raws.arena().data()), raw_event.size());
@@ -126,8 +125,8 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(ArchiveReaderOptions 
   Impl& s = *impl;
   s.options = std::move(options);
   if (!fs::exists(fs::path(s.options.root) / s.options.table / "metadata" / "version-hint.text"))
-    return Status::NotFound(fmt::format("no lake table {} under {}", s.options.table,
-                                        s.options.root));
+    return Status::NotFound(
+        fmt::format("no lake table {} under {}", s.options.table, s.options.root));
   SLUICE_ASSIGN_OR_RETURN(s.table, lake::IcebergTable::Open(s.options.root, s.options.table));
   lake::Snapshot snapshot;
   if (s.options.snapshot_id) {
@@ -150,9 +149,8 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(ArchiveReaderOptions 
     return a.file.path < b.file.path;
   });
   std::erase_if(s.files, [&](const lake::DataFileEntry& e) {
-    return e.file.partition_hour &&
-           (*e.file.partition_hour < s.options.first_hour ||
-            *e.file.partition_hour > s.options.last_hour);
+    return e.file.partition_hour && (*e.file.partition_hour < s.options.first_hour ||
+                                     *e.file.partition_hour > s.options.last_hour);
   });
   for (const auto& e : s.files) s.remaining += static_cast<uint64_t>(e.file.record_count);
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
@@ -179,8 +177,14 @@ Result<std::span<const ArchivedRecord>> ArchiveReader::Next() {
   }
 }
 
-uint64_t ArchiveReader::remaining_records() const { return impl_->remaining; }
-size_t ArchiveReader::files() const { return impl_->files.size(); }
-int64_t ArchiveReader::snapshot_id() const { return impl_->snapshot_id; }
+uint64_t ArchiveReader::remaining_records() const {
+  return impl_->remaining;
+}
+size_t ArchiveReader::files() const {
+  return impl_->files.size();
+}
+int64_t ArchiveReader::snapshot_id() const {
+  return impl_->snapshot_id;
+}
 
 }  // namespace sluice::stream

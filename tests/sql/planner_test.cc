@@ -202,7 +202,7 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
       {"CREATE MATERIALIZED VIEW v WITH (retension = '1 day') AS SELECT count(*) FROM "
        "fulfilment",
        "line 1, column 34: unknown option 'retension' (did you mean 'retention'?); the options "
-       "are: retention, emit, allowed_lateness, backfill"},
+       "are: retention, emit, allowed_lateness, backfill, lake"},
       {"CREATE MATERIALIZED VIEW v WITH (emit = 'sometimes') AS SELECT window_start, count(*) "
        "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start",
        "line 1, column 41: emit must be 'on_update' or 'on_close', not 'sometimes'"},

@@ -11,9 +11,9 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/time.h"
+#include "lake/iceberg_table.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
-#include "lake/iceberg_table.h"
 #include "stream/archive.h"
 #include "stream/archive_reader.h"
 #include "stream/stream_pipeline.h"
@@ -142,7 +142,9 @@ class LakeBackfillTest : public ::testing::Test {
 };
 
 // 0 + 1 + ... + (n - 1)
-int64_t SumBelow(int n) { return int64_t{n} * (n - 1) / 2; }
+int64_t SumBelow(int n) {
+  return int64_t{n} * (n - 1) / 2;
+}
 
 TEST_F(LakeBackfillTest, AViewReadsWhatTheLogNoLongerHoldsFromTheArchive) {
   Append(0, 600);
@@ -225,8 +227,7 @@ TEST(LakeBackfillPlan, NeedsTheStreamsArchive) {
   auto statements = sql::Parse(
       "CREATE MATERIALIZED VIEW v WITH (backfill = 'lake') AS SELECT count(*) FROM orders");
   ArchivedStream catalog(/*archive=*/false);
-  auto plan =
-      sql::PlanView(std::get<sql::CreateMaterializedView>(statements->at(0).node), catalog);
+  auto plan = sql::PlanView(std::get<sql::CreateMaterializedView>(statements->at(0).node), catalog);
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().message(),
             "line 1, column 45: backfill = 'lake' reads the archive of stream orders, which has "
