@@ -18,6 +18,7 @@
 
 #include "app/alerts.h"
 #include "app/archive_columns.h"
+#include "app/lake_query.h"
 #include "app/view_query.h"
 #include "base/thread_name.h"
 #include "base/time.h"
@@ -1151,6 +1152,13 @@ struct Catalog::Impl {
     }
     bool IsStream(std::string_view name) const override {
       return impl->streams.contains(std::string(name));
+    }
+    Result<std::shared_ptr<const sql::QueryTable>> FindLakeTable(
+        std::string_view name, const std::optional<sql::AsOf>& as_of) const override {
+      return OpenLakeQueryTable(impl->LakeDir().string(), name, as_of);
+    }
+    std::vector<std::string> LakeTableNames() const override {
+      return app::LakeTableNames(impl->LakeDir().string());
     }
   };
 

@@ -66,6 +66,11 @@ void WriteQueryResult(const sql::QueryResult& result, Json& out) {
     out["view"] = result.view;
     out["version"] = result.view_version;
   }
+  if (!result.scan_details.empty()) {
+    Json scan = Json::object();
+    for (const auto& [name, value] : result.scan_details) scan[name] = value;
+    out["scan"] = std::move(scan);
+  }
   Json columns = Json::array();
   Json types = Json::array();
   for (const sql::QueryColumn& c : result.columns) {

@@ -215,9 +215,13 @@ class QueryExecutor {
                      "the windowed view (CREATE MATERIALIZED VIEW ... FROM TUMBLE(...)) and query "
                      "it");
     const auto& named = std::get<NamedTable>(from.node);
+    if (named.name.size() == 2 && named.name[0].name == "lake") return PlanLakeTable(from, named);
     if (named.time_travel)
       return ErrorAt(named.time_travel->at.location,
-                     "FOR SYSTEM_TIME / VERSION AS OF is not supported over a view");
+                     fmt::format("FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM "
+                                 "lake.<stream> of a stream with archive = 'on'); '{}' is not a "
+                                 "lake table",
+                                 ToSqlPath(named.name)));
     const std::string& name = named.name.back().name;
     if (named.name.size() != 1)
       return ErrorAt(from.location, fmt::format("unknown view '{}'", ToSqlPath(named.name)));
@@ -244,6 +248,11 @@ class QueryExecutor {
       return ErrorAt(from.location, message);
     }
     view_name_ = name;
+    AddInputColumns(name, named, fmt::format("view '{}'", name));
+    return Status::Ok();
+  }
+
+  void AddInputColumns(const std::string& name, const NamedTable& named, const std::string& what) {
     qualifiers_.push_back(name);
     if (named.alias) qualifiers_.push_back(named.alias->name);
     const std::vector<QueryColumn>& columns = table_->columns();
@@ -253,8 +262,78 @@ class QueryExecutor {
         input_.AddColumn(columns[i].name, columns[i].type, static_cast<int>(i), q);
       list += (i == 0 ? "" : ", ") + columns[i].name;
     }
-    input_.SetUnknownNameHint(fmt::format("view '{}' has the columns {}", name, list));
+    input_.SetUnknownNameHint(fmt::format("{} has the columns {}", what, list));
+  }
+
+  // FROM lake.<table> [FOR SYSTEM_TIME AS OF ... | FOR VERSION AS OF ...]
+  Status PlanLakeTable(const TableRef& from, const NamedTable& named) {
+    const std::string& name = named.name[1].name;
+    std::optional<AsOf> as_of;
+    if (named.time_travel) {
+      SLUICE_ASSIGN_OR_RETURN(AsOf at, EvaluateAsOf(*named.time_travel));
+      as_of = at;
+    }
+    Result<std::shared_ptr<const QueryTable>> table = catalog_.FindLakeTable(name, as_of);
+    if (!table.ok()) {
+      const SourceLocation at = named.time_travel ? named.time_travel->at.location : from.location;
+      return Status(table.status().code(), ErrorAt(at, table.status().message()).message());
+    }
+    table_ = std::move(table).value();
+    if (table_ == nullptr) {
+      std::string message = fmt::format("unknown lake table '{}'", name);
+      std::string best;
+      size_t best_distance = std::max<size_t>(1, name.size() / 3) + 1;
+      const std::vector<std::string> names = catalog_.LakeTableNames();
+      for (const std::string& t : names) {
+        const size_t d = EditDistance(name, t);
+        if (d < best_distance) {
+          best_distance = d;
+          best = t;
+        }
+      }
+      if (!best.empty()) {
+        message += fmt::format(" (did you mean 'lake.{}'?)", best);
+      } else if (catalog_.IsStream(name)) {
+        message += fmt::format(
+            ": stream '{}' is not archived; create it WITH (archive = 'on') to keep its events "
+            "in the lake",
+            name);
+      } else if (names.empty()) {
+        message += ": the lake has no tables (a stream created WITH (archive = 'on') has one)";
+      } else {
+        std::string list;
+        for (const std::string& t : names) list += (list.empty() ? "" : ", ") + t;
+        message += fmt::format(" (the lake has {})", list);
+      }
+      return ErrorAt(from.location, message);
+    }
+    SLUICE_RETURN_IF_ERROR(table_->Available());
+    view_name_ = "lake." + name;
+    AddInputColumns(name, named, fmt::format("lake table '{}'", name));
     return Status::Ok();
+  }
+
+  // The constant of FOR SYSTEM_TIME AS OF (a TIMESTAMP; a '...' literal is read as one) or FOR
+  // VERSION AS OF (a BIGINT).
+  Result<AsOf> EvaluateAsOf(const TimeTravel& travel) {
+    const bool system_time = travel.kind == TimeTravel::Kind::kSystemTime;
+    const std::string_view clause = system_time ? "FOR SYSTEM_TIME AS OF" : "FOR VERSION AS OF";
+    Scope scope;
+    scope.SetUnknownNameHint(fmt::format("{} takes a constant", clause));
+    scope.SetAggregateHint(fmt::format("in {}", clause));
+    SLUICE_ASSIGN_OR_RETURN(BoundExpr bound, Bind(travel.at, scope));
+    SLUICE_RETURN_IF_ERROR(
+        CoerceArgument(bound, system_time ? Type::kTimestamp : Type::kBigint, clause));
+    FieldSet fields;
+    SLUICE_ASSIGN_OR_RETURN(CompiledExpr compiled, Compile(bound, fields));
+    EvalContext ctx;
+    const Value v = compiled.Evaluate(Row{}, ctx);
+    if (!ctx.ok()) return ctx.error();
+    if (v.is_null()) return ErrorAt(travel.at.location, fmt::format("{} cannot be NULL", clause));
+    AsOf as_of;
+    as_of.kind = system_time ? AsOf::Kind::kSystemTime : AsOf::Kind::kVersion;
+    as_of.value = v.integer;  // TIMESTAMP micros or BIGINT
+    return as_of;
   }
 
   static std::string ToSqlPath(const std::vector<Identifier>& path) {
@@ -292,7 +371,123 @@ class QueryExecutor {
       return ErrorAt(query_.where->location,
                      fmt::format("WHERE must be BOOLEAN, found {}", TypeName(where.type)));
     SLUICE_ASSIGN_OR_RETURN(where_, CompileInput(where));
+    if (table_ && table_->ScansValues()) CollectConstraints(where);
     return Status::Ok();
+  }
+
+  // ---- Constraints for tables that prune (query.h, ColumnConstraint)
+
+  // The conjuncts of WHERE of the forms `column op constant` (either side), `column BETWEEN
+  // constant AND constant` and `column IN (constants)`; anything else constrains nothing.
+  void CollectConstraints(const BoundExpr& e) {
+    using Kind = BoundExpr::Kind;
+    if (e.kind == Kind::kAnd) {
+      for (const BoundExpr& arg : e.args) CollectConstraints(arg);
+      return;
+    }
+    if (e.kind == Kind::kBetween && !e.negated && e.args.size() == 3) {
+      const int column = ConstrainedColumn(e.args[0]);
+      if (column < 0) return;
+      std::optional<Value> low = ConstraintValue(e.args[1], column);
+      std::optional<Value> high = ConstraintValue(e.args[2], column);
+      if (low || high) constraints_.push_back({static_cast<size_t>(column), low, high});
+      return;
+    }
+    if (e.kind == Kind::kIn && !e.negated && e.args.size() >= 2) {
+      const int column = ConstrainedColumn(e.args[0]);
+      if (column < 0) return;
+      std::optional<Value> low, high;
+      for (size_t i = 1; i < e.args.size(); ++i) {
+        std::optional<Value> v = ConstraintValue(e.args[i], column);
+        if (!v) return;  // NULL or not constant: no range
+        if (!low || CompareValues(*v, *low) < 0) low = v;
+        if (!high || CompareValues(*v, *high) > 0) high = v;
+      }
+      constraints_.push_back({static_cast<size_t>(column), low, high});
+      return;
+    }
+    if (e.kind != Kind::kCall || e.args.size() != 2 || e.function == nullptr) return;
+    static const BinaryOperator kComparisons[] = {BinaryOperator::kEq, BinaryOperator::kLt,
+                                                  BinaryOperator::kLtEq, BinaryOperator::kGt,
+                                                  BinaryOperator::kGtEq};
+    std::optional<BinaryOperator> op;
+    for (BinaryOperator candidate : kComparisons)
+      if (e.function == &OperatorFunction(candidate)) op = candidate;
+    if (!op) return;
+    int column = ConstrainedColumn(e.args[0]);
+    const BoundExpr* other = &e.args[1];
+    if (column < 0) {  // constant op column: mirror the operator
+      column = ConstrainedColumn(e.args[1]);
+      other = &e.args[0];
+      if (*op == BinaryOperator::kLt) {
+        op = BinaryOperator::kGt;
+      } else if (*op == BinaryOperator::kLtEq) {
+        op = BinaryOperator::kGtEq;
+      } else if (*op == BinaryOperator::kGt) {
+        op = BinaryOperator::kLt;
+      } else if (*op == BinaryOperator::kGtEq) {
+        op = BinaryOperator::kLtEq;
+      }
+    }
+    if (column < 0) return;
+    std::optional<Value> v = ConstraintValue(*other, column);
+    if (!v) return;
+    ColumnConstraint c{static_cast<size_t>(column), std::nullopt, std::nullopt};
+    switch (*op) {
+      case BinaryOperator::kEq:
+        c.lower = c.upper = v;
+        break;
+      case BinaryOperator::kLt:
+      case BinaryOperator::kLtEq:
+        c.upper = v;
+        c.upper_inclusive = *op == BinaryOperator::kLtEq;
+        break;
+      default:
+        c.lower = v;
+        c.lower_inclusive = *op == BinaryOperator::kGtEq;
+        break;
+    }
+    constraints_.push_back(std::move(c));
+  }
+
+  // The column `e` reads as is, or through a widening cast that keeps order (BIGINT -> DOUBLE,
+  // DATE -> TIMESTAMP); -1 otherwise.
+  static int ConstrainedColumn(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn) return e.column;
+    if (e.kind == BoundExpr::Kind::kCast && e.scale < 0 && e.args.size() == 1 &&
+        e.args[0].kind == BoundExpr::Kind::kColumn &&
+        ((e.args[0].type == Type::kBigint && e.type == Type::kDouble) ||
+         (e.args[0].type == Type::kDate && e.type == Type::kTimestamp)))
+      return e.args[0].column;
+    return -1;
+  }
+
+  static bool ReadsInput(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn || e.kind == BoundExpr::Kind::kField) return true;
+    for (const BoundExpr& arg : e.args)
+      if (ReadsInput(arg)) return true;
+    return false;
+  }
+
+  // The value of a constant expression compared with `column`, in a form ColumnConstraint
+  // allows for the column's type; nullopt when it is not constant, NULL, fails, or does not
+  // fit the column's type.
+  std::optional<Value> ConstraintValue(const BoundExpr& e, int column) {
+    if (ReadsInput(e)) return std::nullopt;
+    FieldSet fields;
+    Result<CompiledExpr> compiled = Compile(e, fields);
+    if (!compiled.ok()) return std::nullopt;
+    EvalContext ctx;
+    Value v = compiled->Evaluate(Row{}, ctx);
+    if (!ctx.ok() || v.is_null()) return std::nullopt;
+    const Type type = table_->columns()[static_cast<size_t>(column)].type;
+    if (type == Type::kTimestamp && v.type == Type::kDate)
+      v = Value::Timestamp(v.integer * 86'400'000'000);
+    const bool fits = (IsNumeric(type) && IsNumeric(v.type)) ||
+                      (type == v.type && (type == Type::kTimestamp || type == Type::kVarchar ||
+                                          type == Type::kBoolean));
+    if (!fits) return std::nullopt;
+    return Own(v, arena());
   }
 
   // Compiles an expression over the input row, noting the view columns it reads (only those are
@@ -588,6 +783,8 @@ class QueryExecutor {
       process({});
       return error_;
     }
+    result_.view = view_name_;
+    if (table_->ScansValues()) return ScanValues(process, ctx);
     const std::vector<QueryColumn>& schema = table_->columns();
     // Only the columns the query reads are extracted (and converted to their types).
     FieldSet row_fields;
@@ -599,7 +796,6 @@ class QueryExecutor {
     columns.assign(schema.size(), Value());
     std::string buffer;
     bool stop = false;
-    result_.view = view_name_;
     result_.view_version = table_->Scan([&](std::string_view row_json) {
       if (stop) return;
       if (read.empty()) {  // count(*) and constants: nothing to extract
@@ -623,6 +819,34 @@ class QueryExecutor {
       ctx.Reset();
     });
     return error_;
+  }
+
+  // A table that gives typed values (the lake): only the columns the query reads, with the
+  // constraints WHERE implies. Without aggregates, ORDER BY and DISTINCT, the scan stops once
+  // LIMIT (and OFFSET) rows are kept.
+  template <typename Process>
+  Status ScanValues(Process& process, EvalContext& ctx) {
+    ValueScanRequest request;
+    for (size_t i = 0; i < used_columns_.size(); ++i)
+      if (used_columns_[i]) request.columns.push_back(i);
+    request.constraints = constraints_;
+    const bool stop_at_limit =
+        !aggregated_ && order_keys_.empty() && !query_.distinct && query_.limit.has_value();
+    const size_t wanted =
+        stop_at_limit ? static_cast<size_t>(std::max<int64_t>(0, query_.offset.value_or(0)) +
+                                            std::max<int64_t>(0, *query_.limit))
+                      : 0;
+    if (stop_at_limit && wanted == 0) return Status::Ok();
+    Result<ValueScanInfo> info = table_->ScanValues(request, [&](std::span<const Value> row) {
+      const bool ok = process(row);
+      ctx.Reset();
+      return ok && !(stop_at_limit && work_rows_ >= wanted);
+    });
+    if (!error_.ok()) return error_;
+    if (!info.ok()) return info.status();
+    result_.view_version = info->version;
+    result_.scan_details = std::move(info->details);
+    return Status::Ok();
   }
 
   bool WorkingRowsExceeded() {
@@ -844,6 +1068,7 @@ class QueryExecutor {
   std::optional<CompiledExpr> having_;
   std::vector<OrderKey> order_keys_;
   std::vector<bool> used_columns_;  // by view column: read by some expression over the input
+  std::vector<ColumnConstraint> constraints_;  // from WHERE, for tables that scan values
 
   std::unique_ptr<Arena> arena_ = std::make_unique<Arena>();  // text of groups_ and work_
   std::unordered_map<std::string, size_t> group_index_;
@@ -856,6 +1081,16 @@ class QueryExecutor {
   Status error_;
   QueryResult result_;
 };
+
+Result<ValueScanInfo> QueryTable::ScanValues(const ValueScanRequest&,
+                                              const std::function<bool(std::span<const Value>)>&) const {
+  return Status::Internal("this table is read through Scan(), not by values");
+}
+
+Result<std::shared_ptr<const QueryTable>> QueryCatalog::FindLakeTable(
+    std::string_view, const std::optional<AsOf>&) const {
+  return std::shared_ptr<const QueryTable>();
+}
 
 Result<QueryResult> ExecuteQuery(const Query& query, const QueryCatalog& catalog,
                                  const QueryLimits& limits) {

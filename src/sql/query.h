@@ -30,9 +30,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -46,6 +48,33 @@ struct QueryColumn {
   Type type = Type::kAny;  // kAny: the value's type varies per row
 };
 
+// What the engine derived from WHERE about one column, for tables that can skip rows (the
+// lake): every row that can satisfy WHERE has a non-NULL value v in the column with
+// lower <= v <= upper (each bound optional, inclusive or not), comparing as expressions do.
+// Bound values are non-NULL constants: numbers (BIGINT or DOUBLE) for BIGINT and DOUBLE
+// columns, TIMESTAMP for TIMESTAMP columns, VARCHAR for VARCHAR, BOOLEAN for BOOLEAN.
+struct ColumnConstraint {
+  size_t column = 0;
+  std::optional<Value> lower;
+  std::optional<Value> upper;
+  bool lower_inclusive = true;
+  bool upper_inclusive = true;
+};
+
+// A scan by values: the columns the query reads (ascending indexes into columns()) and the
+// constraints (a conjunction; several may name one column).
+struct ValueScanRequest {
+  std::vector<size_t> columns;
+  std::vector<ColumnConstraint> constraints;
+};
+
+// What a value scan reports besides its rows.
+struct ValueScanInfo {
+  uint64_t version = 0;
+  // Named figures for the client (the lake: the snapshot read and what pruning skipped).
+  std::vector<std::pair<std::string, int64_t>> details;
+};
+
 // The rows of one view, as the engine reads them.
 class QueryTable {
  public:
@@ -57,6 +86,26 @@ class QueryTable {
   virtual uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const = 0;
   // Ok, or why the rows cannot be read now (a view restoring after a restart: Unavailable).
   virtual Status Available() const { return Status::Ok(); }
+
+  // Tables that hold typed columns (the lake) return true and implement ScanValues; the engine
+  // then never calls Scan.
+  virtual bool ScansValues() const { return false; }
+  // Calls `row` once per row with one Value per column of columns(): the requested columns'
+  // values (of their static types, or NULL), NULL for the others. Text may view the table's
+  // buffers: valid during the call only. Rows outside the constraints may be skipped (they
+  // need not be: the engine still evaluates WHERE on every row). Stops when `row` returns
+  // false. Errors reading the table are returned (the engine fails the query with them).
+  virtual Result<ValueScanInfo> ScanValues(
+      const ValueScanRequest& request,
+      const std::function<bool(std::span<const Value> row)>& row) const;
+};
+
+// FOR SYSTEM_TIME AS OF (a timestamp, microseconds since the epoch) or FOR VERSION AS OF (a
+// snapshot id or sequence number), evaluated by the engine.
+struct AsOf {
+  enum class Kind { kSystemTime, kVersion };
+  Kind kind = Kind::kSystemTime;
+  int64_t value = 0;
 };
 
 // What the engine needs to know about the objects of the catalog.
@@ -69,6 +118,14 @@ class QueryCatalog {
   virtual std::vector<std::string> ViewNames() const = 0;
   // Whether `name` is a stream (queries read views; the error says so).
   virtual bool IsStream(std::string_view name) const = 0;
+
+  // The lake table `name` (FROM lake.<name>), at the snapshot `as_of` picks (the current one
+  // without it): nullptr when there is no such table; an error (a message without position:
+  // the engine adds the AS OF clause's) when the snapshot does not exist.
+  virtual Result<std::shared_ptr<const QueryTable>> FindLakeTable(
+      std::string_view name, const std::optional<AsOf>& as_of) const;
+  // Every lake table name (for suggestions).
+  virtual std::vector<std::string> LakeTableNames() const { return {}; }
 };
 
 struct QueryLimits {
@@ -84,8 +141,11 @@ class QueryResult {
   ~QueryResult();
 
   std::vector<QueryColumn> columns;  // names as the client sees them, static types
-  std::string view;                  // the view read; empty for a query without FROM
+  std::string view;                  // the view read ("lake.<table>" for the lake); empty for
+                                     // a query without FROM
   uint64_t view_version = 0;         // the version of the view's rows the result derives from
+                                     // (a lake table: the snapshot id)
+  std::vector<std::pair<std::string, int64_t>> scan_details;  // ValueScanInfo::details
 
   size_t row_count() const { return columns.empty() ? 0 : values_.size() / columns.size(); }
   std::span<const Value> row(size_t i) const {
