@@ -20,8 +20,8 @@ bool IsTableName(std::string_view name) {
   if (name.empty() || name.front() == '.' || name.find("..") != std::string_view::npos)
     return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
@@ -60,7 +60,9 @@ lake::ScanScalar ScalarOf(const sql::Value& v) {
   }
 }
 
-std::string Micros(int64_t micros) { return FormatRfc3339(micros); }
+std::string Micros(int64_t micros) {
+  return FormatRfc3339(micros);
+}
 
 class LakeQueryTable : public sql::QueryTable {
  public:
@@ -171,7 +173,8 @@ class LakeQueryTable : public sql::QueryTable {
 // "2 snapshots: id 123 (sequence number 1), id 456 (sequence number 2)": what a FOR VERSION AS
 // OF may name (the first ten, then how many more).
 std::string DescribeSnapshots(const std::vector<lake::Snapshot>& snapshots) {
-  std::string text = fmt::format("{} snapshot{}: ", snapshots.size(), snapshots.size() == 1 ? "" : "s");
+  std::string text =
+      fmt::format("{} snapshot{}: ", snapshots.size(), snapshots.size() == 1 ? "" : "s");
   constexpr size_t kListed = 10;
   for (size_t i = 0; i < snapshots.size() && i < kListed; ++i)
     text += fmt::format("{}id {} (sequence number {})", i == 0 ? "" : ", ",

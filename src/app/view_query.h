@@ -31,7 +31,8 @@ class ViewQueryTable : public sql::QueryTable {
 
 // Fills the statement's result object: "view", "version", "columns" (names), "types" (one per
 // column: BIGINT, DOUBLE, VARCHAR, TIMESTAMP, ..., ANY when the type varies per row) and "rows"
-// (arrays of values: numbers, strings, booleans, null; TIMESTAMP as RFC 3339 in UTC).
+// (arrays of values: numbers, strings, booleans, null; TIMESTAMP as RFC 3339 in UTC), and for
+// a lake table "scan" (the snapshot read and the pruning figures, docs/http-api.md).
 void WriteQueryResult(const sql::QueryResult& result, nlohmann::ordered_json& out);
 
 }  // namespace sluice::app

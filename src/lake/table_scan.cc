@@ -101,8 +101,7 @@ bool MayOverlap(const std::optional<ScanScalar>& min, const std::optional<ScanSc
 }
 
 bool IsInt64Based(ColumnType t) {
-  return t == ColumnType::kInt64 || t == ColumnType::kTimestampMicros ||
-         t == ColumnType::kDecimal;
+  return t == ColumnType::kInt64 || t == ColumnType::kTimestampMicros || t == ColumnType::kDecimal;
 }
 
 // A statistic of `spec`'s column as a scalar comparable with bounds.
@@ -162,8 +161,8 @@ std::optional<ScanScalar> IcebergBound(const IcebergField& field, const ColumnSp
       // Two's complement, big-endian, minimal length.
       if (bytes.empty() || bytes.size() > 8) return std::nullopt;
       int64_t v = static_cast<int8_t>(bytes[0]) < 0 ? -1 : 0;
-      for (char c : bytes) v = static_cast<int64_t>(static_cast<uint64_t>(v) << 8) |
-                               static_cast<uint8_t>(c);
+      for (char c : bytes)
+        v = static_cast<int64_t>(static_cast<uint64_t>(v) << 8) | static_cast<uint8_t>(c);
       return FromInt64(spec, v);
     }
   }
@@ -179,9 +178,8 @@ int32_t ClampedHour(int64_t micros) {
 }  // namespace
 
 double DecimalToDouble(int64_t unscaled, int scale) {
-  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-                                       1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-                                       1e14, 1e15, 1e16, 1e17, 1e18};
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   const int s = std::clamp(scale, 0, 18);
   return static_cast<double>(unscaled) / kPowers[s];
 }
@@ -254,8 +252,8 @@ Result<std::unique_ptr<TableScan>> TableScan::Open(const IcebergTable& table,
     if (!hour_source.empty() && r.column == hour_source) {
       if (r.lower)
         if (const auto* v = std::get_if<int64_t>(&r.lower->value))
-          first_hour = std::max(first_hour.value_or(std::numeric_limits<int32_t>::min()),
-                                ClampedHour(*v));
+          first_hour =
+              std::max(first_hour.value_or(std::numeric_limits<int32_t>::min()), ClampedHour(*v));
       if (r.upper)
         if (const auto* v = std::get_if<int64_t>(&r.upper->value)) {
           if (!r.upper->inclusive && *v == std::numeric_limits<int64_t>::min()) {
@@ -280,9 +278,9 @@ Result<std::unique_ptr<TableScan>> TableScan::Open(const IcebergTable& table,
     // No hour can match: nothing is read.
   } else if (first_hour || last_hour) {
     SLUICE_ASSIGN_OR_RETURN(
-        scan->files_, table.LiveFilesForHours(
-                          snapshot, first_hour.value_or(std::numeric_limits<int32_t>::min()),
-                          last_hour.value_or(std::numeric_limits<int32_t>::max())));
+        scan->files_,
+        table.LiveFilesForHours(snapshot, first_hour.value_or(std::numeric_limits<int32_t>::min()),
+                                last_hour.value_or(std::numeric_limits<int32_t>::max())));
   } else {
     SLUICE_ASSIGN_OR_RETURN(scan->files_, table.LiveFiles(snapshot));
     total_files = static_cast<int64_t>(scan->files_.size());
@@ -319,8 +317,7 @@ bool TableScan::RowGroupMayMatch(const RowGroupInfo& group) const {
     if (chunk.statistics.null_count && *chunk.statistics.null_count >= group.num_rows &&
         group.num_rows > 0)
       return false;
-    ParquetBounds(reader_->info().columns[static_cast<size_t>(column)], chunk.statistics, min,
-                  max);
+    ParquetBounds(reader_->info().columns[static_cast<size_t>(column)], chunk.statistics, min, max);
     if (!MayOverlap(min, max, r.lower, r.upper)) return false;
   }
   return true;
@@ -341,11 +338,10 @@ Status TableScan::OpenFile(const DataFileEntry& entry) {
     for (size_t c = 0; c < file_columns.size(); ++c) {
       if (file_columns[c].name != want.name) continue;
       const ColumnSpec& have = file_columns[c];
-      if (have.type != want.type ||
-          (want.type == ColumnType::kDecimal && have.scale != want.scale))
-        return Status::Corruption(fmt::format(
-            "{}: column '{}' is {} in the file but {} in the table", path, want.name,
-            ColumnTypeName(have.type), ColumnTypeName(want.type)));
+      if (have.type != want.type || (want.type == ColumnType::kDecimal && have.scale != want.scale))
+        return Status::Corruption(
+            fmt::format("{}: column '{}' is {} in the file but {} in the table", path, want.name,
+                        ColumnTypeName(have.type), ColumnTypeName(want.type)));
       return static_cast<int>(c);
     }
     return -1;
@@ -377,9 +373,8 @@ Status TableScan::ReadRowGroup(size_t group) {
       continue;
     }
     if (Status st = reader_->ReadColumn(group, static_cast<size_t>(column), buffer); !st.ok())
-      return Status(st.code(),
-                    fmt::format("{}/{}: {}", table_->dir(), files_[next_file_ - 1].file.path,
-                                st.message()));
+      return Status(st.code(), fmt::format("{}/{}: {}", table_->dir(),
+                                           files_[next_file_ - 1].file.path, st.message()));
     stats_.bytes_decoded += info.columns[static_cast<size_t>(column)].total_compressed_size;
   }
   rows_ = static_cast<size_t>(info.num_rows);

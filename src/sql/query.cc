@@ -1082,8 +1082,8 @@ class QueryExecutor {
   QueryResult result_;
 };
 
-Result<ValueScanInfo> QueryTable::ScanValues(const ValueScanRequest&,
-                                              const std::function<bool(std::span<const Value>)>&) const {
+Result<ValueScanInfo> QueryTable::ScanValues(
+    const ValueScanRequest&, const std::function<bool(std::span<const Value>)>&) const {
   return Status::Internal("this table is read through Scan(), not by values");
 }
 

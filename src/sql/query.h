@@ -7,7 +7,11 @@
 //
 // The engine knows views only through QueryTable: their columns (names and static types) and a
 // scan of their rows as JSON objects, one consistent version per scan. It does not include
-// store or stream; the application adapts its views to this interface.
+// store, stream or lake; the application adapts its views to this interface. Lake tables
+// (FROM lake.<table> [FOR SYSTEM_TIME AS OF ... | FOR VERSION AS OF ...], found through
+// QueryCatalog::FindLakeTable) are read by values instead (QueryTable::ScanValues): only the
+// columns the query uses, with the constraints WHERE implies, so the table can skip what cannot
+// match.
 //
 // What callers may rely on:
 // * Every error is InvalidArgument "line L, column C: ..." at the offending node: an unknown
@@ -22,7 +26,11 @@
 //   directions (DuckDB); rows that compare equal keep the view's order (by key), so a result is
 //   deterministic given the view's rows.
 // * The scan is the only time the engine touches the view: WHERE, grouping and sort keys are
-//   evaluated during it; everything after works on the engine's own copies.
+//   evaluated during it; everything after works on the engine's own copies. WHERE is evaluated
+//   on every row a table returns, whatever it pruned. A value scan stops early only for a query
+//   without aggregates, ORDER BY and DISTINCT, once LIMIT (+ OFFSET) rows are kept.
+// * FOR SYSTEM_TIME AS OF takes a constant TIMESTAMP (a '...' literal is read as one), FOR
+//   VERSION AS OF a constant BIGINT; time travel on anything but a lake table is an error.
 // * A QueryResult owns all its values (text included); it is movable and independent of the
 //   catalog and the views.
 #pragma once

@@ -233,8 +233,8 @@ TEST_F(TableScanTest, PrunesHoursByTheEventTime) {
   const int64_t h1 = kT0Micros + kMicrosPerHour, h2 = kT0Micros + 2 * kMicrosPerHour;
   // [08:00+1h, 08:00+2h): the hour-1 file only; an exclusive upper bound at the hour's start
   // does not reach the next hour.
-  auto s = Scan({.columns = {"amount"},
-                 .ranges = {{"ts", ScanBound{h1, true}, ScanBound{h2, false}}}});
+  auto s =
+      Scan({.columns = {"amount"}, .ranges = {{"ts", ScanBound{h1, true}, ScanBound{h2, false}}}});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->stats.files, 4);
   EXPECT_EQ(s->stats.files_pruned_by_partition, 3);
@@ -243,8 +243,7 @@ TEST_F(TableScanTest, PrunesHoursByTheEventTime) {
   for (const auto& row : s->rows) EXPECT_GE(std::get<int64_t>(*row[0]), 1000);
 
   // An inclusive upper bound at the next hour's start reads that hour too.
-  s = Scan({.columns = {"amount"},
-            .ranges = {{"ts", ScanBound{h1, true}, ScanBound{h2, true}}}});
+  s = Scan({.columns = {"amount"}, .ranges = {{"ts", ScanBound{h1, true}, ScanBound{h2, true}}}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stats.files_pruned_by_partition, 1);
 
@@ -262,7 +261,8 @@ TEST_F(TableScanTest, PrunesRowGroupsByTheirStatistics) {
   // The second quarter of hour 1: one row group of one file.
   const int64_t from = kT0Micros + kMicrosPerHour + kMicrosPerHour / 4;
   const int64_t to = kT0Micros + kMicrosPerHour + kMicrosPerHour / 2;
-  auto s = Scan({.columns = {"ts"}, .ranges = {{"ts", ScanBound{from, true}, ScanBound{to, false}}}});
+  auto s =
+      Scan({.columns = {"ts"}, .ranges = {{"ts", ScanBound{from, true}, ScanBound{to, false}}}});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->stats.files_read, 1);
   EXPECT_EQ(s->stats.row_groups, 4);
@@ -283,7 +283,8 @@ TEST_F(TableScanTest, PrunesRowGroupsByTheirStatistics) {
   s = Scan({.columns = {"price"}, .ranges = {{"price", ScanBound{70.0, false}, std::nullopt}}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stats.row_groups_pruned, 4);
-  s = Scan({.columns = {"score"}, .ranges = {{"score", std::nullopt, ScanBound{int64_t{100}, false}}}});
+  s = Scan(
+      {.columns = {"score"}, .ranges = {{"score", std::nullopt, ScanBound{int64_t{100}, false}}}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stats.row_groups_pruned, 12);  // score = n / 2: below 100 in group 0 only
 }
@@ -300,8 +301,7 @@ TEST_F(TableScanTest, PrunesFilesByTheirManifestBoundsWhenPresent) {
   EXPECT_EQ(s->stats.row_groups_pruned, 8);  // a and b, by statistics
   EXPECT_EQ(s->rows.size(), 1000u);
   // A double bound against a long column compares as SQL does (as doubles).
-  s = Scan({.columns = {"amount"},
-            .ranges = {{"amount", std::nullopt, ScanBound{2000.5, true}}}});
+  s = Scan({.columns = {"amount"}, .ranges = {{"amount", std::nullopt, ScanBound{2000.5, true}}}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stats.files_pruned_by_bounds, 1);  // d.parquet
 }
@@ -316,8 +316,8 @@ TEST_F(TableScanTest, PruningNeverLosesAMatchingRow) {
       const Row& r = rows_[rng() % rows_.size()];
       const int64_t jitter = static_cast<int64_t>(rng() % 5) - 2;
       if (column == "ts") return r.ts + jitter;
-      if (column == "amount") return rng() % 2 ? ScanScalar(r.amount + jitter)
-                                               : ScanScalar(r.amount + 0.5 * jitter);
+      if (column == "amount")
+        return rng() % 2 ? ScanScalar(r.amount + jitter) : ScanScalar(r.amount + 0.5 * jitter);
       if (column == "warehouse") return rng() % 2 ? r.warehouse : r.warehouse.substr(0, 3);
       if (column == "price") return DecimalToDouble(r.price + jitter, 2);
       return r.amount * 0.25;
@@ -394,7 +394,8 @@ TEST_F(TableScanTest, ReadsAColumnAddedLaterAsNullsInOlderFiles) {
   EXPECT_EQ(nulls, 4000);
   EXPECT_EQ(sum, (5000 + 5999) * 1000 / 2);
   // A range on it skips the files without it, whole.
-  s = Scan({.columns = {"extra"}, .ranges = {{"extra", ScanBound{int64_t{0}, true}, std::nullopt}}});
+  s = Scan(
+      {.columns = {"extra"}, .ranges = {{"extra", ScanBound{int64_t{0}, true}, std::nullopt}}});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->rows.size(), 1000u);
   // The earlier snapshot has the earlier schema.

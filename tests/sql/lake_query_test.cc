@@ -144,10 +144,10 @@ std::string Constraints(const LakeRun& run) {
 }
 
 TEST(LakeQueryTest, AggregatesTypedValues) {
-  LakeRun run("SELECT warehouse_id, count(*), sum(amount_minor), count(DISTINCT ok), max(score) "
-          "FROM lake.orders GROUP BY 1 ORDER BY 1");
-  EXPECT_EQ(run.Text(),
-            R"("WH-0",4,1800,2,4.5|"WH-1",3,1200,2,3.5|"WH-2",3,1500,2,2.5)");
+  LakeRun run(
+      "SELECT warehouse_id, count(*), sum(amount_minor), count(DISTINCT ok), max(score) "
+      "FROM lake.orders GROUP BY 1 ORDER BY 1");
+  EXPECT_EQ(run.Text(), R"("WH-0",4,1800,2,4.5|"WH-1",3,1200,2,3.5|"WH-2",3,1500,2,2.5)");
   EXPECT_EQ(run.result->view, "lake.orders");
   EXPECT_EQ(run.result->view_version, 42u);
   ASSERT_EQ(run.result->scan_details.size(), 1u);
@@ -180,10 +180,11 @@ TEST(LakeQueryTest, PassesTheConstraintsOfWhere) {
             "0(\"2026-11-26T00:00:00Z\",-]");
   // Not constraints: OR, NOT, <>, NOT BETWEEN, functions of the column, NULL, columns on both
   // sides.
-  LakeRun none("SELECT count(*) FROM lake.orders WHERE NOT (amount_minor > 5) AND amount_minor <> 3 "
-           "AND amount_minor NOT BETWEEN 1 AND 2 AND amount_minor + 1 > 5 AND "
-           "amount_minor > NULL AND amount_minor > score AND lower(warehouse_id) = 'wh-1' AND "
-           "score NOT IN (1, 2)");
+  LakeRun none(
+      "SELECT count(*) FROM lake.orders WHERE NOT (amount_minor > 5) AND amount_minor <> 3 "
+      "AND amount_minor NOT BETWEEN 1 AND 2 AND amount_minor + 1 > 5 AND "
+      "amount_minor > NULL AND amount_minor > score AND lower(warehouse_id) = 'wh-1' AND "
+      "score NOT IN (1, 2)");
   EXPECT_EQ(Constraints(none), "");
 }
 
