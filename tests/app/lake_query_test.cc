@@ -65,14 +65,14 @@ class LakeQueryTest : public ::testing::Test {
     lake::DataFile f;
     f.path = table_->DataPath(h, "f" + std::to_string(first) + ".parquet");
     fs::create_directories(fs::path(table_->dir()) / fs::path(f.path).parent_path());
-    auto w = lake::ParquetWriter::OpenFile(
-                 table_->dir() + "/" + f.path,
-                 {{"occurred_at", lake::ColumnType::kTimestampMicros, true},
-                  {"warehouse_id", lake::ColumnType::kString, true},
-                  {"amount", lake::ColumnType::kDecimal, true, 12, 2},
-                  {"n", lake::ColumnType::kInt64, true},
-                  {"_raw", lake::ColumnType::kString, false, 18, 2, false}})
-                 .value();
+    auto w =
+        lake::ParquetWriter::OpenFile(table_->dir() + "/" + f.path,
+                                      {{"occurred_at", lake::ColumnType::kTimestampMicros, true},
+                                       {"warehouse_id", lake::ColumnType::kString, true},
+                                       {"amount", lake::ColumnType::kDecimal, true, 12, 2},
+                                       {"n", lake::ColumnType::kInt64, true},
+                                       {"_raw", lake::ColumnType::kString, false, 18, 2, false}})
+            .value();
     for (int i = 0; i < rows; ++i) {
       const int64_t n = first + i;
       w->column(0).AppendInt64(kT0 + hour * kMicrosPerHour + i * kMicrosPerSecond);
@@ -152,9 +152,9 @@ TEST_F(LakeQueryTest, PrunesThroughTheConstraintsOfWhere) {
   Commit(1, 100, 50, kT0 + 2 * kMicrosPerHour, true);
   Commit(1, 1000, 50, kT0 + 3 * kMicrosPerHour, true);
   // The event-time range keeps one hour; the bounds of n drop one of its two files.
-  Result<sql::QueryResult> r =
-      Query("SELECT count(*), sum(n) FROM lake.orders WHERE occurred_at >= '2026-11-27T09:00:00Z' "
-            "AND n < 500");
+  Result<sql::QueryResult> r = Query(
+      "SELECT count(*), sum(n) FROM lake.orders WHERE occurred_at >= '2026-11-27T09:00:00Z' "
+      "AND n < 500");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->row(0)[0].integer, 50);
   EXPECT_EQ(Detail(*r, "files"), 3);
@@ -163,8 +163,9 @@ TEST_F(LakeQueryTest, PrunesThroughTheConstraintsOfWhere) {
   EXPECT_EQ(Detail(*r, "files_read"), 1);
   EXPECT_EQ(Detail(*r, "rows_scanned"), 50);
   // Row groups by statistics: nothing of n above 2000.
-  r = Query("SELECT count(*) FROM lake.orders WHERE occurred_at < '2026-11-27T09:00:00Z' AND "
-            "n > 2000");
+  r = Query(
+      "SELECT count(*) FROM lake.orders WHERE occurred_at < '2026-11-27T09:00:00Z' AND "
+      "n > 2000");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->row(0)[0].integer, 0);
   EXPECT_EQ(Detail(*r, "row_groups_pruned"), 1);
@@ -215,8 +216,9 @@ TEST_F(LakeQueryTest, NamesTablesAndNothingElse) {
   auto none = OpenLakeQueryTable(root_.string(), "../orders", std::nullopt);
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, nullptr);
-  EXPECT_EQ(Text("SELECT count(*) FROM lake.\"../orders\""),
-            "error: line 1, column 22: unknown lake table '../orders' (did you mean 'lake.orders'?)");
+  EXPECT_EQ(
+      Text("SELECT count(*) FROM lake.\"../orders\""),
+      "error: line 1, column 22: unknown lake table '../orders' (did you mean 'lake.orders'?)");
   EXPECT_EQ(Text("SELECT count(*) FROM lake.order"),
             "error: line 1, column 22: unknown lake table 'order' (did you mean 'lake.orders'?)");
 }
@@ -227,8 +229,9 @@ TEST_F(LakeQueryTest, ScansAsJsonForOtherCallers) {
   std::vector<std::string> rows;
   table->Scan([&](std::string_view row) { rows.emplace_back(row); });
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[1],
-            R"({"occurred_at":"2026-11-27T08:00:01Z","warehouse_id":"WH-1","amount":1.25,"n":1,"_raw":"{\"n\":1}"})");
+  EXPECT_EQ(
+      rows[1],
+      R"({"occurred_at":"2026-11-27T08:00:01Z","warehouse_id":"WH-1","amount":1.25,"n":1,"_raw":"{\"n\":1}"})");
 }
 
 }  // namespace

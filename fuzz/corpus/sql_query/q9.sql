@@ -1,0 +1,1 @@
+SELECT s, x FROM lake.l FOR VERSION AS OF 3 WHERE x < 1 AND s IN ('a', '12') AND b LIMIT 1
