@@ -216,12 +216,17 @@ class QueryExecutor {
                      "it");
     const auto& named = std::get<NamedTable>(from.node);
     if (named.name.size() == 2 && named.name[0].name == "lake") return PlanLakeTable(from, named);
-    if (named.time_travel)
-      return ErrorAt(named.time_travel->at.location,
-                     fmt::format("FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM "
-                                 "lake.<stream> of a stream with archive = 'on'); '{}' is not a "
-                                 "lake table",
-                                 ToSqlPath(named.name)));
+    if (named.time_travel) {
+      std::string message = fmt::format(
+          "FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM lake.<name>: a stream's archive "
+          "or a view kept WITH (lake = 'on')); '{}' is not a lake table",
+          ToSqlPath(named.name));
+      const std::vector<std::string> lake = catalog_.LakeTableNames();
+      if (named.name.size() == 1 &&
+          std::find(lake.begin(), lake.end(), named.name[0].name) != lake.end())
+        message += fmt::format(" (did you mean 'lake.{}'?)", named.name[0].name);
+      return ErrorAt(named.time_travel->at.location, message);
+    }
     const std::string& name = named.name.back().name;
     if (named.name.size() != 1)
       return ErrorAt(from.location, fmt::format("unknown view '{}'", ToSqlPath(named.name)));
@@ -291,15 +296,22 @@ class QueryExecutor {
           best = t;
         }
       }
-      if (!best.empty()) {
-        message += fmt::format(" (did you mean 'lake.{}'?)", best);
-      } else if (catalog_.IsStream(name)) {
+      if (catalog_.IsStream(name)) {
         message += fmt::format(
             ": stream '{}' is not archived; create it WITH (archive = 'on') to keep its events "
             "in the lake",
             name);
+      } else if (catalog_.FindView(name) != nullptr) {
+        message += fmt::format(
+            ": view '{}' is not kept in the lake; create it WITH (lake = 'on') to keep its "
+            "history there",
+            name);
+      } else if (!best.empty()) {
+        message += fmt::format(" (did you mean 'lake.{}'?)", best);
       } else if (names.empty()) {
-        message += ": the lake has no tables (a stream created WITH (archive = 'on') has one)";
+        message +=
+            ": the lake has no tables (streams WITH (archive = 'on') and views WITH (lake = "
+            "'on') have one)";
       } else {
         std::string list;
         for (const std::string& t : names) list += (list.empty() ? "" : ", ") + t;

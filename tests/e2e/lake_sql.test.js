@@ -119,7 +119,7 @@ describe('SQL over the lake with time travel', () => {
   before(async () => {
     dataDir = freshDataDir();
     tableDir = path.join(dataDir, 'lake', 'orders');
-    writeFileSync(config(), '[lake]\ncommit_interval = "1s"\n');
+    writeFileSync(config(), '[lake]\ncommit_interval = "1s"\nview_commit_interval = "1s"\n');
     sluice = await startSluice({ dataDir, args: ['--config', config()] });
     const res = await runSql(sluice.url, STREAM_SQL);
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -275,12 +275,38 @@ describe('SQL over the lake with time travel', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(await error('SELECT * FROM per_wh FOR VERSION AS OF 1'),
                  "line 1, column 40: FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM " +
-                 "lake.<stream> of a stream with archive = 'on'); 'per_wh' is not a lake table");
+                 "lake.<name>: a stream's archive or a view kept WITH (lake = 'on')); 'per_wh' " +
+                 'is not a lake table');
+    assert.equal(await error('SELECT * FROM lake.per_wh'),
+                 "line 1, column 15: unknown lake table 'per_wh': view 'per_wh' is not kept in " +
+                 "the lake; create it WITH (lake = 'on') to keep its history there");
     res = await runSql(sluice.url, "CREATE STREAM plain WITH (event_time = 'occurred_at')");
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(await error('SELECT * FROM lake.plain'),
                  "line 1, column 15: unknown lake table 'plain': stream 'plain' is not archived; " +
                  "create it WITH (archive = 'on') to keep its events in the lake");
+  });
+
+  test("a view kept WITH (lake = 'on') is a lake table too", async () => {
+    const res = await runSql(sluice.url, "CREATE MATERIALIZED VIEW per_wh_lake WITH (lake = 'on') AS " +
+                             'SELECT warehouse_id, count(*) AS n, sum(amount_minor) AS amount ' +
+                             'FROM orders GROUP BY warehouse_id');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const q = 'SELECT warehouse_id, n, amount FROM {} ORDER BY warehouse_id';
+    let view, lake;
+    for (let i = 0; i < 100; i++) {
+      view = await runSql(sluice.url, q.replace('{}', 'per_wh_lake'));
+      lake = await runSql(sluice.url, q.replace('{}', 'lake.per_wh_lake'));
+      const rows = lake.status === 200 ? lake.body.results[0].rows : [];
+      if (JSON.stringify(rows) === JSON.stringify(view.body.results[0].rows) &&
+          rows.reduce((a, r) => a + r[1], 0) === batch1.length + batch2.length) break;
+      await sleep(100);
+    }
+    assert.deepEqual(lake.body.results[0].rows, view.body.results[0].rows);
+    const total = lake.body.results[0].rows.reduce((a, r) => a + r[1], 0);
+    assert.equal(total, batch1.length + batch2.length);
+    const travelled = await query(sluice.url, q.replace('{}', 'lake.per_wh_lake FOR VERSION AS OF 1'));
+    assert.equal(travelled.scan.snapshot_sequence_number, 1);
   });
 
   test('sluice sql runs a time-travel query', () => {

@@ -229,7 +229,15 @@ TEST(LakeQueryTest, ErrorsSayWhereAndWhat) {
             "error: line 1, column 52: lake table 'orders' has no snapshot 99");
   EXPECT_EQ(LakeRun("SELECT count(*) FROM per_minute FOR VERSION AS OF 1").Text(),
             "error: line 1, column 51: FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM "
-            "lake.<stream> of a stream with archive = 'on'); 'per_minute' is not a lake table");
+            "lake.<name>: a stream's archive or a view kept WITH (lake = 'on')); 'per_minute' is "
+            "not a lake table");
+  EXPECT_EQ(LakeRun("SELECT count(*) FROM orders FOR VERSION AS OF 1").Text(),
+            "error: line 1, column 47: FOR SYSTEM_TIME / VERSION AS OF reads the lake (FROM "
+            "lake.<name>: a stream's archive or a view kept WITH (lake = 'on')); 'orders' is not "
+            "a lake table (did you mean 'lake.orders'?)");
+  EXPECT_EQ(LakeRun("SELECT count(*) FROM lake.per_minute").Text(),
+            "error: line 1, column 22: unknown lake table 'per_minute': view 'per_minute' is not "
+            "kept in the lake; create it WITH (lake = 'on') to keep its history there");
   EXPECT_EQ(LakeRun("SELECT count(*) FROM lake.orders FOR SYSTEM_TIME AS OF 'yesterday'").Text(),
             "error: line 1, column 56: invalid input for TIMESTAMP: 'yesterday' (expected RFC "
             "3339, e.g. '2026-11-25T08:30:00Z')");
