@@ -294,7 +294,7 @@ describe('SQL over the lake with time travel', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const q = 'SELECT warehouse_id, n, amount FROM {} ORDER BY warehouse_id';
     let view, lake;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       view = await runSql(sluice.url, q.replace('{}', 'per_wh_lake'));
       lake = await runSql(sluice.url, q.replace('{}', 'lake.per_wh_lake'));
       const rows = lake.status === 200 ? lake.body.results[0].rows : [];
