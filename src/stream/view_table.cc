@@ -167,8 +167,8 @@ struct ViewTable::Impl {
     spec.properties["sluice.source"] = "the rows of materialized view " + options.name;
     spec.properties["write.metadata.delete-after-commit.enabled"] = "true";
     spec.properties["write.metadata.previous-versions-max"] = "100";
-    SLUICE_ASSIGN_OR_RETURN(table, lake::IcebergTable::Create(options.root, options.name, spec,
-                                                              clock));
+    SLUICE_ASSIGN_OR_RETURN(table,
+                            lake::IcebergTable::Create(options.root, options.name, spec, clock));
     return true;
   }
 
@@ -214,15 +214,14 @@ Result<bool> ViewTable::Commit(const store::View& view) {
     if (!created) return false;
   }
   if (s.committed_any && view.version() == s.committed_version) return false;
-  const std::string relative =
-      s.table->DataPath(std::nullopt, fmt::format("{}-v{}.parquet", s.NextSequence(),
-                                                  view.version()));
+  const std::string relative = s.table->DataPath(
+      std::nullopt, fmt::format("{}-v{}.parquet", s.NextSequence(), view.version()));
   const fs::path full = fs::path(s.table->dir()) / relative;
   std::error_code ec;
   fs::create_directories(full.parent_path(), ec);
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetWriter> writer,
-                          lake::ParquetWriter::OpenFile(full.string(), s.columns->specs(),
-                                                        s.options.writer));
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<lake::ParquetWriter> writer,
+      lake::ParquetWriter::OpenFile(full.string(), s.columns->specs(), s.options.writer));
   Status appended = Status::Ok();
   size_t batch = 0;
   const uint64_t version = view.ForEachRow([&](const std::string& row) {
@@ -262,7 +261,11 @@ Result<int> ViewTable::Housekeep() {
   return s.table->ExpireSnapshots(older_than_ms);
 }
 
-uint64_t ViewTable::committed_version() const { return impl_->committed_version; }
-std::string ViewTable::dir() const { return impl_->dir().string(); }
+uint64_t ViewTable::committed_version() const {
+  return impl_->committed_version;
+}
+std::string ViewTable::dir() const {
+  return impl_->dir().string();
+}
 
 }  // namespace sluice::stream

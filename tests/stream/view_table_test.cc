@@ -31,7 +31,9 @@ class ViewTableTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     view_ = std::make_shared<store::View>(
-        store::ViewDefinition{"per_warehouse", {"warehouse", "orders", "last_at"}, {"warehouse"},
+        store::ViewDefinition{"per_warehouse",
+                              {"warehouse", "orders", "last_at"},
+                              {"warehouse"},
                               "CREATE MATERIALIZED VIEW per_warehouse ..."});
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -60,17 +62,14 @@ class ViewTableTest : public ::testing::Test {
         EXPECT_TRUE(reader.ReadColumn(g, 0, names).ok());
         EXPECT_TRUE(reader.ReadColumn(g, 1, orders).ok());
         for (size_t r = 0; r < names.size(); ++r)
-          rows.push_back(std::string(names.StringAt(r)) + "=" +
-                         std::to_string(orders.Int64At(r)));
+          rows.push_back(std::string(names.StringAt(r)) + "=" + std::to_string(orders.Int64At(r)));
       }
     }
     return rows;
   }
 
   std::vector<lake::Snapshot> Snapshots() {
-    return lake::IcebergTable::Open((dir_ / "lake").string(), "per_warehouse")
-        .value()
-        ->snapshots();
+    return lake::IcebergTable::Open((dir_ / "lake").string(), "per_warehouse").value()->snapshots();
   }
 
   fs::path dir_;
