@@ -1136,21 +1136,26 @@ struct Catalog::Impl {
                                 .message());
   }
 
-  // The query engine's view of the catalog.
+  // The query engine's view of the catalog. Queries run without the statement lock (a long
+  // scan must not hold up DDL or other SQL): each lookup takes it, and what a lookup returns
+  // (a view's rows, a lake table's snapshot) stays readable after a DROP.
   struct Views : sql::QueryCatalog {
-    const Impl* impl;
-    explicit Views(const Impl* i) : impl(i) {}
+    Impl* impl;
+    explicit Views(Impl* i) : impl(i) {}
     std::shared_ptr<const sql::QueryTable> FindView(std::string_view name) const override {
+      std::lock_guard lock(impl->mu);
       auto it = impl->views.find(std::string(name));
       if (it == impl->views.end()) return nullptr;
       return std::make_shared<ViewQueryTable>(it->second->plan, it->second->view);
     }
     std::vector<std::string> ViewNames() const override {
+      std::lock_guard lock(impl->mu);
       std::vector<std::string> names;
       for (const auto& [name, v] : impl->views) names.push_back(name);
       return names;
     }
     bool IsStream(std::string_view name) const override {
+      std::lock_guard lock(impl->mu);
       return impl->streams.contains(std::string(name));
     }
     Result<std::shared_ptr<const sql::QueryTable>> FindLakeTable(
@@ -1170,7 +1175,7 @@ struct Catalog::Impl {
   }
 
   server::SqlAnswer Execute(std::string_view text) {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     Json results = Json::array();
     auto fail = [&](const Status& st, int index) {
       Json error = Json::object();
@@ -1187,7 +1192,14 @@ struct Catalog::Impl {
     if (!statements.ok()) return fail(statements.status(), -1);
     for (size_t i = 0; i < statements->size(); ++i) {
       Json result = Json::object();
-      Status st = Run((*statements)[i], result);
+      Status st;
+      if (const auto* query = std::get_if<sql::Query>(&(*statements)[i].node)) {
+        lock.unlock();
+        st = RunNode(*query, (*statements)[i], result);
+        lock.lock();
+      } else {
+        st = Run((*statements)[i], result);
+      }
       if (!st.ok()) return fail(st, static_cast<int>(i));
       results.push_back(std::move(result));
     }
