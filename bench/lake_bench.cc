@@ -136,7 +136,7 @@ void RunToParquet(benchmark::State& state, const std::vector<std::string>& event
     auto ec = sluice::lake::EventColumns::Make(columns);
     sluice::lake::WriterOptions options;
     options.compression = compression;
-    if (state.range(1) > 0) options.zstd_level = static_cast<int>(state.range(1));
+    if (state.range(1) != 0) options.zstd_level = static_cast<int>(state.range(1));
     auto writer = sluice::lake::ParquetWriter::OpenFile(path, (*ec)->specs(), options);
     if (!writer.ok()) {
       state.SkipWithError(writer.status().ToString().c_str());
@@ -195,6 +195,9 @@ void BM_LakeGeneratorEventsToParquet(benchmark::State& state) {
 BENCHMARK(BM_LakeGeneratorEventsToParquet)
     ->Args({static_cast<int>(Compression::kZstd), 0})
     ->Args({static_cast<int>(Compression::kZstd), 3})
+    ->Args({static_cast<int>(Compression::kZstd), -1})
+    ->Args({static_cast<int>(Compression::kZstd), -3})
+    ->Args({static_cast<int>(Compression::kZstd), -5})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3);
 

@@ -42,6 +42,9 @@ struct ColumnSpec {
   // dictionary does not pay off or grows too big). Off for columns known to be unique, such
   // as a raw event, to save the hashing.
   bool dictionary = true;
+  // Parquet SchemaElement.field_id (Iceberg's field id, so readers match columns by id after
+  // a rename); 0 = none written.
+  int32_t field_id = 0;
 };
 
 class ColumnBuffer {

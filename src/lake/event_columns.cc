@@ -269,17 +269,22 @@ struct EventColumns::Impl {
     return true;
   }
 
-  void Append(std::string_view event, ParquetWriter& w) {
+  void Append(std::string_view event, ParquetWriter& w, bool in_place) {
     ++counters.events;
     set_columns.clear();
     mismatched_columns.clear();
     std::fill(node_seen.begin(), node_seen.end(), 0);
-    padded.assign(event);
-    padded.reserve(event.size() + simdjson::SIMDJSON_PADDING);
+    const char* json = event.data();
+    size_t capacity = event.size() + kEventPadding;
+    if (!in_place) {
+      padded.assign(event);
+      padded.reserve(event.size() + simdjson::SIMDJSON_PADDING);
+      json = padded.data();
+      capacity = padded.capacity();
+    }
     bool ok = false;
     ondemand::document doc;
-    simdjson::error_code error =
-        parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc);
+    simdjson::error_code error = parser.iterate(json, event.size(), capacity).get(doc);
     if (!error) {
       ondemand::object object;
       error = doc.get_object().get(object);
@@ -312,6 +317,8 @@ struct EventColumns::Impl {
     }
   }
 };
+
+static_assert(kEventPadding >= simdjson::SIMDJSON_PADDING);
 
 EventColumns::EventColumns(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EventColumns::~EventColumns() = default;
@@ -372,11 +379,15 @@ const EventCounters& EventColumns::counters() const {
 }
 
 void EventColumns::Append(std::string_view event, ParquetWriter& writer) {
-  impl_->Append(event, writer);
+  impl_->Append(event, writer, /*in_place=*/false);
+}
+
+void EventColumns::AppendPadded(std::string_view event, ParquetWriter& writer) {
+  impl_->Append(event, writer, /*in_place=*/true);
 }
 
 Status EventColumns::AppendBatch(std::span<const std::string_view> events, ParquetWriter& writer) {
-  for (std::string_view e : events) impl_->Append(e, writer);
+  for (std::string_view e : events) impl_->Append(e, writer, /*in_place=*/false);
   return writer.CommitRows();
 }
 

@@ -86,6 +86,7 @@ Status ReadStatistics(CompactReader& r, ColumnStatistics& s) {
 
 struct SchemaElement {
   std::optional<int32_t> type, repetition, num_children, converted, scale, precision;
+  int32_t field_id = 0;
   std::string name;
   // From logicalType.
   bool logical_string = false, logical_decimal = false, logical_timestamp = false;
@@ -152,6 +153,8 @@ Status ReadSchemaElement(CompactReader& r, SchemaElement& e) {
         SLUICE_RETURN_IF_ERROR(r.ReadI32(t, v));
         e.precision = v;
         return Status::Ok();
+      case 9:
+        return r.ReadI32(t, e.field_id);
       case 10:
         if (t != ThriftType::kStruct) return r.Skip(t);
         return ReadLogicalType(r, e);
@@ -165,6 +168,7 @@ Status ReadSchemaElement(CompactReader& r, SchemaElement& e) {
 Result<ColumnSpec> ColumnOf(const SchemaElement& e) {
   ColumnSpec spec;
   spec.name = e.name;
+  spec.field_id = e.field_id;
   if (e.num_children && *e.num_children != 0)
     return Status::InvalidArgument(
         fmt::format("parquet: column '{}': nested columns are not supported", e.name));

@@ -1,6 +1,7 @@
 #include "lake/parquet_writer.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -334,6 +335,9 @@ struct ParquetWriter::Impl {
   int64_t rows_in_group = 0;
   std::vector<RowGroupMeta> row_groups;
 
+  EVP_MD_CTX* sha = nullptr;  // options.sha256: the digest of the bytes written so far
+  std::string sha_hex;
+
   // Scratch reused across pages.
   std::string body, compressed, header, levels;
   std::vector<uint32_t> indices;
@@ -359,6 +363,7 @@ struct ParquetWriter::Impl {
     return st;
   }
   Status WriteFd(std::string_view bytes) {
+    if (sha != nullptr) EVP_DigestUpdate(sha, bytes.data(), bytes.size());
     while (!bytes.empty()) {
       ssize_t n = ::write(fd, bytes.data(), bytes.size());
       if (n < 0) {
@@ -604,16 +609,31 @@ struct ParquetWriter::Impl {
       w.FieldI32(1, format::PhysicalTypeOf(s.type));
       w.FieldI32(3, s.optional ? format::kOptional : format::kRequired);
       w.FieldBinary(4, s.name);
+      // Fields in id order: converted type (6, 7, 8), field_id (9), logical type (10).
       switch (s.type) {
         case ColumnType::kString:
           w.FieldI32(6, format::kUtf8);
+          break;
+        case ColumnType::kTimestampMicros:
+          w.FieldI32(6, format::kTimestampMicros);
+          break;
+        case ColumnType::kDecimal:
+          w.FieldI32(6, format::kDecimal);
+          w.FieldI32(7, s.scale);
+          w.FieldI32(8, s.precision);
+          break;
+        default:
+          break;
+      }
+      if (s.field_id != 0) w.FieldI32(9, s.field_id);
+      switch (s.type) {
+        case ColumnType::kString:
           w.FieldStructBegin(10);
           w.FieldStructBegin(1);  // STRING
           w.StructEnd();
           w.StructEnd();
           break;
         case ColumnType::kTimestampMicros:
-          w.FieldI32(6, format::kTimestampMicros);
           w.FieldStructBegin(10);
           w.FieldStructBegin(8);  // TIMESTAMP
           w.FieldBool(1, true);   // isAdjustedToUTC
@@ -625,9 +645,6 @@ struct ParquetWriter::Impl {
           w.StructEnd();
           break;
         case ColumnType::kDecimal:
-          w.FieldI32(6, format::kDecimal);
-          w.FieldI32(7, s.scale);
-          w.FieldI32(8, s.precision);
           w.FieldStructBegin(10);
           w.FieldStructBegin(5);  // DECIMAL
           w.FieldI32(1, s.scale);
@@ -702,6 +719,36 @@ struct ParquetWriter::Impl {
     return out;
   }
 
+  // Opens the temporary file of `path` and writes the magic (a fresh file or a Reopen).
+  Status StartFile(std::string file_path) {
+    path = std::move(file_path);
+    temp_path = fmt::format("{}.tmp-{}-{}", path, ::getpid(), temp_counter++);
+    fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("open " + temp_path, errno);
+    sha_hex.clear();
+    if (options.sha256) {
+      if (sha == nullptr) sha = EVP_MD_CTX_new();
+      if (sha == nullptr || EVP_DigestInit_ex(sha, EVP_sha256(), nullptr) != 1)
+        return Status::ResourceExhausted("parquet: no SHA-256 context");
+    }
+    out_buffer.assign(kMagic);
+    offset = static_cast<int64_t>(kMagic.size());
+    return Status::Ok();
+  }
+
+  void FinishSha() {
+    if (sha == nullptr) return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(sha, md, &n);
+    static constexpr char kHex[] = "0123456789abcdef";
+    sha_hex.clear();
+    for (unsigned int i = 0; i < n; ++i) {
+      sha_hex.push_back(kHex[md[i] >> 4]);
+      sha_hex.push_back(kHex[md[i] & 15]);
+    }
+  }
+
   void RemoveTemp() {
     if (fd >= 0) {
       ::close(fd);
@@ -733,7 +780,9 @@ Status ValidateSpecs(const std::vector<ColumnSpec>& columns) {
 ParquetWriter::ParquetWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ParquetWriter::~ParquetWriter() {
-  if (impl_ && !impl_->closed) impl_->RemoveTemp();
+  if (!impl_) return;
+  if (!impl_->closed) impl_->RemoveTemp();
+  if (impl_->sha != nullptr) EVP_MD_CTX_free(impl_->sha);
 }
 
 Result<std::unique_ptr<ParquetWriter>> ParquetWriter::OpenBuffer(std::vector<ColumnSpec> columns,
@@ -743,6 +792,10 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::OpenBuffer(std::vector<Col
     return Status::InvalidArgument("parquet: row group and page sizes must be positive");
   if (options.data_page_version != 1 && options.data_page_version != 2)
     return Status::InvalidArgument("parquet: data_page_version must be 1 or 2");
+  for (const ColumnSpec& s : columns)
+    if (s.field_id < 0)
+      return Status::InvalidArgument(
+          fmt::format("parquet: column '{}': field_id must not be negative", s.name));
   auto impl = std::make_unique<Impl>(std::move(options));
   for (ColumnSpec& s : columns) {
     ColumnType type = s.type;
@@ -761,13 +814,63 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::OpenFile(std::string path,
                                                                WriterOptions options) {
   SLUICE_ASSIGN_OR_RETURN(auto writer, OpenBuffer(std::move(columns), std::move(options)));
   Impl& impl = *writer->impl_;
-  impl.path = std::move(path);
-  impl.temp_path = fmt::format("{}.tmp-{}-{}", impl.path, ::getpid(), temp_counter++);
-  impl.fd = ::open(impl.temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (impl.fd < 0) return Status::FromErrno("open " + impl.temp_path, errno);
-  impl.out_buffer = std::move(impl.memory);  // the magic written so far
-  impl.memory.clear();
+  impl.memory.clear();  // the magic: StartFile writes it to the file instead
+  SLUICE_RETURN_IF_ERROR(impl.StartFile(std::move(path)));
   return writer;
+}
+
+Status ParquetWriter::Reopen(std::string path) {
+  Impl& m = *impl_;
+  if (!m.closed || m.path.empty())
+    return Status::FailedPrecondition("parquet: Reopen needs a file writer that was closed");
+  m.closed = false;
+  m.failed = Status::Ok();
+  m.rows = 0;
+  m.rows_in_group = 0;
+  m.row_groups.clear();
+  for (Column& c : m.columns) {
+    c.buffer.Clear();
+    c.committed = 0;
+    m.ResetChunk(c);
+  }
+  Status st = m.StartFile(std::move(path));
+  if (!st.ok()) m.failed = st;
+  return st;
+}
+
+const std::string& ParquetWriter::sha256_hex() const {
+  return impl_->sha_hex;
+}
+
+std::vector<ParquetWriter::ColumnSummary> ParquetWriter::column_summaries() const {
+  const Impl& m = *impl_;
+  std::vector<ColumnSummary> out(m.columns.size());
+  for (const RowGroupMeta& rg : m.row_groups) {
+    for (size_t i = 0; i < rg.chunks.size() && i < out.size(); ++i) {
+      const ChunkMeta& c = rg.chunks[i];
+      ColumnSummary& s = out[i];
+      s.values += c.num_values;
+      s.nulls += c.stats.nulls;
+      s.compressed_bytes += c.compressed;
+      if (!c.stats.has_bounds) continue;
+      const bool first = !s.has_bounds;
+      s.has_bounds = true;
+      switch (m.columns[i].spec.type) {
+        case ColumnType::kString:
+          if (first || c.stats.smin < s.min_string) s.min_string = c.stats.smin;
+          if (first || c.stats.smax > s.max_string) s.max_string = c.stats.smax;
+          break;
+        case ColumnType::kDouble:
+          s.min_double = first ? c.stats.dmin : std::min(s.min_double, c.stats.dmin);
+          s.max_double = first ? c.stats.dmax : std::max(s.max_double, c.stats.dmax);
+          break;
+        default:
+          s.min_int = first ? c.stats.imin : std::min(s.min_int, c.stats.imin);
+          s.max_int = first ? c.stats.imax : std::max(s.max_int, c.stats.imax);
+      }
+    }
+  }
+  return out;
 }
 
 size_t ParquetWriter::num_columns() const {
@@ -869,6 +972,7 @@ Status ParquetWriter::Close() {
   if (m.fd >= 0) {
     st = m.Drain();
     if (!st.ok()) return fail(st);
+    m.FinishSha();
     if (::fsync(m.fd) != 0) return fail(Status::FromErrno("fsync " + m.temp_path, errno));
     ::close(m.fd);
     m.fd = -1;

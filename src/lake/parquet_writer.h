@@ -52,6 +52,9 @@ struct WriterOptions {
   // 2: DATA_PAGE_V2 (levels uncompressed ahead of the compressed values).
   int data_page_version = 1;
   size_t max_statistics_bytes = 64;
+  // Compute the SHA-256 of the file's bytes as they are written (sha256_hex() after Close()),
+  // so that a caller recording it need not read the file again.
+  bool sha256 = false;
   // Footer key/value metadata, in order.
   std::vector<std::pair<std::string, std::string>> key_value_metadata;
   std::string created_by = "sluice version 0.1.0";
@@ -85,12 +88,32 @@ class ParquetWriter {
   // Flushes, writes the footer and (for a file) makes it durable under its final name.
   Status Close();
 
+  // After Close() of a file: starts a new file at `path` with the same columns and options,
+  // keeping the grown buffers (a caller writing many files allocates and page-faults less).
+  Status Reopen(std::string path);
+
   // Rows committed so far, and bytes written so far (the file size once closed).
   int64_t rows_written() const;
   int64_t bytes_written() const;
   int64_t row_groups_written() const;
   // The file's bytes (OpenBuffer only, after Close()).
   const std::string& buffer() const;
+  // After Close() with options.sha256: 64 lowercase hex digits; "" otherwise.
+  const std::string& sha256_hex() const;
+
+  // Per column, after Close(): what the file holds, for table metadata (Iceberg's per-file
+  // column metrics). Bounds are exact (not truncated) and absent when every value is null;
+  // doubles never have NaN as a bound.
+  struct ColumnSummary {
+    int64_t values = 0;  // rows, nulls included
+    int64_t nulls = 0;
+    int64_t compressed_bytes = 0;  // the column's chunks in the file, page headers included
+    bool has_bounds = false;
+    int64_t min_int = 0, max_int = 0;  // int64, timestamp, decimal (unscaled), boolean (0/1)
+    double min_double = 0, max_double = 0;
+    std::string min_string, max_string;
+  };
+  std::vector<ColumnSummary> column_summaries() const;
 
   struct Impl;
 

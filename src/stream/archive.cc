@@ -10,8 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include "base/thread_name.h"
+#include "lake/file_metrics.h"
 #include "lake/hash_chain.h"
 #include "lake/iceberg_table.h"
+
+static_assert(sluice::log::kReadPadding >= sluice::lake::kEventPadding);
 
 namespace sluice::stream {
 namespace fs = std::filesystem;
@@ -101,6 +104,8 @@ struct Archive::Impl {
     std::unique_ptr<lake::ParquetWriter> writer;
   };
   std::map<int32_t, OpenFile> open_files;  // by event hour
+  // Writers of committed files, reopened for the next files: their grown buffers are reused.
+  std::vector<std::unique_ptr<lake::ParquetWriter>> spare_writers;
   int64_t buffered_bytes = 0;
   int64_t last_commit_micros = 0;
   int64_t last_housekeeping_micros = 0;
@@ -135,8 +140,16 @@ struct Archive::Impl {
     if (ec)
       return Status::IOError(
           fmt::format("archive: cannot create {}: {}", full.parent_path().string(), ec.message()));
-    SLUICE_ASSIGN_OR_RETURN(file.writer,
-                            lake::ParquetWriter::OpenFile(full.string(), specs, options.writer));
+    if (!spare_writers.empty()) {
+      file.writer = std::move(spare_writers.back());
+      spare_writers.pop_back();
+      SLUICE_RETURN_IF_ERROR(file.writer->Reopen(full.string()));
+    } else {
+      lake::WriterOptions writer_options = options.writer;
+      writer_options.sha256 = true;  // for the hash chain, without reading the file again
+      SLUICE_ASSIGN_OR_RETURN(file.writer,
+                              lake::ParquetWriter::OpenFile(full.string(), specs, writer_options));
+    }
     return &open_files.emplace(hour, std::move(file)).first->second;
   }
 
@@ -158,7 +171,7 @@ struct Archive::Impl {
         for (const log::RecordView& r : batch) {
           SLUICE_ASSIGN_OR_RETURN(OpenFile * file,
                                   FileFor(lake::HourOfMicros(r.event_time_micros)));
-          columns->Append(r.payload, *file->writer);
+          columns->AppendPadded(r.payload, *file->writer);  // log.h: kReadPadding
           file->writer->column(partition_column).AppendInt64(p);
           file->writer->column(partition_column + 1).AppendInt64(static_cast<int64_t>(r.offset));
           buffered_bytes += static_cast<int64_t>(r.payload.size());
@@ -182,16 +195,16 @@ struct Archive::Impl {
     for (auto& [hour, file] : open_files) {
       if (file.writer->rows_written() == 0 && file.writer->bytes_written() == 0) continue;
       SLUICE_RETURN_IF_ERROR(file.writer->Close());
-      const std::string full = (fs::path(table->dir()) / file.relative_path).string();
-      SLUICE_ASSIGN_OR_RETURN(std::string sha, lake::FileSha256(full));
       lake::DataFile data;
       data.path = file.relative_path;
       data.record_count = file.writer->rows_written();
       data.file_size_in_bytes = file.writer->bytes_written();
       data.partition_hour = hour;
-      SLUICE_RETURN_IF_ERROR(chain->AppendAdded(data.path,
-                                                static_cast<uint64_t>(data.file_size_in_bytes), sha,
-                                                now, static_cast<uint64_t>(NextSequence())));
+      data.stats = lake::IcebergMetrics(specs, file.writer->column_summaries(), {lake::kRawColumn});
+      SLUICE_RETURN_IF_ERROR(chain->AppendAdded(
+          data.path, static_cast<uint64_t>(data.file_size_in_bytes), file.writer->sha256_hex(), now,
+          static_cast<uint64_t>(NextSequence())));
+      spare_writers.push_back(std::move(file.writer));
       bytes_written->Add(static_cast<uint64_t>(data.file_size_in_bytes));
       change.added.push_back(std::move(data));
     }
@@ -364,6 +377,9 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
     SLUICE_ASSIGN_OR_RETURN(
         s.table, lake::IcebergTable::Create(s.options.root, s.options.table, spec, clock));
   }
+  // Parquet columns carry their Iceberg field ids (readers match columns by id).
+  for (lake::ColumnSpec& c : s.specs)
+    if (const lake::IcebergField* f = s.table->schema().Find(c.name)) c.field_id = f->id;
   SLUICE_ASSIGN_OR_RETURN(s.chain,
                           lake::HashChain::Open((fs::path(s.table->dir()) / kChainFile).string()));
   SLUICE_RETURN_IF_ERROR(s.RemoveUncommittedFiles());

@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
+#include "lake/hash_chain.h"
 #include "lake/parquet_reader.h"
 #include "lake/parquet_writer.h"
 
@@ -366,6 +369,60 @@ TEST(Parquet, FileAppearsAtomicallyOnClose) {
   EXPECT_EQ(files, 1u);  // no temporary file left behind
   std::filesystem::remove_all(dir);
   EXPECT_FALSE(ParquetWriter::OpenFile("/nonexistent-dir/x.parquet", TableSpecs()).ok());
+}
+
+TEST(Parquet, ReopenWritesTheNextFileWithTheSha256AsWritten) {
+  auto dir = std::filesystem::temp_directory_path() / ("lake-reopen-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<ColumnSpec> specs = TableSpecs();
+  for (size_t i = 0; i < specs.size(); ++i) specs[i].field_id = static_cast<int32_t>(10 + i);
+  WriterOptions options;
+  options.sha256 = true;
+  auto writer = ParquetWriter::OpenFile((dir / "a.parquet").string(), specs, options);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  EXPECT_EQ((*writer)->Reopen((dir / "b.parquet").string()).code(),
+            StatusCode::kFailedPrecondition);  // still open
+  for (int f = 0; f < 3; ++f) {
+    const std::string path = (dir / fmt::format("f{}.parquet", f)).string();
+    if (f > 0) {
+      ASSERT_TRUE((*writer)->Reopen(path).ok());
+    }
+    const std::vector<Row> rows = MakeRows(200 + 100 * f, 20 + f);
+    AppendRows(**writer, rows, 0, rows.size());
+    ASSERT_TRUE((*writer)->CommitRows().ok());
+    ASSERT_TRUE((*writer)->Close().ok());
+    if (f == 0) std::filesystem::rename(dir / "a.parquet", path);
+    EXPECT_EQ((*writer)->rows_written(), static_cast<int64_t>(rows.size()));
+    EXPECT_EQ((*writer)->bytes_written(), static_cast<int64_t>(std::filesystem::file_size(path)));
+    EXPECT_EQ((*writer)->sha256_hex(), FileSha256(path).value());
+    const std::string bytes = ReadWholeFile(path).value();
+    ExpectTable(bytes, rows);
+    auto reader = ParquetReader::Open(bytes);
+    ASSERT_TRUE(reader.ok());
+    for (size_t i = 0; i < specs.size(); ++i)
+      EXPECT_EQ(reader->info().columns[i].field_id, static_cast<int32_t>(10 + i));
+    // The per-column summary agrees with the rows.
+    const auto summaries = (*writer)->column_summaries();
+    ASSERT_EQ(summaries.size(), specs.size());
+    int64_t i_nulls = 0, i_min = INT64_MAX, i_max = INT64_MIN;
+    for (const Row& r : rows) {
+      if (!r.i) {
+        ++i_nulls;
+        continue;
+      }
+      i_min = std::min(i_min, *r.i);
+      i_max = std::max(i_max, *r.i);
+    }
+    EXPECT_EQ(summaries[1].values, static_cast<int64_t>(rows.size()));
+    EXPECT_EQ(summaries[1].nulls, i_nulls);
+    EXPECT_TRUE(summaries[1].has_bounds);
+    EXPECT_EQ(summaries[1].min_int, i_min);
+    EXPECT_EQ(summaries[1].max_int, i_max);
+    EXPECT_GT(summaries[6].compressed_bytes, 0);
+    EXPECT_EQ(summaries[6].min_string, "row-0");
+    EXPECT_EQ(summaries[6].max_string, "row-9");
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // Reads everything a reader can; must only ever fail with a Status.

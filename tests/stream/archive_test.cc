@@ -200,6 +200,36 @@ TEST_F(ArchiveTest, PartitionsPastRetentionLeaveThroughASnapshotAndExpiry) {
   EXPECT_TRUE(report.ok()) << report.ToJson();
 }
 
+TEST_F(ArchiveTest, ManifestsCarryColumnMetricsAndFilesTheFieldIds) {
+  OpenArchive();
+  Append(0, 100, kStart, 1'000'000);  // one hour, event times kStart + i seconds
+  ASSERT_TRUE(archive_->RunOnce(/*force=*/true).ok());
+  auto table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  const auto live = table->LiveFiles(*table->CurrentSnapshot()).value();
+  ASSERT_EQ(live.size(), 1u);
+  const lake::DataFileStats& stats = live[0].file.stats;
+  const int32_t event_id = table->schema().Find("event_id")->id;
+  const int32_t occurred_at = table->schema().Find("occurred_at")->id;
+  const int32_t amount = table->schema().Find("amount_minor")->id;
+  const int32_t raw = table->schema().Find("_raw")->id;
+  const int32_t offset = table->schema().Find("_offset")->id;
+  EXPECT_EQ(stats.value_counts.at(occurred_at), 100);
+  EXPECT_EQ(stats.null_value_counts.at(amount), 0);
+  EXPECT_EQ(lake::ParseSingleLong(stats.lower_bounds.at(occurred_at)).value(), kStart);
+  EXPECT_EQ(lake::ParseSingleLong(stats.upper_bounds.at(occurred_at)).value(), kStart + 99'000'000);
+  EXPECT_EQ(lake::ParseSingleLong(stats.lower_bounds.at(amount)).value(), 0);
+  EXPECT_EQ(lake::ParseSingleLong(stats.upper_bounds.at(amount)).value(), 99);
+  EXPECT_EQ(stats.lower_bounds.at(event_id), "e0");
+  EXPECT_EQ(stats.upper_bounds.at(event_id), "e99");
+  EXPECT_EQ(lake::ParseSingleLong(stats.upper_bounds.at(offset)).value(), 49);
+  EXPECT_GT(stats.column_sizes.at(raw), 0);
+  EXPECT_EQ(stats.lower_bounds.count(raw), 0u);
+  const std::string bytes = lake::ReadWholeFile(table->dir() + "/" + live[0].file.path).value();
+  auto reader = lake::ParquetReader::Open(bytes).value();
+  for (const lake::ColumnSpec& c : reader.info().columns)
+    EXPECT_EQ(c.field_id, table->schema().Find(c.name)->id) << c.name;
+}
+
 TEST_F(ArchiveTest, TheEventTimeColumnMustBeATimestamp) {
   ArchiveOptions o = Options();
   o.event_time_column = "event_id";
