@@ -345,6 +345,11 @@ struct Catalog::Impl {
       archive.columns = ArchiveColumns(spec, deps.registry);
       archive.event_time_column = spec.event_time;
       archive.commit_interval_micros = deps.config->lake_commit_interval_micros;
+      archive.commit_bytes = deps.config->lake_commit_bytes;
+      archive.writer.row_group_bytes = deps.config->lake_row_group_bytes;
+      archive.writer.zstd_level = deps.config->lake_zstd_level;
+      archive.snapshot_retention_micros = deps.config->lake_snapshot_retention_micros;
+      archive.hourly_snapshot_retention_micros = deps.config->lake_hourly_snapshot_retention_micros;
       archive.retention_micros =
           spec.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros);
       SLUICE_ASSIGN_OR_RETURN(entry->archive, stream::Archive::Open(std::move(archive), *entry->log,

@@ -36,6 +36,45 @@ Status ReadDuration(const std::string& path, const std::string& key, const toml:
   return Status::Ok();
 }
 
+// A byte size: an integer, or a string "<number> <unit>" with B, KiB, MiB, GiB (or KB, MB, GB
+// as powers of 1000).
+Status ReadBytes(const std::string& path, const std::string& key, const toml::node& node,
+                 int64_t& out, int64_t min, int64_t max) {
+  int64_t bytes = 0;
+  if (auto i = node.value<int64_t>()) {
+    bytes = *i;
+  } else if (auto text = node.value<std::string>()) {
+    std::string_view s = *text;
+    size_t i = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    std::string_view unit = s.substr(i);
+    while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+    static constexpr std::pair<std::string_view, int64_t> kUnits[] = {{"", 1},
+                                                                      {"B", 1},
+                                                                      {"KiB", 1ll << 10},
+                                                                      {"MiB", 1ll << 20},
+                                                                      {"GiB", 1ll << 30},
+                                                                      {"KB", 1000},
+                                                                      {"MB", 1000 * 1000},
+                                                                      {"GB", 1000 * 1000 * 1000}};
+    int64_t multiplier = 0;
+    for (const auto& [name, m] : kUnits)
+      if (unit == name) multiplier = m;
+    if (i == 0 || i > 12 || multiplier == 0)
+      return Status::InvalidArgument(
+          fmt::format("{}: '{}' must be a size like \"128 MiB\" or a number of bytes", path, key));
+    bytes = std::stoll(std::string(s.substr(0, i))) * multiplier;
+  } else {
+    return Status::InvalidArgument(
+        fmt::format("{}: '{}' must be a size like \"128 MiB\" or a number of bytes", path, key));
+  }
+  if (bytes < min || bytes > max)
+    return Status::InvalidArgument(
+        fmt::format("{}: '{}' must be between {} and {} bytes", path, key, min, max));
+  out = bytes;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadConfigFile(const std::string& path, Config& config) {
@@ -115,6 +154,20 @@ Status LoadConfigFile(const std::string& path, Config& config) {
               ReadDuration(path, name, ln, config.lake_view_commit_interval_micros));
         } else if (lk == "view_retention") {
           SLUICE_RETURN_IF_ERROR(ReadDuration(path, name, ln, config.lake_view_retention_micros));
+        } else if (lk == "commit_bytes") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadBytes(path, name, ln, config.lake_commit_bytes, 1 << 20, int64_t{1} << 40));
+        } else if (lk == "row_group_bytes") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadBytes(path, name, ln, config.lake_row_group_bytes, 1 << 20, int64_t{1} << 40));
+        } else if (lk == "zstd_level") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, ln, config.lake_zstd_level, -7, 19));
+        } else if (lk == "snapshot_retention") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadDuration(path, name, ln, config.lake_snapshot_retention_micros));
+        } else if (lk == "hourly_snapshot_retention") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadDuration(path, name, ln, config.lake_hourly_snapshot_retention_micros));
         } else {
           return Unknown(path, name);
         }

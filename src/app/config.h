@@ -32,6 +32,13 @@ struct Config {
   // (when they changed), and how long their snapshots are kept.
   int64_t lake_view_commit_interval_micros = 60ll * 1000 * 1000;
   int64_t lake_view_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
+  int64_t lake_commit_bytes = 256ll << 20;     // raw event bytes buffered that force a commit
+  int64_t lake_row_group_bytes = 128ll << 20;  // Parquet row group target (compressed)
+  int lake_zstd_level = 1;
+  // Archive snapshots: all kept this long, then the last of each hour for the second (time
+  // travel granularity; stream/archive.h).
+  int64_t lake_snapshot_retention_micros = 3600ll * 1000 * 1000;
+  int64_t lake_hourly_snapshot_retention_micros = 7ll * 24 * 3600 * 1000 * 1000;
 };
 
 // Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
@@ -42,7 +49,9 @@ struct Config {
 //              housekeeping_interval = "1m"
 //   [pipeline] checkpoint_interval = "1s"
 //   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days",
-//              view_commit_interval = "1m", view_retention = "7 days"
+//              view_commit_interval = "1m", view_retention = "7 days",
+//              commit_bytes = "256 MiB", row_group_bytes = "128 MiB", zstd_level = 1,
+//              snapshot_retention = "1 hour", hourly_snapshot_retention = "7 days"
 //   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)
 Status LoadConfigFile(const std::string& path, Config& config);
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -1440,6 +1441,11 @@ Result<std::vector<DataFileEntry>> IcebergTable::LiveFilesForHours(const Snapsho
 }
 
 Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
+  return ExpireSnapshots(
+      [older_than_ms](const Snapshot& s) { return s.timestamp_ms >= older_than_ms; });
+}
+
+Result<int> IcebergTable::ExpireSnapshots(const std::function<bool(const Snapshot&)>& keep) {
   CommitLock lock;
   SLUICE_RETURN_IF_ERROR(lock.Acquire(dir_ + "/metadata/commit.lock"));
   SLUICE_RETURN_IF_ERROR(CheckCurrent(dir_, version_));
@@ -1447,7 +1453,7 @@ Result<int> IcebergTable::ExpireSnapshots(int64_t older_than_ms) {
   std::vector<Snapshot> kept, expired;
   for (const auto& s : meta_->snapshots) {
     bool current = meta_->current_snapshot_id && s.snapshot_id == *meta_->current_snapshot_id;
-    (current || s.timestamp_ms >= older_than_ms ? kept : expired).push_back(s);
+    (current || keep(s) ? kept : expired).push_back(s);
   }
   if (expired.empty()) return 0;
 

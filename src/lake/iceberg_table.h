@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -176,6 +177,9 @@ class IcebergTable {
   // the same time must create a data file's directory and the file without expiring in
   // between (or retry on ENOENT). Returns the number of files deleted.
   Result<int> ExpireSnapshots(int64_t older_than_ms);
+  // The same with a policy: removes the snapshots for which `keep` is false (the current
+  // snapshot always stays).
+  Result<int> ExpireSnapshots(const std::function<bool(const Snapshot&)>& keep);
 
   // Snapshots, oldest first.
   const std::vector<Snapshot>& snapshots() const;

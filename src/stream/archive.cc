@@ -4,7 +4,9 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -282,7 +284,7 @@ struct Archive::Impl {
       spdlog::info("archive {}: {} file(s) past the retention removed from the table",
                    options.table, change.deleted.size());
     }
-    SLUICE_ASSIGN_OR_RETURN(int deleted, table->ExpireSnapshots(cutoff / 1000));
+    SLUICE_ASSIGN_OR_RETURN(int deleted, table->ExpireSnapshots(SnapshotsToKeep()));
     if (deleted > 0) {
       // Files the expiry deleted leave the hash chain as expired, not as missing.
       for (const std::string& path : PathsGoneFromDisk())
@@ -290,6 +292,29 @@ struct Archive::Impl {
             chain->AppendRemoved(path, "retention", clock.NowMicros(), NextSequence() - 1));
     }
     return Status::Ok();
+  }
+
+  // The expiry policy (ArchiveOptions::snapshot_retention_micros): every snapshot younger than
+  // the first cutoff, the last one of each hour younger than the second.
+  std::function<bool(const lake::Snapshot&)> SnapshotsToKeep() const {
+    const int64_t now_ms = clock.NowMicros() / 1000;
+    const int64_t all_ms =
+        now_ms - std::min(options.snapshot_retention_micros, options.retention_micros) / 1000;
+    const int64_t hourly_ms =
+        now_ms -
+        std::min(options.hourly_snapshot_retention_micros, options.retention_micros) / 1000;
+    constexpr int64_t kHourMs = 3600 * 1000;
+    std::set<int64_t> last_of_hour;                               // snapshot ids
+    const std::vector<lake::Snapshot>& all = table->snapshots();  // oldest first
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool last =
+          i + 1 == all.size() || all[i + 1].timestamp_ms / kHourMs != all[i].timestamp_ms / kHourMs;
+      if (last) last_of_hour.insert(all[i].snapshot_id);
+    }
+    return [=](const lake::Snapshot& s) {
+      return s.timestamp_ms >= all_ms ||
+             (s.timestamp_ms >= hourly_ms && last_of_hour.count(s.snapshot_id) > 0);
+    };
   }
 
   // Data files the chain lists as added and not removed that are no longer on disk.
@@ -374,6 +399,9 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
       spec.fields.push_back({0, c.name, IcebergTypeFor(c), !c.optional});
     spec.hour_partition_source = s.options.event_time_column;
     spec.properties["sluice.source"] = "the raw events of stream " + s.options.table;
+    // A metadata file per commit (every 10 s): keep only the last few.
+    spec.properties["write.metadata.delete-after-commit.enabled"] = "true";
+    spec.properties["write.metadata.previous-versions-max"] = "20";
     SLUICE_ASSIGN_OR_RETURN(
         s.table, lake::IcebergTable::Create(s.options.root, s.options.table, spec, clock));
   }

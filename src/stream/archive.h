@@ -18,8 +18,9 @@
 //   after the last commit), so a replay never commits a row twice and readers never see a
 //   half commit.
 // - Retention: once per `housekeeping_interval` (by the injected clock) the partitions whose
-//   hour ended more than `retention` ago are removed through a snapshot, and snapshots older
-//   than the retention are expired (their unreferenced files deleted).
+//   hour ended more than `retention` ago are removed through a snapshot, and snapshots are
+//   expired as `snapshot_retention` and `hourly_snapshot_retention` say (the files only they
+//   referenced deleted).
 // - The log's own retention must outlast the archive's lag: records deleted from the log
 //   before the archive read them are counted in skipped_records() and logged.
 #pragma once
@@ -52,6 +53,13 @@ struct ArchiveOptions {
   int64_t commit_interval_micros = 10'000'000;
   int64_t commit_bytes = int64_t{256} << 20;  // buffered (uncompressed) bytes that force a commit
   int64_t retention_micros = int64_t{90} * 24 * 3600 * 1'000'000;
+  // Snapshot expiry at housekeeping (a commit every 10 s would otherwise keep 777,600
+  // snapshots over 90 days, every one listed in every metadata file): every snapshot is kept
+  // for `snapshot_retention`, then only the last snapshot of each hour (UTC, by commit time)
+  // for `hourly_snapshot_retention`. Time travel is exact within the first and at hour
+  // granularity within the second. Neither exceeds `retention_micros`.
+  int64_t snapshot_retention_micros = int64_t{3600} * 1'000'000;
+  int64_t hourly_snapshot_retention_micros = int64_t{7} * 24 * 3600 * 1'000'000;
   int64_t housekeeping_interval_micros = int64_t{3600} * 1'000'000;
   lake::WriterOptions writer;
 };

@@ -46,6 +46,28 @@ subject = ""
   std::filesystem::remove(path);
 }
 
+TEST(Config, LakeSizesAndSnapshotRetention) {
+  Config c;
+  EXPECT_EQ(c.lake_commit_bytes, 256ll << 20);
+  EXPECT_EQ(c.lake_row_group_bytes, 128ll << 20);
+  std::string path = WriteFile("sluice-config-lake", R"(
+[lake]
+commit_bytes = "64 MiB"
+row_group_bytes = 33554432
+zstd_level = 3
+snapshot_retention = "30 minutes"
+hourly_snapshot_retention = "2 days"
+)");
+  Status st = LoadConfigFile(path, c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.lake_commit_bytes, 64ll << 20);
+  EXPECT_EQ(c.lake_row_group_bytes, 32ll << 20);
+  EXPECT_EQ(c.lake_zstd_level, 3);
+  EXPECT_EQ(c.lake_snapshot_retention_micros, 30ll * 60 * 1000 * 1000);
+  EXPECT_EQ(c.lake_hourly_snapshot_retention_micros, 2ll * 24 * 3600 * 1000 * 1000);
+  std::filesystem::remove(path);
+}
+
 TEST(Config, TyposAndBadValuesAreErrors) {
   struct Case {
     const char* text;
@@ -59,6 +81,9 @@ TEST(Config, TyposAndBadValuesAreErrors) {
       {"[streams.orders]\nsubject = \"x\"\n", "unknown setting 'streams.orders'"},
       {"[streams.fulfilment]\nsubjet = \"x\"\n", "unknown setting 'streams.fulfilment.subjet'"},
       {"[streams.fulfilment]\nsubject = 1\n", "must be a string"},
+      {"[lake]\ncommit_bytes = \"12 parsecs\"\n", "'lake.commit_bytes' must be a size"},
+      {"[lake]\nrow_group_bytes = \"1 KiB\"\n", "'lake.row_group_bytes' must be between"},
+      {"[lake]\nzstd_level = 30\n", "'lake.zstd_level' must be an integer"},
   };
   for (const Case& k : cases) {
     Config c;

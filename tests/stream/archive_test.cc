@@ -230,6 +230,48 @@ TEST_F(ArchiveTest, ManifestsCarryColumnMetricsAndFilesTheFieldIds) {
     EXPECT_EQ(c.field_id, table->schema().Find(c.name)->id) << c.name;
 }
 
+TEST_F(ArchiveTest, SnapshotsThinToOnePerHourThenExpire) {
+  OpenArchive();
+  // A commit every 20 minutes for 10 hours: 30 snapshots.
+  for (int i = 0; i < 30; ++i) {
+    Append(i, 1, clock_.NowMicros());
+    ASSERT_TRUE(archive_->RunOnce(/*force=*/true).ok());
+    clock_.Advance(20 * 60 * 1'000'000ll);
+  }
+  ASSERT_TRUE(archive_->Housekeep().ok());
+  auto table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  const int64_t now_ms = clock_.NowMicros() / 1000;
+  std::set<int64_t> hours;
+  for (const lake::Snapshot& s : table->snapshots()) {
+    if (s.timestamp_ms < now_ms - 3600 * 1000) {
+      EXPECT_TRUE(hours.insert(s.timestamp_ms / (3600 * 1000)).second)
+          << "two snapshots older than an hour in the same hour";
+    }
+  }
+  EXPECT_GE(hours.size(), 8u);
+  EXPECT_LT(table->snapshots().size(), 15u);
+  // Every kept snapshot still reads: the files it needs are on disk.
+  for (const lake::Snapshot& s : table->snapshots()) {
+    auto live = table->LiveFiles(s);
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    for (const auto& e : *live) EXPECT_TRUE(fs::exists(fs::path(table->dir()) / e.file.path));
+  }
+  EXPECT_EQ(Rows().size(), 30u);
+  // Past the hourly retention only the current snapshot stays.
+  clock_.Advance(8 * kDay);
+  ASSERT_TRUE(archive_->Housekeep().ok());
+  table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  EXPECT_EQ(table->snapshots().size(), 1u);
+  EXPECT_EQ(Rows().size(), 30u);
+  EXPECT_TRUE(lake::Verify(ChainPath(), table->dir()).value().ok());
+  // The metadata files of earlier versions are deleted after each commit (the archive's table
+  // sets write.metadata.delete-after-commit.enabled).
+  size_t metadata_files = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(table->dir()) / "metadata"))
+    if (e.path().string().ends_with(".metadata.json")) ++metadata_files;
+  EXPECT_LE(metadata_files, 21u);
+}
+
 TEST_F(ArchiveTest, TheEventTimeColumnMustBeATimestamp) {
   ArchiveOptions o = Options();
   o.event_time_column = "event_id";
