@@ -137,6 +137,7 @@ void RunToParquet(benchmark::State& state, const std::vector<std::string>& event
     sluice::lake::WriterOptions options;
     options.compression = compression;
     if (state.range(1) != 0) options.zstd_level = static_cast<int>(state.range(1));
+    options.zstd_literals = state.range(2) == 0;
     auto writer = sluice::lake::ParquetWriter::OpenFile(path, (*ec)->specs(), options);
     if (!writer.ok()) {
       state.SkipWithError(writer.status().ToString().c_str());
@@ -160,12 +161,13 @@ void BM_LakeCompactEventsToParquet(benchmark::State& state) {
   static const std::vector<std::string> events = MakeCompactEvents(200'000);
   RunToParquet(state, events, CompactColumns());
 }
-// Arguments: the compression, the ZSTD level (0: the writer's default, 1).
+// Arguments: the compression, the ZSTD level (0: the writer's default, 1), 1 = ZSTD literals
+// left uncompressed.
 BENCHMARK(BM_LakeCompactEventsToParquet)
-    ->Args({static_cast<int>(Compression::kZstd), 0})
-    ->Args({static_cast<int>(Compression::kZstd), 3})
-    ->Args({static_cast<int>(Compression::kSnappy), 0})
-    ->Args({static_cast<int>(Compression::kUncompressed), 0})
+    ->Args({static_cast<int>(Compression::kZstd), 0, 0})
+    ->Args({static_cast<int>(Compression::kZstd), 3, 0})
+    ->Args({static_cast<int>(Compression::kSnappy), 0, 0})
+    ->Args({static_cast<int>(Compression::kUncompressed), 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3);
 
@@ -193,11 +195,10 @@ void BM_LakeGeneratorEventsToParquet(benchmark::State& state) {
                 {"carrier", "", ColumnType::kString}});
 }
 BENCHMARK(BM_LakeGeneratorEventsToParquet)
-    ->Args({static_cast<int>(Compression::kZstd), 0})
-    ->Args({static_cast<int>(Compression::kZstd), 3})
-    ->Args({static_cast<int>(Compression::kZstd), -1})
-    ->Args({static_cast<int>(Compression::kZstd), -3})
-    ->Args({static_cast<int>(Compression::kZstd), -5})
+    ->Args({static_cast<int>(Compression::kZstd), 0, 0})
+    ->Args({static_cast<int>(Compression::kZstd), 3, 0})
+    ->Args({static_cast<int>(Compression::kZstd), 0, 1})
+    ->Args({static_cast<int>(Compression::kZstd), -1, 0})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3);
 

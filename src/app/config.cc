@@ -160,6 +160,11 @@ Status LoadConfigFile(const std::string& path, Config& config) {
         } else if (lk == "row_group_bytes") {
           SLUICE_RETURN_IF_ERROR(
               ReadBytes(path, name, ln, config.lake_row_group_bytes, 1 << 20, int64_t{1} << 40));
+        } else if (lk == "zstd_literals") {
+          auto v = ln.value<bool>();
+          if (!v)
+            return Status::InvalidArgument(path + ": 'lake.zstd_literals' must be true or false");
+          config.lake_zstd_literals = *v;
         } else if (lk == "zstd_level") {
           SLUICE_RETURN_IF_ERROR(ReadInt(path, name, ln, config.lake_zstd_level, -7, 19));
         } else if (lk == "snapshot_retention") {

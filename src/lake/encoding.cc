@@ -1,6 +1,8 @@
 #include "lake/encoding.h"
 
 #include <snappy.h>
+// For ZSTD_c_literalCompressionMode (stable in libzstd 1.5, still declared as experimental).
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <cstring>
@@ -211,9 +213,24 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, uint32_
 struct Codec::Contexts {
   ZSTD_CCtx* cctx = nullptr;
   ZSTD_DCtx* dctx = nullptr;
+  std::unique_ptr<char[]> out;  // CompressView's buffer
+  size_t out_capacity = 0;
 };
 
-Codec::Codec(int zstd_level) : contexts_(std::make_unique<Contexts>()), zstd_level_(zstd_level) {}
+Codec::Codec(int zstd_level, bool zstd_literals)
+    : contexts_(std::make_unique<Contexts>()),
+      zstd_level_(zstd_level),
+      zstd_literals_(zstd_literals) {}
+
+// The compression context, created with the codec's parameters on first use.
+static ZSTD_CCtx* CompressionContext(ZSTD_CCtx*& cctx, int level, bool literals) {
+  if (cctx != nullptr) return cctx;
+  cctx = ZSTD_createCCtx();
+  if (cctx == nullptr) return nullptr;
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  if (!literals) ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
+  return cctx;
+}
 
 Codec::~Codec() {
   ZSTD_freeCCtx(contexts_->cctx);
@@ -233,17 +250,37 @@ Status Codec::Compress(Compression c, std::string_view in, std::string& out) {
       return Status::Ok();
     }
     case Compression::kZstd: {
-      if (contexts_->cctx == nullptr) contexts_->cctx = ZSTD_createCCtx();
-      if (contexts_->cctx == nullptr) return Status::ResourceExhausted("zstd: no context");
+      ZSTD_CCtx* cctx = CompressionContext(contexts_->cctx, zstd_level_, zstd_literals_);
+      if (cctx == nullptr) return Status::ResourceExhausted("zstd: no context");
       out.resize(ZSTD_compressBound(in.size()));
-      size_t n = ZSTD_compressCCtx(contexts_->cctx, out.data(), out.size(), in.data(), in.size(),
-                                   zstd_level_);
+      size_t n = ZSTD_compress2(cctx, out.data(), out.size(), in.data(), in.size());
       if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
       out.resize(n);
       return Status::Ok();
     }
   }
   return Status::InvalidArgument("unknown compression");
+}
+
+Result<std::string_view> Codec::CompressView(Compression c, std::string_view in) {
+  if (c == Compression::kUncompressed) return in;
+  const size_t bound = c == Compression::kZstd ? ZSTD_compressBound(in.size())
+                                               : snappy::MaxCompressedLength(in.size());
+  if (contexts_->out_capacity < bound) {
+    contexts_->out = std::make_unique_for_overwrite<char[]>(bound);
+    contexts_->out_capacity = bound;
+  }
+  char* out = contexts_->out.get();
+  if (c == Compression::kSnappy) {
+    size_t n = 0;
+    snappy::RawCompress(in.data(), in.size(), out, &n);
+    return std::string_view(out, n);
+  }
+  ZSTD_CCtx* cctx = CompressionContext(contexts_->cctx, zstd_level_, zstd_literals_);
+  if (cctx == nullptr) return Status::ResourceExhausted("zstd: no context");
+  size_t n = ZSTD_compress2(cctx, out, bound, in.data(), in.size());
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+  return std::string_view(out, n);
 }
 
 Status Codec::Decompress(Compression c, std::string_view in, size_t uncompressed_size,

@@ -46,13 +46,18 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, uint32_
 // Reusable compression state (a ZSTD context); one per writer or reader thread.
 class Codec {
  public:
-  explicit Codec(int zstd_level = 1);
+  // `zstd_literals` false: ZSTD leaves literals uncompressed (no Huffman stage): faster,
+  // larger output.
+  explicit Codec(int zstd_level = 1, bool zstd_literals = true);
   ~Codec();
   Codec(const Codec&) = delete;
   Codec& operator=(const Codec&) = delete;
 
   // Replaces `out` with the compressed `in`.
   Status Compress(Compression c, std::string_view in, std::string& out);
+  // The compressed `in`, in a buffer of this codec (or `in` itself, uncompressed) that stays
+  // valid until the next call; saves zero-filling a fresh output each time.
+  Result<std::string_view> CompressView(Compression c, std::string_view in);
   // Replaces `out` with the decompressed `in`, which must be exactly `uncompressed_size`
   // bytes (Corruption otherwise).
   Status Decompress(Compression c, std::string_view in, size_t uncompressed_size, std::string& out);
@@ -61,6 +66,7 @@ class Codec {
   struct Contexts;
   std::unique_ptr<Contexts> contexts_;
   int zstd_level_;
+  bool zstd_literals_;
 };
 
 }  // namespace sluice::lake

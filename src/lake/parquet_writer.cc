@@ -339,10 +339,11 @@ struct ParquetWriter::Impl {
   std::string sha_hex;
 
   // Scratch reused across pages.
-  std::string body, compressed, header, levels;
+  std::string body, header, levels;
   std::vector<uint32_t> indices;
 
-  explicit Impl(WriterOptions o) : options(std::move(o)), codec(options.zstd_level) {}
+  explicit Impl(WriterOptions o)
+      : options(std::move(o)), codec(options.zstd_level, options.zstd_literals) {}
 
   Status Write(std::string_view bytes) {
     offset += static_cast<int64_t>(bytes.size());
@@ -458,7 +459,8 @@ struct ParquetWriter::Impl {
   // the compressed body) to `dest`. `stats` only for data pages; `num_nulls` for v2.
   Status AppendPage(Column& c, int32_t page_type, int32_t num_values, int32_t encoding,
                     const Stats* stats, std::string_view levels, std::string& dest) {
-    SLUICE_RETURN_IF_ERROR(codec.Compress(options.compression, body, compressed));
+    SLUICE_ASSIGN_OR_RETURN(const std::string_view compressed,
+                            codec.CompressView(options.compression, body));
     if (levels.size() + body.size() > INT32_MAX || levels.size() + compressed.size() > INT32_MAX)
       return Status::InvalidArgument(
           "parquet: a page is larger than 2 GiB; commit smaller batches");

@@ -182,6 +182,7 @@ struct Archive::Impl {
         records += batch.size();
         read_to[p] = readers[p]->next_offset();
         events_archived->Add(batch.size());
+        UpdateLag();
         if (buffered_bytes >= options.commit_bytes) return records;
       }
     }
@@ -246,14 +247,19 @@ struct Archive::Impl {
     return st;
   }
 
-  Status Round(bool force) {
-    SLUICE_RETURN_IF_ERROR(ReadAvailable().status());
+  // Records durable in the log and not yet in the open files.
+  void UpdateLag() {
     uint64_t end = 0, position = 0;
     for (uint32_t p = 0; p < readers.size(); ++p) {
       end += input.DurableEndOffset(p);
       position += read_to[p];
     }
     lag->Set(static_cast<int64_t>(end > position ? end - position : 0));
+  }
+
+  Status Round(bool force) {
+    SLUICE_RETURN_IF_ERROR(ReadAvailable().status());
+    UpdateLag();
     SLUICE_RETURN_IF_ERROR(CommitIfDue(force));
     if (open_files.empty() &&
         clock.NowMicros() - last_housekeeping_micros >= options.housekeeping_interval_micros)

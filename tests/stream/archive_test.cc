@@ -142,6 +142,25 @@ TEST_F(ArchiveTest, EveryRecordIsCommittedOnceInTheFileOfItsHour) {
   EXPECT_EQ(report.files_checked, 3u);
 }
 
+TEST_F(ArchiveTest, BufferedBytesPastCommitBytesForceACommitBeforeTheInterval) {
+  ArchiveOptions o = Options();
+  o.commit_bytes = 4000;  // ~50 of these events
+  auto opened = Archive::Open(o, *log_, clock_, metrics_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  archive_ = std::move(opened).value();
+  Append(0, 20);
+  ASSERT_TRUE(archive_->RunOnce(/*force=*/false).ok());
+  EXPECT_TRUE(Rows().empty());  // below both thresholds: nothing committed
+  Append(20, 200);
+  ASSERT_TRUE(archive_->RunOnce(false).ok());  // the clock has not moved
+  EXPECT_GE(Rows().size(), 50u);
+  EXPECT_LE(Rows().size(), 220u);
+  ASSERT_TRUE(archive_->RunOnce(false).ok());
+  ASSERT_TRUE(archive_->RunOnce(false).ok());
+  ASSERT_TRUE(archive_->Stop().ok());
+  EXPECT_EQ(Rows().size(), 220u);
+}
+
 TEST_F(ArchiveTest, ARestartResumesFromTheSnapshotAndDropsUncommittedFiles) {
   OpenArchive();
   Append(0, 100);
