@@ -95,8 +95,7 @@ struct Archive::Impl {
   Clock& clock;
   std::unique_ptr<lake::IcebergTable> table;
   std::unique_ptr<lake::HashChain> chain;
-  std::unique_ptr<lake::EventColumns> columns;
-  std::vector<lake::ColumnSpec> specs;  // columns->specs(), then _partition and _offset
+  std::vector<lake::ColumnSpec> specs;  // EventColumns::specs(), then _partition and _offset
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
   std::vector<uint64_t> committed;  // next offset per partition in the table
   std::vector<uint64_t> read_to;    // next offset per partition read into open files
@@ -105,13 +104,23 @@ struct Archive::Impl {
     std::string relative_path;
     std::unique_ptr<lake::ParquetWriter> writer;
   };
-  std::map<int32_t, OpenFile> open_files;  // by event hour
-  // Writers of committed files, reopened for the next files: their grown buffers are reused.
-  std::vector<std::unique_ptr<lake::ParquetWriter>> spare_writers;
-  int64_t buffered_bytes = 0;
+  // The partitions are split between lanes (partition p goes to lane p % lanes), each with its
+  // own parser and files, that read in parallel (one on the archive thread, the others on
+  // threads of their own for the duration of a read) and are committed together.
+  struct Lane {
+    int index = 0;
+    std::vector<uint32_t> partitions;
+    std::unique_ptr<lake::EventColumns> columns;
+    std::map<int32_t, OpenFile> open_files;  // by event hour
+    // Writers of committed files, reopened for the next files: their grown buffers are reused.
+    std::vector<std::unique_ptr<lake::ParquetWriter>> spare_writers;
+    int64_t buffered_bytes = 0;
+    uint64_t files_written = 0;
+  };
+  std::vector<Lane> lanes;
+  int64_t next_sequence = 0;  // of the next commit, while lanes read
   int64_t last_commit_micros = 0;
   int64_t last_housekeeping_micros = 0;
-  uint64_t files_written = 0;
   std::atomic<uint64_t> skipped{0};
 
   Counter* events_archived = nullptr;
@@ -130,21 +139,39 @@ struct Archive::Impl {
     return (current ? current->sequence_number : 0) + 1;
   }
 
-  Result<OpenFile*> FileFor(int32_t hour) {
-    auto it = open_files.find(hour);
-    if (it != open_files.end()) return &it->second;
+  int64_t BufferedBytes() const {
+    int64_t total = 0;
+    for (const Lane& lane : lanes) total += lane.buffered_bytes;
+    return total;
+  }
+  bool HasOpenFiles() const {
+    for (const Lane& lane : lanes)
+      if (!lane.open_files.empty()) return true;
+    return false;
+  }
+  void DropOpenFiles() {
+    for (Lane& lane : lanes) {
+      lane.open_files.clear();
+      lane.buffered_bytes = 0;
+    }
+  }
+
+  // Called from the lane's thread: touches only the lane, the table's paths and the specs.
+  Result<OpenFile*> FileFor(Lane& lane, int32_t hour) {
+    auto it = lane.open_files.find(hour);
+    if (it != lane.open_files.end()) return &it->second;
     OpenFile file;
-    file.relative_path = table->DataPath(
-        hour, fmt::format("{}-{}-{}.parquet", NextSequence(), hour, ++files_written));
+    file.relative_path = table->DataPath(hour, fmt::format("{}-{}-{}-{}.parquet", next_sequence,
+                                                           hour, lane.index, ++lane.files_written));
     const fs::path full = fs::path(table->dir()) / file.relative_path;
     std::error_code ec;
     fs::create_directories(full.parent_path(), ec);
     if (ec)
       return Status::IOError(
           fmt::format("archive: cannot create {}: {}", full.parent_path().string(), ec.message()));
-    if (!spare_writers.empty()) {
-      file.writer = std::move(spare_writers.back());
-      spare_writers.pop_back();
+    if (!lane.spare_writers.empty()) {
+      file.writer = std::move(lane.spare_writers.back());
+      lane.spare_writers.pop_back();
       SLUICE_RETURN_IF_ERROR(file.writer->Reopen(full.string()));
     } else {
       lake::WriterOptions writer_options = options.writer;
@@ -152,14 +179,30 @@ struct Archive::Impl {
       SLUICE_ASSIGN_OR_RETURN(file.writer,
                               lake::ParquetWriter::OpenFile(full.string(), specs, writer_options));
     }
-    return &open_files.emplace(hour, std::move(file)).first->second;
+    return &lane.open_files.emplace(hour, std::move(file)).first->second;
   }
 
-  // Reads what each partition has and appends it to the open files.
-  Result<size_t> ReadAvailable() {
-    size_t records = 0;
+  // Reads what each partition has and appends it to the open files, the lanes in parallel,
+  // until everything available is read or commit_bytes are buffered.
+  Status ReadAvailable() {
+    next_sequence = NextSequence();
+    if (lanes.size() == 1) return ReadLane(lanes[0]);
+    std::vector<Status> results(lanes.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < lanes.size(); ++i)
+      threads.emplace_back([this, i, &results] { results[i] = ReadLane(lanes[i]); });
+    results[0] = ReadLane(lanes[0]);
+    for (std::thread& t : threads) t.join();
+    UpdateLag();
+    for (const Status& st : results) SLUICE_RETURN_IF_ERROR(st);
+    return Status::Ok();
+  }
+
+  // One lane's partitions (on its own thread when there are several lanes).
+  Status ReadLane(Lane& lane) {
     const size_t partition_column = specs.size() - 2;
-    for (uint32_t p = 0; p < readers.size(); ++p) {
+    const int64_t lane_commit_bytes = options.commit_bytes / static_cast<int64_t>(lanes.size());
+    for (uint32_t p : lane.partitions) {
       for (;;) {
         SLUICE_ASSIGN_OR_RETURN(auto batch, readers[p]->Read(kReadBytes));
         if (batch.empty()) break;
@@ -172,21 +215,21 @@ struct Archive::Impl {
         }
         for (const log::RecordView& r : batch) {
           SLUICE_ASSIGN_OR_RETURN(OpenFile * file,
-                                  FileFor(lake::HourOfMicros(r.event_time_micros)));
-          columns->AppendPadded(r.payload, *file->writer);  // log.h: kReadPadding
+                                  FileFor(lane, lake::HourOfMicros(r.event_time_micros)));
+          lane.columns->AppendPadded(r.payload, *file->writer);  // log.h: kReadPadding
           file->writer->column(partition_column).AppendInt64(p);
           file->writer->column(partition_column + 1).AppendInt64(static_cast<int64_t>(r.offset));
-          buffered_bytes += static_cast<int64_t>(r.payload.size());
+          lane.buffered_bytes += static_cast<int64_t>(r.payload.size());
         }
-        for (auto& [hour, file] : open_files) SLUICE_RETURN_IF_ERROR(file.writer->CommitRows());
-        records += batch.size();
-        read_to[p] = readers[p]->next_offset();
+        for (auto& [hour, file] : lane.open_files)
+          SLUICE_RETURN_IF_ERROR(file.writer->CommitRows());
+        read_to[p] = readers[p]->next_offset();  // only this lane writes this element
         events_archived->Add(batch.size());
-        UpdateLag();
-        if (buffered_bytes >= options.commit_bytes) return records;
+        if (lanes.size() == 1) UpdateLag();
+        if (lane.buffered_bytes >= lane_commit_bytes) return Status::Ok();
       }
     }
-    return records;
+    return Status::Ok();
   }
 
   // Closes the open files, records them in the hash chain and commits them with the offsets
@@ -195,23 +238,25 @@ struct Archive::Impl {
     if (read_to == committed) return Status::Ok();
     lake::AppendFiles change;
     const int64_t now = clock.NowMicros();
-    for (auto& [hour, file] : open_files) {
-      if (file.writer->rows_written() == 0 && file.writer->bytes_written() == 0) continue;
-      SLUICE_RETURN_IF_ERROR(file.writer->Close());
-      lake::DataFile data;
-      data.path = file.relative_path;
-      data.record_count = file.writer->rows_written();
-      data.file_size_in_bytes = file.writer->bytes_written();
-      data.partition_hour = hour;
-      data.stats = lake::IcebergMetrics(specs, file.writer->column_summaries(), {lake::kRawColumn});
-      SLUICE_RETURN_IF_ERROR(chain->AppendAdded(
-          data.path, static_cast<uint64_t>(data.file_size_in_bytes), file.writer->sha256_hex(), now,
-          static_cast<uint64_t>(NextSequence())));
-      spare_writers.push_back(std::move(file.writer));
-      bytes_written->Add(static_cast<uint64_t>(data.file_size_in_bytes));
-      change.added.push_back(std::move(data));
-    }
-    open_files.clear();
+    for (Lane& lane : lanes)
+      for (auto& [hour, file] : lane.open_files) {
+        if (file.writer->rows_written() == 0 && file.writer->bytes_written() == 0) continue;
+        SLUICE_RETURN_IF_ERROR(file.writer->Close());
+        lake::DataFile data;
+        data.path = file.relative_path;
+        data.record_count = file.writer->rows_written();
+        data.file_size_in_bytes = file.writer->bytes_written();
+        data.partition_hour = hour;
+        data.stats =
+            lake::IcebergMetrics(specs, file.writer->column_summaries(), {lake::kRawColumn});
+        SLUICE_RETURN_IF_ERROR(chain->AppendAdded(
+            data.path, static_cast<uint64_t>(data.file_size_in_bytes), file.writer->sha256_hex(),
+            now, static_cast<uint64_t>(NextSequence())));
+        lane.spare_writers.push_back(std::move(file.writer));
+        bytes_written->Add(static_cast<uint64_t>(data.file_size_in_bytes));
+        change.added.push_back(std::move(data));
+      }
+    for (Lane& lane : lanes) lane.open_files.clear();
     change.summary[std::string(kOffsetsKey)] = JoinOffsets(read_to);
     uint64_t total = 0;
     for (uint64_t o : read_to) total += o;
@@ -223,14 +268,14 @@ struct Archive::Impl {
     }
     SLUICE_RETURN_IF_ERROR(table->Commit(change).status());
     committed = read_to;
-    buffered_bytes = 0;
+    DropOpenFiles();
     commits->Add();
     return Status::Ok();
   }
 
   Status CommitIfDue(bool force) {
     const int64_t now = clock.MonotonicMicros();
-    if (!force && buffered_bytes < options.commit_bytes &&
+    if (!force && BufferedBytes() < options.commit_bytes &&
         now - last_commit_micros < options.commit_interval_micros)
       return Status::Ok();
     Status st = Commit();
@@ -239,8 +284,7 @@ struct Archive::Impl {
     } else {
       // The open files are lost with their rows (their writers may be half closed): read the
       // records again from the last commit, into new files.
-      open_files.clear();
-      buffered_bytes = 0;
+      DropOpenFiles();
       for (uint32_t p = 0; p < readers.size(); ++p) readers[p]->Seek(committed[p]);
       read_to = committed;
     }
@@ -258,10 +302,10 @@ struct Archive::Impl {
   }
 
   Status Round(bool force) {
-    SLUICE_RETURN_IF_ERROR(ReadAvailable().status());
+    SLUICE_RETURN_IF_ERROR(ReadAvailable());
     UpdateLag();
     SLUICE_RETURN_IF_ERROR(CommitIfDue(force));
-    if (open_files.empty() &&
+    if (!HasOpenFiles() &&
         clock.NowMicros() - last_housekeeping_micros >= options.housekeeping_interval_micros)
       SLUICE_RETURN_IF_ERROR(Housekeep());
     return Status::Ok();
@@ -379,8 +423,16 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
                                                Clock& clock, MetricsRegistry& metrics) {
   auto impl = std::make_unique<Impl>(std::move(options), input, clock);
   Impl& s = *impl;
-  SLUICE_ASSIGN_OR_RETURN(s.columns, lake::EventColumns::Make(s.options.columns));
-  s.specs = s.columns->specs();
+  const uint32_t lane_count =
+      std::max<uint32_t>(1, std::min<uint32_t>(s.options.threads, input.partitions()));
+  for (uint32_t i = 0; i < lane_count; ++i) {
+    Impl::Lane lane;
+    lane.index = static_cast<int>(i);
+    for (uint32_t p = i; p < input.partitions(); p += lane_count) lane.partitions.push_back(p);
+    SLUICE_ASSIGN_OR_RETURN(lane.columns, lake::EventColumns::Make(s.options.columns));
+    s.lanes.push_back(std::move(lane));
+  }
+  s.specs = s.lanes[0].columns->specs();
   s.specs.push_back({std::string(kPartitionColumn), lake::ColumnType::kInt64, false, 18, 2, true});
   s.specs.push_back({std::string(kOffsetColumn), lake::ColumnType::kInt64, false, 18, 2, false});
   const bool has_event_time =
@@ -472,7 +524,7 @@ Status Archive::Stop() {
   stop_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(impl_->mu);
-  SLUICE_RETURN_IF_ERROR(impl_->ReadAvailable().status());
+  SLUICE_RETURN_IF_ERROR(impl_->ReadAvailable());
   return impl_->CommitIfDue(true);
 }
 

@@ -4,7 +4,8 @@
 // failing archive never holds back ingest or the operational pipelines.
 //
 // How it works: a thread reads each partition of the log from the offsets the table's last
-// snapshot recorded, appends every record's raw event to the open Parquet file of its event
+// snapshot recorded (the partitions split between `threads` lanes that read in parallel, each
+// with its own files), appends every record's raw event to the open Parquet file of its event
 // hour (typed columns from the stream's schema, plus `_raw`, `_partition`, `_offset`), and
 // commits every `commit_interval` (or once `commit_bytes` are buffered, and at Stop): closes
 // the files (written to a temporary name, fsynced, renamed), records each in the table's hash
@@ -62,6 +63,9 @@ struct ArchiveOptions {
   int64_t hourly_snapshot_retention_micros = int64_t{7} * 24 * 3600 * 1'000'000;
   int64_t housekeeping_interval_micros = int64_t{3600} * 1'000'000;
   lake::WriterOptions writer;
+  // Threads parsing and compressing in parallel (each with its own files; at most one per log
+  // partition). Two use the second core when ingest leaves it idle.
+  uint32_t threads = 2;
 };
 
 class Archive {
