@@ -15,6 +15,7 @@
 #include "lake/file_metrics.h"
 #include "lake/hash_chain.h"
 #include "lake/iceberg_table.h"
+#include "lake/parquet_reader.h"
 
 static_assert(sluice::log::kReadPadding >= sluice::lake::kEventPadding);
 
@@ -334,6 +335,7 @@ struct Archive::Impl {
       spdlog::info("archive {}: {} file(s) past the retention removed from the table",
                    options.table, change.deleted.size());
     }
+    SLUICE_RETURN_IF_ERROR(Compact());
     SLUICE_ASSIGN_OR_RETURN(int deleted, table->ExpireSnapshots(SnapshotsToKeep()));
     if (deleted > 0) {
       // Files the expiry deleted leave the hash chain as expired, not as missing.
@@ -342,6 +344,142 @@ struct Archive::Impl {
             chain->AppendRemoved(path, "retention", clock.NowMicros(), NextSequence() - 1));
     }
     return Status::Ok();
+  }
+
+  // Rewrites the small files of each closed hour (its end plus compaction_grace is past) with
+  // at least compaction_min_files of them into files of about compaction_target_bytes, in one
+  // snapshot that deletes the small files and adds the large ones, offsets unchanged. The new
+  // files are named with that snapshot's sequence number, so a crash before the commit leaves
+  // only files that the next start removes (RemoveUncommittedFiles); earlier snapshots keep
+  // reading the small files until they expire.
+  Status Compact() {
+    std::optional<lake::Snapshot> current = table->CurrentSnapshot();
+    if (!current || options.compaction_min_files <= 1) return Status::Ok();
+    SLUICE_ASSIGN_OR_RETURN(std::vector<lake::DataFileEntry> live, table->LiveFiles(*current));
+    const int64_t now = clock.NowMicros();
+    std::map<int32_t, std::vector<const lake::DataFileEntry*>> small_by_hour;
+    for (const lake::DataFileEntry& e : live) {
+      if (!e.file.partition_hour ||
+          (int64_t{*e.file.partition_hour} + 1) * 3600 * 1'000'000 +
+                  options.compaction_grace_micros >
+              now ||
+          e.file.file_size_in_bytes >= options.compaction_target_bytes)
+        continue;
+      small_by_hour[*e.file.partition_hour].push_back(&e);
+    }
+    const int64_t sequence = NextSequence();
+    lake::AppendFiles change;
+    std::vector<std::string> written;  // full paths, removed again if the commit fails
+    Status st;
+    for (auto& [hour, files] : small_by_hour) {
+      if (static_cast<int64_t>(files.size()) < options.compaction_min_files) continue;
+      st = CompactHour(hour, files, sequence, change, written);
+      if (!st.ok()) break;
+    }
+    if (st.ok() && !change.added.empty()) {
+      change.summary[std::string(kOffsetsKey)] = JoinOffsets(committed);
+      change.summary["sluice.compaction"] = "true";
+      st = table->Commit(change).status();
+    }
+    if (!st.ok()) {
+      std::error_code ec;
+      for (const std::string& path : written) fs::remove(path, ec);
+      return st;
+    }
+    if (change.added.empty()) return Status::Ok();
+    for (const std::string& path : change.deleted)
+      SLUICE_RETURN_IF_ERROR(chain->AppendRemoved(path, "compacted", clock.NowMicros(),
+                                                  static_cast<uint64_t>(sequence)));
+    spdlog::info("archive {}: compacted {} small file(s) into {}", options.table,
+                 change.deleted.size(), change.added.size());
+    return Status::Ok();
+  }
+
+  // Copies the rows of `files` (one hour) into new files of about compaction_target_bytes.
+  Status CompactHour(int32_t hour, const std::vector<const lake::DataFileEntry*>& files,
+                     int64_t sequence, lake::AppendFiles& change,
+                     std::vector<std::string>& written) {
+    std::unique_ptr<lake::ParquetWriter> writer;
+    std::string relative;
+    int64_t input_bytes = 0;
+    int part = 0;
+    std::vector<std::string> inputs;
+    auto finish = [&]() -> Status {
+      if (!writer) return Status::Ok();
+      SLUICE_RETURN_IF_ERROR(writer->Close());
+      lake::DataFile data;
+      data.path = relative;
+      data.record_count = writer->rows_written();
+      data.file_size_in_bytes = writer->bytes_written();
+      data.partition_hour = hour;
+      data.stats = lake::IcebergMetrics(specs, writer->column_summaries(), {lake::kRawColumn});
+      SLUICE_RETURN_IF_ERROR(chain->AppendAdded(
+          data.path, static_cast<uint64_t>(data.file_size_in_bytes), writer->sha256_hex(),
+          clock.NowMicros(), static_cast<uint64_t>(sequence)));
+      change.added.push_back(std::move(data));
+      for (std::string& in : inputs) change.deleted.push_back(std::move(in));
+      inputs.clear();
+      writer.reset();
+      input_bytes = 0;
+      return Status::Ok();
+    };
+    std::vector<lake::ColumnBuffer> buffers;
+    for (const lake::ColumnSpec& c : specs) buffers.emplace_back(c.type);
+    for (const lake::DataFileEntry* e : files) {
+      SLUICE_ASSIGN_OR_RETURN(
+          std::string bytes, lake::ReadWholeFile((fs::path(table->dir()) / e->file.path).string()));
+      SLUICE_ASSIGN_OR_RETURN(lake::ParquetReader reader, lake::ParquetReader::Open(bytes));
+      // Columns by name: a file written with another column set (an older schema) stays.
+      std::vector<int> source(specs.size(), -1);
+      const auto& columns = reader.info().columns;
+      for (size_t i = 0; i < specs.size(); ++i)
+        for (size_t j = 0; j < columns.size(); ++j)
+          if (columns[j].name == specs[i].name && columns[j].type == specs[i].type)
+            source[i] = static_cast<int>(j);
+      if (std::find(source.begin(), source.end(), -1) != source.end()) continue;
+      if (!writer) {
+        relative = table->DataPath(hour, fmt::format("{}-{}-c-{}.parquet", sequence, hour, part++));
+        const std::string full = (fs::path(table->dir()) / relative).string();
+        lake::WriterOptions writer_options = options.writer;
+        writer_options.sha256 = true;
+        SLUICE_ASSIGN_OR_RETURN(writer, lake::ParquetWriter::OpenFile(full, specs, writer_options));
+        written.push_back(full);
+      }
+      for (size_t g = 0; g < reader.info().row_groups.size(); ++g) {
+        for (size_t i = 0; i < specs.size(); ++i) {
+          buffers[i].Clear();
+          SLUICE_RETURN_IF_ERROR(reader.ReadColumn(g, static_cast<size_t>(source[i]), buffers[i]));
+          CopyColumn(buffers[i], writer->column(i));
+        }
+        SLUICE_RETURN_IF_ERROR(writer->CommitRows());
+      }
+      inputs.push_back(e->file.path);
+      input_bytes += e->file.file_size_in_bytes;
+      if (input_bytes >= options.compaction_target_bytes) SLUICE_RETURN_IF_ERROR(finish());
+    }
+    return finish();
+  }
+
+  static void CopyColumn(const lake::ColumnBuffer& from, lake::ColumnBuffer& to) {
+    for (size_t r = 0; r < from.size(); ++r) {
+      if (from.IsNull(r)) {
+        to.AppendNull();
+        continue;
+      }
+      switch (from.type()) {
+        case lake::ColumnType::kString:
+          to.AppendString(from.StringAt(r));
+          break;
+        case lake::ColumnType::kDouble:
+          to.AppendDouble(from.DoubleAt(r));
+          break;
+        case lake::ColumnType::kBool:
+          to.AppendBool(from.BoolAt(r));
+          break;
+        default:
+          to.AppendInt64(from.Int64At(r));
+      }
+    }
   }
 
   // The expiry policy (ArchiveOptions::snapshot_retention_micros): every snapshot younger than
@@ -536,6 +674,11 @@ Status Archive::RunOnce(bool force) {
 Status Archive::Housekeep() {
   std::lock_guard lock(impl_->mu);
   return impl_->Housekeep();
+}
+
+void Archive::SetCommitFaultHookForTest(lake::CommitFaultHook hook, void* arg) {
+  std::lock_guard lock(impl_->mu);
+  impl_->table->SetCommitFaultHook(hook, arg);
 }
 
 std::vector<uint64_t> Archive::committed_offsets() const {

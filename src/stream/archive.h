@@ -39,6 +39,7 @@
 #include "base/metrics.h"
 #include "base/status.h"
 #include "lake/event_columns.h"
+#include "lake/iceberg_table.h"
 #include "lake/parquet_writer.h"
 #include "log/log.h"
 
@@ -63,6 +64,13 @@ struct ArchiveOptions {
   int64_t hourly_snapshot_retention_micros = int64_t{7} * 24 * 3600 * 1'000'000;
   int64_t housekeeping_interval_micros = int64_t{3600} * 1'000'000;
   lake::WriterOptions writer;
+  // Compaction at housekeeping: an hour whose end is `compaction_grace` past and that has at
+  // least `compaction_min_files` files under `compaction_target_bytes` gets them rewritten into
+  // files of about that size (one snapshot: the small files deleted, the large ones added,
+  // offsets unchanged). compaction_min_files <= 1 turns it off.
+  int64_t compaction_target_bytes = int64_t{128} << 20;
+  int64_t compaction_min_files = 8;
+  int64_t compaction_grace_micros = int64_t{3600} * 1'000'000;
   // Threads parsing and compressing in parallel (each with its own files; at most one per log
   // partition). Two use the second core when ingest leaves it idle.
   uint32_t threads = 2;
@@ -83,8 +91,11 @@ class Archive {
   // One round on the caller's thread: reads what is available, and commits when `force` or
   // when a commit is due. For tests and tools; do not mix with Start().
   Status RunOnce(bool force);
-  // Runs retention now (for tests: the thread does it once per housekeeping interval).
+  // Runs retention, compaction and snapshot expiry now (for tests: the thread does it once per
+  // housekeeping interval).
   Status Housekeep();
+  // For fault-injection tests: the hook of the table's commits (lake/iceberg_table.h).
+  void SetCommitFaultHookForTest(lake::CommitFaultHook hook, void* arg);
 
   // Next offset of every partition that the table holds (its last commit).
   std::vector<uint64_t> committed_offsets() const;
