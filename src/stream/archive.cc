@@ -371,8 +371,13 @@ struct Archive::Impl {
     lake::AppendFiles change;
     std::vector<std::string> written;  // full paths, removed again if the commit fails
     Status st;
+    // The thread does not read the log meanwhile: bound the work of one housekeeping round
+    // (the rest waits for the next one).
+    int64_t budget = options.compaction_max_bytes_per_round;
     for (auto& [hour, files] : small_by_hour) {
       if (static_cast<int64_t>(files.size()) < options.compaction_min_files) continue;
+      if (budget <= 0) break;
+      for (const lake::DataFileEntry* e : files) budget -= e->file.file_size_in_bytes;
       st = CompactHour(hour, files, sequence, change, written);
       if (!st.ok()) break;
     }

@@ -71,6 +71,8 @@ struct ArchiveOptions {
   int64_t compaction_target_bytes = int64_t{128} << 20;
   int64_t compaction_min_files = 8;
   int64_t compaction_grace_micros = int64_t{3600} * 1'000'000;
+  // At most (about) this many bytes of small files are rewritten per housekeeping round.
+  int64_t compaction_max_bytes_per_round = int64_t{2} << 30;
   // Threads parsing and compressing in parallel (each with its own files; at most one per log
   // partition). Two use the second core when ingest leaves it idle.
   uint32_t threads = 2;
