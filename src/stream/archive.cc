@@ -441,7 +441,10 @@ struct Archive::Impl {
         for (size_t j = 0; j < columns.size(); ++j)
           if (columns[j].name == specs[i].name && columns[j].type == specs[i].type)
             source[i] = static_cast<int>(j);
-      if (std::find(source.begin(), source.end(), -1) != source.end()) continue;
+      // A file written before a column was added has none: nulls (the column is optional).
+      bool usable = true;
+      for (size_t i = 0; i < specs.size(); ++i) usable &= source[i] >= 0 || specs[i].optional;
+      if (!usable) continue;
       if (!writer) {
         relative = table->DataPath(hour, fmt::format("{}-{}-c-{}.parquet", sequence, hour, part++));
         const std::string full = (fs::path(table->dir()) / relative).string();
@@ -452,6 +455,11 @@ struct Archive::Impl {
       }
       for (size_t g = 0; g < reader.info().row_groups.size(); ++g) {
         for (size_t i = 0; i < specs.size(); ++i) {
+          if (source[i] < 0) {
+            for (int64_t r = 0; r < reader.info().row_groups[g].num_rows; ++r)
+              writer->column(i).AppendNull();
+            continue;
+          }
           buffers[i].Clear();
           SLUICE_RETURN_IF_ERROR(reader.ReadColumn(g, static_cast<size_t>(source[i]), buffers[i]));
           CopyColumn(buffers[i], writer->column(i));
@@ -605,6 +613,20 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
     spec.properties["write.metadata.previous-versions-max"] = "20";
     SLUICE_ASSIGN_OR_RETURN(
         s.table, lake::IcebergTable::Create(s.options.root, s.options.table, spec, clock));
+  }
+  // Schema evolution: a column the table does not have yet (the stream's schema gained an
+  // optional field) becomes a new optional Iceberg field with a new id; earlier files simply
+  // lack it (null for readers). A column whose type changed keeps the table's field and type
+  // in the metadata; its new files say what they hold.
+  for (const lake::ColumnSpec& c : s.specs) {
+    if (s.table->schema().Find(c.name) != nullptr) continue;
+    if (!c.optional)
+      return Status::FailedPrecondition(
+          fmt::format("archive {}: the table has no column '{}' and a required one cannot be added",
+                      s.options.table, c.name));
+    SLUICE_RETURN_IF_ERROR(s.table->AddOptionalField(c.name, IcebergTypeFor(c)));
+    spdlog::info("archive {}: column '{}' added to the table (field id {})", s.options.table,
+                 c.name, s.table->schema().Find(c.name)->id);
   }
   // Parquet columns carry their Iceberg field ids (readers match columns by id).
   for (lake::ColumnSpec& c : s.specs)

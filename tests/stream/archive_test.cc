@@ -365,6 +365,69 @@ TEST_F(ArchiveTest, CompactionRewritesAClosedHoursSmallFilesKeepingRowsOffsetsAn
   EXPECT_EQ(Rows().size(), 310u);
 }
 
+TEST_F(ArchiveTest, ANewOptionalColumnBecomesANewIcebergFieldAndOldFilesStayReadable) {
+  ArchiveOptions o = Options();
+  o.threads = 1;
+  o.compaction_min_files = 2;
+  auto opened = Archive::Open(o, *log_, clock_, metrics_);
+  ASSERT_TRUE(opened.ok());
+  archive_ = std::move(opened).value();
+  const int64_t hour_start = clock_.NowMicros();
+  Append(0, 10, hour_start);
+  ASSERT_TRUE(archive_->RunOnce(/*force=*/true).ok());
+  archive_.reset();
+  auto table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  int32_t max_id = 0;
+  for (const auto& f : table->schema().fields) max_id = std::max(max_id, f.id);
+
+  // The stream's schema gained an optional field: the archive restarts with it.
+  o.columns.push_back({"currency", "", lake::ColumnType::kString});
+  opened = Archive::Open(o, *log_, clock_, metrics_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  archive_ = std::move(opened).value();
+  for (int i = 10; i < 20; ++i) {
+    const std::string payload =
+        fmt::format(R"({{"event_id":"e{}","occurred_at":"{}","amount_minor":{},"currency":"EUR"}})",
+                    i, FormatTime(hour_start), i);
+    const log::RecordToAppend record{hour_start, payload, 0};
+    auto appended = log_->Append(static_cast<uint32_t>(i % 2), std::span(&record, 1));
+    ASSERT_TRUE(appended.ok());
+    ASSERT_TRUE(syncer_.WaitDurable(appended->sync_ticket).ok());
+  }
+  ASSERT_TRUE(archive_->RunOnce(/*force=*/true).ok());
+  table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  const lake::IcebergField* currency = table->schema().Find("currency");
+  ASSERT_NE(currency, nullptr);
+  const int32_t currency_id = currency->id;  // `table` is opened again below
+  EXPECT_GT(currency->id, max_id);
+  EXPECT_FALSE(currency->required);
+  EXPECT_EQ(table->schemas().size(), 2u);
+  // Old and new files both read; the new one has the column under its field id.
+  EXPECT_EQ(Rows().size(), 20u);
+  int with_currency = 0;
+  for (const auto& e : table->LiveFiles(*table->CurrentSnapshot()).value()) {
+    const std::string bytes = lake::ReadWholeFile(table->dir() + "/" + e.file.path).value();
+    auto reader = lake::ParquetReader::Open(bytes).value();
+    for (size_t c = 0; c < reader.info().columns.size(); ++c) {
+      if (reader.info().columns[c].name != "currency") continue;
+      ++with_currency;
+      EXPECT_EQ(reader.info().columns[c].field_id, currency_id);
+      lake::ColumnBuffer values(lake::ColumnType::kString);
+      ASSERT_TRUE(reader.ReadColumn(0, c, values).ok());
+      EXPECT_EQ(values.StringAt(0), "EUR");
+    }
+  }
+  EXPECT_EQ(with_currency, 1);
+  // Compaction merges the old file (no currency: nulls) with the new one.
+  clock_.Advance(3 * kHour);
+  ASSERT_TRUE(archive_->Housekeep().ok());
+  table = lake::IcebergTable::Open((dir_ / "lake").string(), "orders", clock_).value();
+  const auto live = table->LiveFiles(*table->CurrentSnapshot()).value();
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].file.stats.null_value_counts.at(currency_id), 10);
+  EXPECT_EQ(Rows().size(), 20u);
+}
+
 TEST_F(ArchiveTest, TheEventTimeColumnMustBeATimestamp) {
   ArchiveOptions o = Options();
   o.event_time_column = "event_id";
