@@ -1,3 +1,5 @@
+// Also: a new optional field of the stream's subject becomes a new Iceberg column.
+//
 // The archive under kill -9 during commits: a commit every 100 ms while batches arrive
 // continuously, the server killed at random moments and restarted, several times. Then, by
 // readers we did not write: no (_partition, _offset) and no event twice, every acknowledged
@@ -12,7 +14,9 @@ import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergManifests, icebergMetadata, icebergRead } from 'icebird';
 
-import { freshDataDir, makeEvent, ndjson, postEvents, runSql, sleep, startSluice } from './lib/sluice.js';
+import {
+  freshDataDir, getJson, makeEvent, ndjson, postEvents, runSql, sleep, startSluice,
+} from './lib/sluice.js';
 
 // icebird reads through fetch; the table's location is a file:// URI.
 const realFetch = globalThis.fetch;
@@ -142,6 +146,74 @@ test('kill -9 during 100 ms commits: no duplicate, no loss of an acknowledged ev
       assert.ok(snapshotRows.length >= previous, 'a later snapshot holds fewer rows');
       previous = snapshotRows.length;
     }
+  } finally {
+    await sluice.stop();
+  }
+});
+
+test('a new optional field in the subject becomes a new Iceberg field; old files read as null', async () => {
+  const dataDir = freshDataDir();
+  const table = path.join(dataDir, 'lake', 'orders');
+  let sluice = await start(dataDir);
+  try {
+    const res = await runSql(sluice.url, STREAM_SQL);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const before = Array.from({ length: 40 }, (_, i) => makeEvent({ order_id: `ORD-a${i}` }));
+    assert.equal((await postEvents(sluice.url, 'orders', ndjson(before))).body.accepted, 40);
+    const waitRows = async (n) => {
+      for (let i = 0; i < 100; i++) {
+        try {
+          const rows = await icebergRead({ tableUrl: `file://${table}` });
+          if (rows.length >= n) return rows;
+        } catch { /* no snapshot yet */ }
+        await sleep(100);
+      }
+      assert.fail(`the archive did not reach ${n} rows`);
+    };
+    await waitRows(40);
+    const metadataBefore = await icebergMetadata({ tableUrl: `file://${table}` });
+    const maxId = Math.max(...metadataBefore.schemas.flatMap((s) => s.fields.map((f) => f.id)));
+
+    // v2 of the subject adds an optional string field.
+    const v1 = JSON.parse((await getJson(
+      `${sluice.url}/registry/subjects/fulfilment-value/versions/1`)).body.schema);
+    const v2 = structuredClone(v1);
+    v2.properties.gift_message = { type: 'string' };
+    const registered = await fetch(`${sluice.url}/registry/subjects/fulfilment-value/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(v2) }),
+    });
+    assert.equal(registered.status, 200, await registered.clone().text());
+    await sluice.stop({ keepData: true });
+    sluice = await start(dataDir);
+
+    const after = Array.from({ length: 30 }, (_, i) =>
+      makeEvent({ order_id: `ORD-b${i}`, gift_message: `Alles Gute ✨ ${i}` }));
+    assert.equal((await postEvents(sluice.url, 'orders', ndjson(after))).body.accepted, 30);
+    const rows = await waitRows(70);
+    await sluice.stop({ keepData: true });
+
+    const metadata = await icebergMetadata({ tableUrl: `file://${table}` });
+    assert.equal(metadata.schemas.length, 2);
+    const current = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id']);
+    const field = current.fields.find((f) => f.name === 'gift_message');
+    assert.ok(field, JSON.stringify(current.fields));
+    assert.ok(field.id > maxId, `${field.id} <= ${maxId}`);
+    assert.equal(field.required, false);
+
+    // icebird: the old rows have no value, the new ones theirs.
+    const byOrder = new Map(rows.map((r) => [r.order_id, r]));
+    for (const e of before) assert.equal(byOrder.get(e.order_id).gift_message ?? null, null);
+    for (const e of after) assert.equal(byOrder.get(e.order_id).gift_message, e.gift_message);
+
+    // DuckDB over old and new files together (by name: old files lack the column).
+    const duck = await (await DuckDBInstance.create(':memory:')).connect();
+    const reader = await duck.runAndReadAll(
+      `SELECT count(*)::BIGINT, count(gift_message)::BIGINT,
+              count(*) FILTER (WHERE gift_message LIKE 'Alles Gute ✨%')::BIGINT
+       FROM read_parquet('${table}/data/**/*.parquet', union_by_name = true)`);
+    assert.deepEqual(reader.getRows()[0].map(Number), [70, 30, 30]);
   } finally {
     await sluice.stop();
   }
