@@ -35,13 +35,14 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 std::string_view DefaultCatalogSql() {
-  // The stream leaves partitions and retention to the configuration ([log]). Financial events
-  // are exactly-once (deduplicated by event_id), operational ones at-least-once.
+  // The stream leaves partitions and retention to the configuration ([log], [lake]). Financial
+  // events are exactly-once (deduplicated by event_id), operational ones at-least-once. Every
+  // raw event is archived (the auditors' 90 days: stream/archive.h).
   return R"sql(
 CREATE STREAM fulfilment WITH (subject = 'fulfilment-value', event_time = 'occurred_at',
     watermark_delay = '5 seconds', delivery = 'exactly_once', dedup_key = 'event_id',
     exactly_once_when = event_type IN ('payment.captured', 'refund.issued', 'carrier.charge'),
-    partition_key = 'order_id');
+    partition_key = 'order_id', archive = 'on');
 CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
   SELECT warehouse_id, event_type, window_start, count(*) AS events,
          sum(amount_minor) AS amount_minor

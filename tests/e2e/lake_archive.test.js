@@ -132,12 +132,12 @@ test('every acknowledged event is in the archive exactly once, across kill -9 an
 
     // Tamper evidence: verify passes, then finds a changed file.
     await sluice.stop({ keepData: true });
-    let verify = spawnSync(SLUICE_BIN, ['lake', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+    let verify = spawnSync(SLUICE_BIN, ['lake', 'verify', '--data-dir', dataDir, '--table', 'orders'], { encoding: 'utf8' });
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
     assert.equal(JSON.parse(verify.stdout).ok, true);
     const victim = path.join(dataDir, 'lake', 'orders', 'data', files[0]);
     appendFileSync(victim, 'x');
-    verify = spawnSync(SLUICE_BIN, ['lake', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+    verify = spawnSync(SLUICE_BIN, ['lake', 'verify', '--data-dir', dataDir, '--table', 'orders'], { encoding: 'utf8' });
     assert.equal(verify.status, 1, verify.stdout + verify.stderr);
     assert.deepEqual(JSON.parse(verify.stdout).changed, [path.join('data', files[0])]);
   } finally {

@@ -91,10 +91,11 @@ test('a view backfills from the lake what the log no longer holds; sluice replay
       const described = await runSql(sluice.url, 'DESCRIBE from_lake');
       assert.equal(described.body.results[0].options.backfill, 'lake', JSON.stringify(described.body));
       res = await runSql(sluice.url,
-        "CREATE MATERIALIZED VIEW nope WITH (backfill = 'lake') AS SELECT count(*) FROM fulfilment");
+        "CREATE STREAM plain WITH (event_time = 'occurred_at'); " +
+        "CREATE MATERIALIZED VIEW nope WITH (backfill = 'lake') AS SELECT count(*) FROM plain");
       assert.equal(res.status, 400);
       assert.match(res.body.error ?? JSON.stringify(res.body),
-        /backfill = 'lake' reads the archive of stream fulfilment, which has none/);
+        /backfill = 'lake' reads the archive of stream plain, which has none/);
 
       // sluice replay: the archive (everything sent, once the last commit is in) into a copy.
       res = await runSql(sluice.url,
