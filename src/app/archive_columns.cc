@@ -24,8 +24,52 @@ std::optional<lake::ColumnType> ForSqlType(sql::Type type) {
   }
 }
 
-std::optional<lake::ColumnType> ForJsonSchema(const nlohmann::json& property) {
-  if (!property.is_object() || !property.contains("type")) return std::nullopt;
+// The column type of a list of enum/const values: all strings, all integers, all numbers or
+// all booleans (nulls aside); anything else has none.
+std::optional<lake::ColumnType> ForValues(const std::vector<nlohmann::json>& values) {
+  std::optional<lake::ColumnType> type;
+  for (const nlohmann::json& v : values) {
+    std::optional<lake::ColumnType> t;
+    if (v.is_null()) continue;
+    if (v.is_string()) t = lake::ColumnType::kString;
+    if (v.is_number_integer()) t = lake::ColumnType::kInt64;
+    if (v.is_number_float()) t = lake::ColumnType::kDouble;
+    if (v.is_boolean()) t = lake::ColumnType::kBool;
+    if (!t) return std::nullopt;
+    if (type && *type != *t) {
+      // Integers and other numbers together are doubles.
+      const bool numbers =
+          (*type == lake::ColumnType::kInt64 || *type == lake::ColumnType::kDouble) &&
+          (*t == lake::ColumnType::kInt64 || *t == lake::ColumnType::kDouble);
+      if (!numbers) return std::nullopt;
+      t = lake::ColumnType::kDouble;
+    }
+    type = t;
+  }
+  return type;
+}
+
+// The column type of a property's schema: its "type" (with "null" allowed besides one other),
+// else its enum or const values; a local "$ref" (#/$defs/..., #/definitions/...) is followed.
+std::optional<lake::ColumnType> ForJsonSchema(const nlohmann::json& root,
+                                              const nlohmann::json& property, int depth = 0) {
+  if (!property.is_object() || depth > 8) return std::nullopt;
+  if (auto ref = property.find("$ref"); ref != property.end() && ref->is_string()) {
+    const std::string pointer = ref->get<std::string>();
+    if (!pointer.starts_with("#/")) return std::nullopt;
+    try {
+      return ForJsonSchema(root, root.at(nlohmann::json::json_pointer(pointer.substr(1))),
+                           depth + 1);
+    } catch (const nlohmann::json::exception&) {  // a dangling or malformed reference
+      return std::nullopt;
+    }
+  }
+  if (!property.contains("type")) {
+    if (auto e = property.find("enum"); e != property.end() && e->is_array() && !e->empty())
+      return ForValues(e->get<std::vector<nlohmann::json>>());
+    if (auto c = property.find("const"); c != property.end()) return ForValues({*c});
+    return std::nullopt;
+  }
   std::string type;
   const nlohmann::json& t = property["type"];
   if (t.is_string()) {
@@ -48,6 +92,18 @@ std::optional<lake::ColumnType> ForJsonSchema(const nlohmann::json& property) {
 
 }  // namespace
 
+std::vector<lake::EventColumn> ColumnsOfJsonSchema(std::string_view schema_text) {
+  std::vector<lake::EventColumn> columns;
+  const nlohmann::json schema =
+      nlohmann::json::parse(schema_text, nullptr, /*allow_exceptions=*/false);
+  if (!schema.is_object() || !schema.contains("properties") || !schema["properties"].is_object())
+    return columns;
+  for (const auto& [name, property] : schema["properties"].items())
+    if (std::optional<lake::ColumnType> type = ForJsonSchema(schema, property))
+      columns.push_back({name, "", *type});
+  return columns;
+}
+
 std::vector<lake::EventColumn> ArchiveColumns(const sql::StreamSpec& spec,
                                               const schema::Registry* registry) {
   std::vector<lake::EventColumn> columns;
@@ -62,12 +118,8 @@ std::vector<lake::EventColumn> ArchiveColumns(const sql::StreamSpec& spec,
   } else if (registry != nullptr && !spec.subject.empty()) {
     if (auto latest = registry->Latest(spec.subject);
         latest && latest->schema && latest->schema->type == schema::SchemaType::kJson) {
-      const nlohmann::json schema =
-          nlohmann::json::parse(latest->schema->schema, nullptr, /*allow_exceptions=*/false);
-      if (schema.is_object() && schema.contains("properties") && schema["properties"].is_object()) {
-        for (const auto& [name, property] : schema["properties"].items())
-          if (std::optional<lake::ColumnType> type = ForJsonSchema(property)) add(name, *type);
-      }
+      for (const lake::EventColumn& c : ColumnsOfJsonSchema(latest->schema->schema))
+        add(c.name, c.type);
     }
   }
   if (std::none_of(columns.begin(), columns.end(),
