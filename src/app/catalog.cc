@@ -132,6 +132,7 @@ struct StreamEntry {
   std::string dedup_dir;                      // "<name>@<catalog offset of its CREATE>.dedup"
   std::unique_ptr<stream::StreamPipeline> pipeline;  // runs the stream's views
   std::unique_ptr<stream::Archive> archive;          // its compliance archive, when on
+  std::vector<lake::EventColumn> archive_columns;    // the archive's typed columns
   Gauge* log_bytes = nullptr;
   Gauge* dead_letter_bytes = nullptr;
 };
@@ -340,22 +341,9 @@ struct Catalog::Impl {
         options, *entry->log, *deps.checkpoints, *deps.clock, *deps.metrics);
     if (started) entry->pipeline->Start();
     if (spec.archive) {
-      stream::ArchiveOptions archive;
-      archive.root = LakeDir().string();
-      archive.table = spec.name;
-      archive.columns = ArchiveColumns(spec, deps.registry);
-      archive.event_time_column = spec.event_time;
-      archive.commit_interval_micros = deps.config->lake_commit_interval_micros;
-      archive.commit_bytes = deps.config->lake_commit_bytes;
-      archive.writer.row_group_bytes = deps.config->lake_row_group_bytes;
-      archive.writer.zstd_level = deps.config->lake_zstd_level;
-      archive.writer.zstd_literals = deps.config->lake_zstd_literals;
-      archive.snapshot_retention_micros = deps.config->lake_snapshot_retention_micros;
-      archive.hourly_snapshot_retention_micros = deps.config->lake_hourly_snapshot_retention_micros;
-      archive.retention_micros =
-          spec.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros);
-      SLUICE_ASSIGN_OR_RETURN(entry->archive, stream::Archive::Open(std::move(archive), *entry->log,
-                                                                    *deps.clock, *deps.metrics));
+      entry->archive_columns = ArchiveColumns(spec, deps.registry);
+      SLUICE_ASSIGN_OR_RETURN(entry->archive,
+                              OpenArchive(spec, entry->archive_columns, *entry->log));
       if (started) entry->archive->Start();
     }
     entry->spec = std::move(spec);
@@ -363,6 +351,62 @@ struct Catalog::Impl {
     const std::string name = entry->spec.name;
     streams[name] = std::move(entry);
     return Status::Ok();
+  }
+
+  Result<std::unique_ptr<stream::Archive>> OpenArchive(const sql::StreamSpec& spec,
+                                                       std::vector<lake::EventColumn> columns,
+                                                       const log::Log& log) {
+    stream::ArchiveOptions archive;
+    archive.root = LakeDir().string();
+    archive.table = spec.name;
+    archive.columns = std::move(columns);
+    archive.event_time_column = spec.event_time;
+    archive.commit_interval_micros = deps.config->lake_commit_interval_micros;
+    archive.commit_bytes = deps.config->lake_commit_bytes;
+    archive.writer.row_group_bytes = deps.config->lake_row_group_bytes;
+    archive.writer.zstd_level = deps.config->lake_zstd_level;
+    archive.writer.zstd_literals = deps.config->lake_zstd_literals;
+    archive.snapshot_retention_micros = deps.config->lake_snapshot_retention_micros;
+    archive.hourly_snapshot_retention_micros = deps.config->lake_hourly_snapshot_retention_micros;
+    archive.retention_micros =
+        spec.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros);
+    return stream::Archive::Open(std::move(archive), log, *deps.clock, *deps.metrics);
+  }
+
+  // The registry is the archive's schema: when the stream's subject gained a field (a new
+  // version), the archive commits what it has and reopens with the new columns (which adds
+  // them to the table as new optional fields: stream/archive.h). An archive that failed to
+  // (re)open is retried here.
+  void FollowArchiveSchema(const std::string& name, StreamEntry& s) {
+    if (!s.spec.archive) return;
+    std::vector<lake::EventColumn> columns = ArchiveColumns(s.spec, deps.registry);
+    auto same = [](const std::vector<lake::EventColumn>& a,
+                   const std::vector<lake::EventColumn>& b) {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return x.name == y.name && x.path == y.path && x.type == y.type;
+      });
+    };
+    if (s.archive && same(columns, s.archive_columns)) return;
+    if (s.archive) {
+      if (Status st = s.archive->Stop(); !st.ok()) {
+        spdlog::error("archive {}: its commit before the schema change failed (retried): {}", name,
+                      st.ToString());
+        if (started) s.archive->Start();
+        return;
+      }
+      s.archive.reset();
+    }
+    Result<std::unique_ptr<stream::Archive>> opened = OpenArchive(s.spec, columns, *s.log);
+    if (!opened.ok()) {
+      spdlog::error("archive {}: reopening with the subject's new fields failed (retried): {}",
+                    name, opened.status().ToString());
+      return;
+    }
+    spdlog::info("archive {}: reopened with {} columns (its subject's schema changed)", name,
+                 columns.size());
+    s.archive = std::move(opened).value();
+    s.archive_columns = std::move(columns);
+    if (started) s.archive->Start();
   }
 
   fs::path LakeDir() const {
@@ -1498,6 +1542,7 @@ void Catalog::Housekeep() {
     }
     s->log_bytes->Set(static_cast<int64_t>(s->log->SizeBytes()));
     s->dead_letter_bytes->Set(static_cast<int64_t>(s->dead_letters->SizeBytes()));
+    impl_->FollowArchiveSchema(name, *s);
   }
   for (auto& [name, v] : impl_->views) {
     if (auto deleted = v->late_events->EnforceRetention(); !deleted.ok())
