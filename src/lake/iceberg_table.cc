@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -1524,6 +1525,36 @@ Result<int> IcebergTable::ExpireSnapshots(const std::function<bool(const Snapsho
     if (p.starts_with(data_prefix)) ::rmdir(p.c_str());
   }
   return removed;
+}
+
+std::optional<int64_t> DataFileSequence(std::string_view file_name) {
+  int64_t seq = 0;
+  auto [end, ec] = std::from_chars(file_name.data(), file_name.data() + file_name.size(), seq);
+  if (ec != std::errc() || end == file_name.data() + file_name.size() || *end != '-')
+    return std::nullopt;
+  return seq;
+}
+
+Result<size_t> RemoveUncommittedDataFiles(const IcebergTable& table) {
+  std::optional<Snapshot> current = table.CurrentSnapshot();
+  const int64_t last = current ? current->sequence_number : 0;
+  std::error_code ec;
+  const fs::path data = fs::path(table.dir()) / "data";
+  if (!fs::exists(data, ec)) return size_t{0};
+  std::vector<fs::path> orphans;
+  for (const auto& entry : fs::recursive_directory_iterator(data, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    std::optional<int64_t> seq = DataFileSequence(name);
+    if (name.find(".tmp-") != std::string::npos || (seq && *seq > last))
+      orphans.push_back(entry.path());
+  }
+  if (ec) return Status::IOError("cannot list " + data.string() + ": " + ec.message());
+  for (const fs::path& path : orphans) {
+    fs::remove(path, ec);
+    if (ec) return Status::IOError("cannot remove " + path.string() + ": " + ec.message());
+  }
+  return orphans.size();
 }
 
 }  // namespace sluice::lake

@@ -232,6 +232,15 @@ Result<int64_t> ParseSingleLong(std::string_view b);
 Result<int32_t> ParseSingleInt(std::string_view b);
 Result<double> ParseSingleDouble(std::string_view b);
 
+// Writers that name their data files "<sequence number of the commit that adds them>-..." (the
+// archive, view tables) can clean up after a crash with these. The sequence number a file name
+// starts with (nullopt when it does not start with one followed by '-').
+std::optional<int64_t> DataFileSequence(std::string_view file_name);
+// Deletes, anywhere under <table>/data, the files written for a commit that never happened:
+// temporary files (".tmp-" in the name) and files whose sequence number is above the current
+// snapshot's. Returns how many were deleted.
+Result<size_t> RemoveUncommittedDataFiles(const IcebergTable& table);
+
 // "YYYY-MM-DD-HH" of an hour ordinal (Iceberg's hour transform's human form).
 std::string HourToString(int32_t hour);
 // The hour ordinal of microseconds since the epoch.

@@ -79,15 +79,6 @@ std::optional<std::vector<uint64_t>> SplitOffsets(std::string_view text) {
   return offsets;
 }
 
-// Data files are named "<commit sequence number>-<hour>-<n>.parquet": a file whose sequence
-// number is above the table's last snapshot's was written for a commit that never happened.
-std::optional<int64_t> SequenceOfFile(const std::string& name) {
-  int64_t seq = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), seq);
-  if (ec != std::errc() || end == name.data() + name.size() || *end != '-') return std::nullopt;
-  return seq;
-}
-
 }  // namespace
 
 struct Archive::Impl {
@@ -314,7 +305,7 @@ struct Archive::Impl {
 
   // Removes the partitions past retention through a snapshot, then expires old snapshots.
   // First commits the open files: their names carry the next commit's sequence number, which
-  // a retention commit in between would take (see SequenceOfFile).
+  // a retention commit in between would take (see lake::DataFileSequence).
   Status Housekeep() {
     SLUICE_RETURN_IF_ERROR(CommitIfDue(true));
     last_housekeeping_micros = clock.NowMicros();
@@ -531,27 +522,10 @@ struct Archive::Impl {
   // their removal in the chain when it had recorded them.
   Status RemoveUncommittedFiles() {
     const int64_t last = NextSequence() - 1;
-    std::error_code ec;
-    const fs::path data = fs::path(table->dir()) / "data";
-    if (!fs::exists(data, ec)) return Status::Ok();
-    std::vector<fs::path> orphans;
-    for (const auto& entry : fs::recursive_directory_iterator(data, ec)) {
-      if (!entry.is_regular_file()) continue;
-      const std::string name = entry.path().filename().string();
-      std::optional<int64_t> seq = SequenceOfFile(name);
-      // Temporary files of a writer that never closed, and files of a commit that never was.
-      if (name.find(".tmp-") != std::string::npos || (seq && *seq > last))
-        orphans.push_back(entry.path());
-    }
-    for (const fs::path& path : orphans) {
-      fs::remove(path, ec);
-      if (ec)
-        return Status::IOError(
-            fmt::format("archive: cannot remove {}: {}", path.string(), ec.message()));
-    }
-    if (!orphans.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(size_t removed, lake::RemoveUncommittedDataFiles(*table));
+    if (removed > 0) {
       spdlog::info("archive {}: removed {} data file(s) written after the last commit",
-                   options.table, orphans.size());
+                   options.table, removed);
       for (const std::string& path : PathsGoneFromDisk())
         SLUICE_RETURN_IF_ERROR(
             chain->AppendRemoved(path, "not committed (stopped before its commit)",

@@ -36,15 +36,6 @@ lake::IcebergType IcebergTypeFor(lake::ColumnType type) {
   return {lake::IcebergTypeId::kString};
 }
 
-// Data files are named "<sequence>-v<version>.parquet": the sequence number of the snapshot
-// that commits them.
-std::optional<int64_t> SequenceOfFile(std::string_view name) {
-  int64_t seq = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), seq);
-  if (ec != std::errc() || end == name.data() || *end != '-') return std::nullopt;
-  return seq;
-}
-
 // The lake column type of a view row's JSON value (for untyped columns).
 std::optional<lake::ColumnType> TypeOfValue(const nlohmann::json& v) {
   if (v.is_number_integer()) return lake::ColumnType::kInt64;
@@ -173,26 +164,10 @@ struct ViewTable::Impl {
   }
 
   Status RemoveUncommittedFiles() {
-    const int64_t last = NextSequence() - 1;
-    std::error_code ec;
-    const fs::path data = fs::path(table->dir()) / "data";
-    if (!fs::exists(data, ec)) return Status::Ok();
-    std::vector<fs::path> orphans;
-    for (const auto& entry : fs::directory_iterator(data, ec)) {
-      const std::string name = entry.path().filename().string();
-      std::optional<int64_t> seq = SequenceOfFile(name);
-      if (name.find(".tmp-") != std::string::npos || (seq && *seq > last))
-        orphans.push_back(entry.path());
-    }
-    for (const fs::path& path : orphans) {
-      fs::remove(path, ec);
-      if (ec)
-        return Status::IOError(fmt::format("view table {}: cannot remove {}: {}", options.name,
-                                           path.string(), ec.message()));
-    }
-    if (!orphans.empty())
+    SLUICE_ASSIGN_OR_RETURN(size_t removed, lake::RemoveUncommittedDataFiles(*table));
+    if (removed > 0)
       spdlog::info("view table {}: removed {} data file(s) written after the last commit",
-                   options.name, orphans.size());
+                   options.name, removed);
     return Status::Ok();
   }
 };

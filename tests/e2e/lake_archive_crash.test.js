@@ -6,7 +6,7 @@
 // event present, icebird reads every snapshot the table keeps, and no snapshot references a
 // data file that does not exist.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -17,18 +17,9 @@ import { icebergManifests, icebergMetadata, icebergRead } from 'icebird';
 import {
   freshDataDir, getJson, makeEvent, ndjson, postEvents, runSql, sleep, startSluice,
 } from './lib/sluice.js';
+import { serveFileUrls } from './lib/file_fetch.js';
 
-// icebird reads through fetch; the table's location is a file:// URI.
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, init) => {
-  const u = String(url);
-  if (!u.startsWith('file://')) return realFetch(url, init);
-  try {
-    return new Response(readFileSync(fileURLToPath(u)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404, statusText: 'Not Found' });
-  }
-};
+serveFileUrls();
 
 const STREAM_SQL = "CREATE STREAM orders WITH (subject = 'fulfilment-value', " +
   "event_time = 'occurred_at', partition_key = 'order_id', partitions = 4, archive = 'on')";

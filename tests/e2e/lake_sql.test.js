@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -17,18 +16,9 @@ import { random } from './lib/differential.js';
 import {
   SLUICE_BIN, freshDataDir, ndjson, postEvents, runSql, sleep, startSluice,
 } from './lib/sluice.js';
+import { serveFileUrls } from './lib/file_fetch.js';
 
-// icebird reads through fetch; the table's location is a file:// URI.
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, init) => {
-  const u = String(url);
-  if (!u.startsWith('file://')) return realFetch(url, init);
-  try {
-    return new Response(readFileSync(fileURLToPath(u)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404, statusText: 'Not Found' });
-  }
-};
+serveFileUrls();
 
 const STREAM_SQL = "CREATE STREAM orders WITH (subject = 'fulfilment-value', " +
   "event_time = 'occurred_at', partition_key = 'order_id', partitions = 2, archive = 'on')";

@@ -3,9 +3,8 @@
 // an earlier one (the view as it was), DuckDB over the current file; SIGTERM commits the last
 // change; DROP VIEW moves the table aside, where its files stay.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -14,17 +13,9 @@ import { icebergRead } from 'icebird';
 import {
   freshDataDir, getJson, makeEvent, ndjson, postEvents, runSql, sleep, startSluice,
 } from './lib/sluice.js';
+import { serveFileUrls } from './lib/file_fetch.js';
 
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, init) => {
-  const u = String(url);
-  if (!u.startsWith('file://')) return realFetch(url, init);
-  try {
-    return new Response(readFileSync(fileURLToPath(u)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404, statusText: 'Not Found' });
-  }
-};
+serveFileUrls();
 
 const VIEW_SQL = "CREATE MATERIALIZED VIEW per_warehouse WITH (lake = 'on') AS " +
   'SELECT warehouse_id, count(*) AS events, sum(amount_minor) AS amount, ' +
