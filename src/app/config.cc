@@ -183,6 +183,14 @@ Status LoadConfigFile(const std::string& path, Config& config) {
         if (sk != "fulfilment" || !sn.is_table()) return Unknown(path, stream);
         for (auto& [fk, fn] : *sn.as_table()) {
           const std::string name = stream + "." + std::string(fk.str());
+          if (fk == "archive") {
+            auto v = fn.value<bool>();
+            if (!v)
+              return Status::InvalidArgument(
+                  fmt::format("{}: '{}' must be true or false", path, name));
+            config.fulfilment_archive = *v;
+            continue;
+          }
           if (fk != "subject") return Unknown(path, name);
           auto v = fn.value<std::string>();
           if (!v)

@@ -24,6 +24,8 @@ struct Config {
   int64_t housekeeping_interval_micros = 60ll * 1000 * 1000;
   // The registry subject the default `fulfilment` stream validates against; "" = none.
   std::string fulfilment_subject = "fulfilment-value";
+  // Whether the default `fulfilment` stream is archived to the lake (stream/archive.h).
+  bool fulfilment_archive = true;
   // The lake (stream/archive.h): "" = <data_dir>/lake.
   std::string lake_dir;
   int64_t lake_commit_interval_micros = 10ll * 1000 * 1000;
@@ -56,7 +58,8 @@ struct Config {
 //              commit_bytes = "256 MiB", row_group_bytes = "128 MiB", zstd_level = 1,
 //              zstd_literals = false,
 //              snapshot_retention = "1 hour", hourly_snapshot_retention = "7 days"
-//   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation)
+//   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation),
+//                        archive = true
 Status LoadConfigFile(const std::string& path, Config& config);
 
 }  // namespace sluice::app

@@ -129,10 +129,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock& clock)
   deps.views = &impl->views;
   deps.checkpoints = impl->checkpoints.get();
   deps.registry = impl->registry.get();
-  // [streams.fulfilment] subject in the configuration file overrides the stream's definition.
-  if (config.fulfilment_subject != kFulfilmentSubject) {
-    deps.adjust_stream = [subject = config.fulfilment_subject](sql::StreamSpec& spec) {
-      if (spec.name == "fulfilment") spec.subject = subject;
+  // [streams.fulfilment] subject and archive in the configuration file override the stream's
+  // definition.
+  if (config.fulfilment_subject != kFulfilmentSubject || !config.fulfilment_archive) {
+    deps.adjust_stream = [subject = config.fulfilment_subject,
+                          archive = config.fulfilment_archive](sql::StreamSpec& spec) {
+      if (spec.name != "fulfilment") return;
+      spec.subject = subject;
+      if (!archive) {
+        spec.archive = false;
+        spec.archive_retention_micros.reset();
+      }
     };
   }
   SLUICE_ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(std::move(deps), DefaultCatalogSql()));

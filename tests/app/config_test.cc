@@ -20,6 +20,7 @@ TEST(Config, DefaultsWorkWithoutAFile) {
   EXPECT_EQ(c.http_port, 8080);
   EXPECT_EQ(c.log_retention_micros, 7ll * 24 * 3600 * 1000 * 1000);
   EXPECT_EQ(c.fulfilment_subject, "fulfilment-value");
+  EXPECT_TRUE(c.fulfilment_archive);
 }
 
 TEST(Config, FileOverridesDefaults) {
@@ -35,6 +36,7 @@ retention = "3 days"
 checkpoint_interval = "250ms"
 [streams.fulfilment]
 subject = ""
+archive = false
 )");
   ASSERT_TRUE(LoadConfigFile(path, c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/x");
@@ -43,6 +45,7 @@ subject = ""
   EXPECT_EQ(c.log_retention_micros, 3ll * 24 * 3600 * 1000 * 1000);
   EXPECT_EQ(c.checkpoint_interval_micros, 250000);
   EXPECT_EQ(c.fulfilment_subject, "");
+  EXPECT_FALSE(c.fulfilment_archive);
   std::filesystem::remove(path);
 }
 

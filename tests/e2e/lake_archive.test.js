@@ -134,3 +134,18 @@ test('every acknowledged event is in the archive exactly once, across kill -9 an
     await sluice.stop();
   }
 });
+
+test('the default fulfilment stream is archived unless [streams.fulfilment] archive = false', async () => {
+  for (const [archive, expected] of [[undefined, 'on'], [false, undefined]]) {
+    const dataDir = freshDataDir();
+    const config = path.join(dataDir, '..', `${path.basename(dataDir)}.toml`);
+    writeFileSync(config, archive === undefined ? '' : `[streams.fulfilment]\narchive = ${archive}\n`);
+    const sluice = await startSluice({ dataDir, args: ['--config', config] });
+    try {
+      const described = (await runSql(sluice.url, 'DESCRIBE fulfilment')).body.results[0];
+      assert.equal(described.options.archive, expected, JSON.stringify(described.options));
+    } finally {
+      await sluice.stop();
+    }
+  }
+});
