@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A view's backfill from the lake against one from the log, same events, same run (issue #6):
 #   scripts/lake-backfill-bench.sh [sluice binary] [events (default 300000)]
-# A fresh server with an archived stream whose log keeps events 20 s: ingest N events
+# A fresh server with an archived stream whose log keeps events 90 s: ingest N events
 # (`sluice gen`'s fulfilment events), time a view backfilling them from the log, let the log's
 # retention delete them (the archive has them), then time the same view with backfill = 'lake'.
 set -euo pipefail
@@ -12,8 +12,8 @@ printf '[lake]\ncommit_interval = "1s"\n[log]\nsegment_bytes = 8388608\nhousekee
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $d' EXIT
 until curl -sf $url/readyz >/dev/null; do sleep 0.1; done
 sql() { curl -sf -XPOST -H 'content-type: application/sql' $url/v1/sql --data-binary "$1"; }
-sql "CREATE STREAM orders WITH (subject = 'fulfilment-value', event_time = 'occurred_at', partition_key = 'order_id', archive = 'on', retention = '20 seconds')" >/dev/null
-"$sluice" gen --count $n > $d/events.ndjson
+sql "CREATE STREAM orders WITH (subject = 'fulfilment-value', event_time = 'occurred_at', partition_key = 'order_id', archive = 'on', retention = '90 seconds')" >/dev/null
+"$sluice" gen --rate max --count $n > $d/events.ndjson
 split -l 5000 $d/events.ndjson $d/part.
 for f in $d/part.*; do curl -sf -XPOST -H 'content-type: application/x-ndjson' $url/v1/streams/orders/events --data-binary @$f >/dev/null; done
 lag() { sql 'SHOW VIEWS' | python3 -c "import json,sys; r=json.load(sys.stdin)['results'][0]; i=r['columns'].index('lag'); print([x[i] for x in r['rows'] if x[0]=='$1'][0])"; }
@@ -25,10 +25,10 @@ view() {  # name, backfill: prints seconds until lag 0 and the count
   local total; total=$(curl -sf $url/v1/views/$1 | python3 -c "import json,sys; print(sum(r['n'] for r in json.load(sys.stdin)['rows']))")
   python3 -c "print('$1 (backfill $2): %d events in %.2f s: %d events/s' % ($total, $t1-$t0, $total/($t1-$t0)))"
 }
-view from_log log
+echo "ingested $n"; view from_log log
 sql 'DROP MATERIALIZED VIEW from_log' >/dev/null
 # Wait for every event to be archived and for the log's retention to delete the old segments.
 until [ "$(curl -sf $url/metrics | awk '$1 ~ /^sluice_archive_lag_records/ {s+=$2} END {print s+0}')" = "0" ]; do sleep 0.5; done
-sleep 25
+sleep 95
 echo "log bytes left: $(du -sb $d/data/streams/orders | cut -f1)"
 view from_lake lake
