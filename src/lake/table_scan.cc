@@ -184,6 +184,33 @@ double DecimalToDouble(int64_t unscaled, int scale) {
   return static_cast<double>(unscaled) / kPowers[s];
 }
 
+IcebergType IcebergTypeFor(const ColumnSpec& column) {
+  IcebergType t;
+  switch (column.type) {
+    case ColumnType::kString:
+      t.id = IcebergTypeId::kString;
+      break;
+    case ColumnType::kInt64:
+      t.id = IcebergTypeId::kLong;
+      break;
+    case ColumnType::kDouble:
+      t.id = IcebergTypeId::kDouble;
+      break;
+    case ColumnType::kBool:
+      t.id = IcebergTypeId::kBoolean;
+      break;
+    case ColumnType::kTimestampMicros:
+      t.id = IcebergTypeId::kTimestamptz;
+      break;
+    case ColumnType::kDecimal:
+      t.id = IcebergTypeId::kDecimal;
+      t.precision = column.precision;
+      t.scale = column.scale;
+      break;
+  }
+  return t;
+}
+
 Result<ColumnSpec> ColumnSpecFor(const IcebergField& field) {
   ColumnSpec spec;
   spec.name = field.name;
@@ -285,6 +312,14 @@ Result<std::unique_ptr<TableScan>> TableScan::Open(const IcebergTable& table,
     SLUICE_ASSIGN_OR_RETURN(scan->files_, table.LiveFiles(snapshot));
     total_files = static_cast<int64_t>(scan->files_.size());
   }
+  if (options.partition_order)
+    std::stable_sort(scan->files_.begin(), scan->files_.end(), [](const auto& a, const auto& b) {
+      if (a.file.partition_hour != b.file.partition_hour)
+        return a.file.partition_hour < b.file.partition_hour;
+      return a.file.path < b.file.path;
+    });
+  for (const DataFileEntry& e : scan->files_)
+    scan->stats_.file_records += std::max<int64_t>(0, e.file.record_count);
   const int64_t kept = static_cast<int64_t>(scan->files_.size());
   scan->stats_.files = std::max(total_files, kept);
   scan->stats_.files_pruned_by_partition = scan->stats_.files - kept;

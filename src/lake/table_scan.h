@@ -16,8 +16,8 @@
 //
 // What a caller may rely on:
 // - Every row of the snapshot's live files that satisfies all ranges is returned, in manifest
-//   order and, within a file, in row order. Rows that do not satisfy them may be returned too:
-//   pruning is an optimisation, the caller filters.
+//   order (or partition order, see TableScanOptions) and, within a file, in row order. Rows that do
+//   not satisfy them may be returned too: pruning is an optimisation, the caller filters.
 // - A row satisfies a range when its value is not null and lies within the bounds, comparing
 //   as SQL does: int64, timestamp (micros) and boolean (0/1) columns exactly against int64
 //   bounds and as doubles against double bounds; double columns as doubles; decimal columns
@@ -73,12 +73,16 @@ struct TableScanOptions {
   std::vector<std::string> columns;  // decoded, in this order; may be empty
   std::vector<ScanRange> ranges;     // a conjunction
   ReaderOptions reader;
+  // Files in partition order (null partition first, then by hour, then by path) instead of
+  // manifest order: roughly event-time order for the archive (a replay, a backfill).
+  bool partition_order = false;
 };
 
 struct TableScanStats {
   int64_t files = 0;                      // live data files of the snapshot
   int64_t files_pruned_by_partition = 0;  // left out by hour
   int64_t files_pruned_by_bounds = 0;     // left out by their manifest bounds
+  int64_t file_records = 0;               // records of the files left after hour pruning
   int64_t files_read = 0;                 // opened (footer read)
   int64_t row_groups = 0;                 // row groups of the files opened
   int64_t row_groups_pruned = 0;          // skipped by their statistics
@@ -93,6 +97,8 @@ double DecimalToDouble(int64_t unscaled, int scale);
 // The lake column type for an Iceberg type; InvalidArgument for those the reader cannot read
 // (int: Parquet INT32; decimals of more than 18 digits).
 Result<ColumnSpec> ColumnSpecFor(const IcebergField& field);
+// The other way, for writers: the Iceberg type of a lake column (ColumnSpecFor's inverse).
+IcebergType IcebergTypeFor(const ColumnSpec& column);
 
 class TableScan {
  public:
@@ -110,6 +116,10 @@ class TableScan {
   // Moves to the next batch (a row group that may hold matching rows); false at the end.
   Result<bool> Next();
   size_t rows() const { return rows_; }
+  // The data file of the current batch (nullptr before the first and after the last).
+  const DataFile* current_file() const {
+    return rows_ > 0 && next_file_ > 0 ? &files_[next_file_ - 1].file : nullptr;
+  }
   const ColumnBuffer& column(size_t i) const { return buffers_[i]; }
 
   const TableScanStats& stats() const { return stats_; }

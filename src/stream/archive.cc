@@ -16,6 +16,7 @@
 #include "lake/hash_chain.h"
 #include "lake/iceberg_table.h"
 #include "lake/parquet_reader.h"
+#include "lake/table_scan.h"
 
 static_assert(sluice::log::kReadPadding >= sluice::lake::kEventPadding);
 
@@ -29,33 +30,6 @@ constexpr std::string_view kPartitionColumn = "_partition";
 constexpr std::string_view kOffsetColumn = "_offset";
 constexpr std::string_view kChainFile = "sluice-hash-chain.jsonl";
 constexpr size_t kReadBytes = 4u << 20;
-
-lake::IcebergType IcebergTypeFor(const lake::ColumnSpec& c) {
-  lake::IcebergType t;
-  switch (c.type) {
-    case lake::ColumnType::kString:
-      t.id = lake::IcebergTypeId::kString;
-      break;
-    case lake::ColumnType::kInt64:
-      t.id = lake::IcebergTypeId::kLong;
-      break;
-    case lake::ColumnType::kDouble:
-      t.id = lake::IcebergTypeId::kDouble;
-      break;
-    case lake::ColumnType::kBool:
-      t.id = lake::IcebergTypeId::kBoolean;
-      break;
-    case lake::ColumnType::kTimestampMicros:
-      t.id = lake::IcebergTypeId::kTimestamptz;
-      break;
-    case lake::ColumnType::kDecimal:
-      t.id = lake::IcebergTypeId::kDecimal;
-      t.precision = c.precision;
-      t.scale = c.scale;
-      break;
-  }
-  return t;
-}
 
 std::string JoinOffsets(const std::vector<uint64_t>& offsets) {
   std::string out;
@@ -579,7 +553,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
   } else {
     lake::IcebergTableSpec spec;
     for (const lake::ColumnSpec& c : s.specs)
-      spec.fields.push_back({0, c.name, IcebergTypeFor(c), !c.optional});
+      spec.fields.push_back({0, c.name, lake::IcebergTypeFor(c), !c.optional});
     spec.hour_partition_source = s.options.event_time_column;
     spec.properties["sluice.source"] = "the raw events of stream " + s.options.table;
     // A metadata file per commit (every 10 s): keep only the last few.
@@ -598,7 +572,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options, const log
       return Status::FailedPrecondition(
           fmt::format("archive {}: the table has no column '{}' and a required one cannot be added",
                       s.options.table, c.name));
-    SLUICE_RETURN_IF_ERROR(s.table->AddOptionalField(c.name, IcebergTypeFor(c)));
+    SLUICE_RETURN_IF_ERROR(s.table->AddOptionalField(c.name, lake::IcebergTypeFor(c)));
     spdlog::info("archive {}: column '{}' added to the table (field id {})", s.options.table,
                  c.name, s.table->schema().Find(c.name)->id);
   }

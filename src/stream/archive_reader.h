@@ -66,7 +66,8 @@ class ArchiveReader {
   // The next row group's records that pass the filters; empty when every file has been read.
   Result<std::span<const ArchivedRecord>> Next();
 
-  // Records in the files not read yet (before filtering): for progress reports.
+  // Records in the files not read yet, before filtering (at most: row groups the hour range
+  // skips are never read): for progress reports.
   uint64_t remaining_records() const;
   size_t files() const;
   int64_t snapshot_id() const;

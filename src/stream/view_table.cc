@@ -10,6 +10,7 @@
 
 #include "base/time.h"
 #include "lake/iceberg_table.h"
+#include "lake/table_scan.h"
 
 namespace sluice::stream {
 
@@ -18,23 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kVersionKey = "sluice.view-version";
-
-lake::IcebergType IcebergTypeFor(lake::ColumnType type) {
-  switch (type) {
-    case lake::ColumnType::kInt64:
-      return {lake::IcebergTypeId::kLong};
-    case lake::ColumnType::kDouble:
-      return {lake::IcebergTypeId::kDouble};
-    case lake::ColumnType::kBool:
-      return {lake::IcebergTypeId::kBoolean};
-    case lake::ColumnType::kTimestampMicros:
-      return {lake::IcebergTypeId::kTimestamptz};
-    case lake::ColumnType::kDecimal:
-    case lake::ColumnType::kString:
-      break;
-  }
-  return {lake::IcebergTypeId::kString};
-}
 
 // The lake column type of a view row's JSON value (for untyped columns).
 std::optional<lake::ColumnType> TypeOfValue(const nlohmann::json& v) {
@@ -46,22 +30,6 @@ std::optional<lake::ColumnType> TypeOfValue(const nlohmann::json& v) {
                                                               : lake::ColumnType::kString;
   if (v.is_null()) return std::nullopt;
   return lake::ColumnType::kString;  // an object or array: in _raw
-}
-
-lake::ColumnType ColumnTypeOf(const lake::IcebergType& type) {
-  switch (type.id) {
-    case lake::IcebergTypeId::kLong:
-    case lake::IcebergTypeId::kInt:
-      return lake::ColumnType::kInt64;
-    case lake::IcebergTypeId::kDouble:
-      return lake::ColumnType::kDouble;
-    case lake::IcebergTypeId::kBoolean:
-      return lake::ColumnType::kBool;
-    case lake::IcebergTypeId::kTimestamptz:
-      return lake::ColumnType::kTimestampMicros;
-    default:
-      return lake::ColumnType::kString;
-  }
 }
 
 }  // namespace
@@ -100,10 +68,10 @@ struct ViewTable::Impl {
     bool same = schema.fields.size() == options.columns.size() + 1;
     std::vector<lake::ColumnType> types;
     for (size_t i = 0; same && i < options.columns.size(); ++i) {
-      const lake::ColumnType type = ColumnTypeOf(schema.fields[i].type);
-      same = schema.fields[i].name == options.columns[i].name &&
-             (!options.columns[i].type || *options.columns[i].type == type);
-      types.push_back(type);
+      const Result<lake::ColumnSpec> spec = lake::ColumnSpecFor(schema.fields[i]);
+      same = spec.ok() && schema.fields[i].name == options.columns[i].name &&
+             (!options.columns[i].type || *options.columns[i].type == spec->type);
+      if (same) types.push_back(spec->type);
     }
     if (!same)
       return Status::FailedPrecondition(fmt::format(
@@ -154,7 +122,7 @@ struct ViewTable::Impl {
     SLUICE_RETURN_IF_ERROR(MakeColumns(known));
     lake::IcebergTableSpec spec;
     for (const lake::ColumnSpec& c : columns->specs())
-      spec.fields.push_back({0, c.name, IcebergTypeFor(c.type), !c.optional});
+      spec.fields.push_back({0, c.name, lake::IcebergTypeFor(c), !c.optional});
     spec.properties["sluice.source"] = "the rows of materialized view " + options.name;
     spec.properties["write.metadata.delete-after-commit.enabled"] = "true";
     spec.properties["write.metadata.previous-versions-max"] = "100";
