@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "base/json_writer.h"
 
@@ -25,6 +26,12 @@ View::View(ViewDefinition definition, bool restoring)
 
 void View::Reset(std::map<std::string, std::string> rows, uint64_t version) {
   std::lock_guard lock(mu_);
+  if (committed_ != nullptr) {
+    for (const auto& [key, row] : rows) {
+      Result<std::optional<std::string>> old = FindLocked(key);
+      if (!old.ok() || !old->has_value()) ++row_count_;
+    }
+  }
   rows_ = std::move(rows);
   version_ = version;
   state_ = State::kReady;
@@ -78,16 +85,38 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
   bool first_row = true;
   for (const RowChange& c : changes) {
     if (c.row_json.empty()) {
-      auto it = rows_.find(c.key);
-      if (it == rows_.end()) continue;
-      deleted += deleted.empty() ? "" : ",";
-      deleted += it->second;
-      rows_.erase(it);
+      if (committed_ == nullptr) {
+        auto it = rows_.find(c.key);
+        if (it == rows_.end()) continue;
+        deleted += deleted.empty() ? "" : ",";
+        deleted += it->second;
+        rows_.erase(it);
+        continue;
+      }
+      Result<std::optional<std::string>> old = FindLocked(c.key);
+      if (old.ok() && !old->has_value()) continue;
+      if (old.ok()) {
+        deleted += deleted.empty() ? "" : ",";
+        deleted += **old;
+      } else {
+        // The row goes all the same; only its last contents are missing from the delta.
+        spdlog::error("view {}: reading a deleted row's last contents: {}", definition_.name,
+                      old.status().ToString());
+      }
+      rows_.insert_or_assign(c.key, std::string());
+      if (row_count_ > 0) --row_count_;
       continue;
     }
     if (!first_row) delta += ',';
     first_row = false;
     delta += c.row_json;
+    if (committed_ != nullptr) {
+      Result<std::optional<std::string>> old = FindLocked(c.key);
+      if (old.ok() && !old->has_value()) ++row_count_;
+      if (!old.ok())
+        spdlog::error("view {}: reading a row to count it: {}", definition_.name,
+                      old.status().ToString());
+    }
     rows_.insert_or_assign(c.key, c.row_json);
   }
   delta += ']';
@@ -102,6 +131,106 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
   return version_;
 }
 
+Result<std::optional<std::string>> View::FindLocked(const std::string& key) const {
+  auto it = rows_.find(key);
+  if (it == rows_.end()) {
+    it = sealed_.find(key);
+    if (it == sealed_.end()) return committed_->Get(key);
+  }
+  if (it->second.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+void View::UseStore(std::shared_ptr<const CommittedRows> committed, uint64_t committed_row_count) {
+  std::lock_guard lock(mu_);
+  if (committed_ != nullptr || !rows_.empty())
+    throw std::logic_error("view " + definition_.name + ": UseStore() on a view with rows");
+  committed_ = std::move(committed);
+  row_count_ = committed_row_count;
+}
+
+bool View::store_backed() const {
+  std::lock_guard lock(mu_);
+  return committed_ != nullptr;
+}
+
+SealedRows View::SealForCommit() {
+  std::lock_guard lock(mu_);
+  SealedRows out;
+  if (committed_ == nullptr) return out;
+  if (sealed_.empty()) {
+    sealed_.swap(rows_);
+  } else {
+    // The last commit failed: its rows are still due, with the newer changes over them.
+    for (auto& [key, row] : rows_) sealed_.insert_or_assign(key, std::move(row));
+    rows_.clear();
+  }
+  out.rows.reserve(sealed_.size());
+  for (const auto& entry : sealed_) out.rows.push_back(entry);
+  out.row_count = row_count_;
+  return out;
+}
+
+void View::CommitSealed() {
+  std::lock_guard lock(mu_);
+  sealed_.clear();
+}
+
+View::ReadView View::OpenReadLocked(std::string_view from, std::string_view to) const {
+  ReadView read;
+  read.cursor = committed_->Open();
+  auto in_range = [&](const std::map<std::string, std::string>& rows) {
+    auto it = rows.lower_bound(std::string(from));
+    auto end = to.empty() ? rows.end() : rows.lower_bound(std::string(to));
+    for (; it != end; ++it) read.overlay.insert_or_assign(it->first, it->second);
+  };
+  in_range(sealed_);
+  in_range(rows_);  // newer than the sealed rows
+  return read;
+}
+
+Status View::MergeScan(ReadView& read, std::string_view from, std::string_view to,
+                       const std::function<bool(std::string_view, std::string_view)>& row) {
+  CommittedRows::Cursor& cursor = *read.cursor;
+  cursor.Seek(from);
+  auto overlay = read.overlay.begin();
+  auto committed_valid = [&] { return cursor.Valid() && (to.empty() || cursor.key() < to); };
+  while (true) {
+    const bool has_committed = committed_valid();
+    const bool has_overlay = overlay != read.overlay.end();
+    if (!has_committed && !has_overlay) break;
+    if (has_overlay && (!has_committed || overlay->first <= cursor.key())) {
+      // The overlay is newer: it replaces (or deletes) the committed row of the same key.
+      if (has_committed && overlay->first == cursor.key()) cursor.Next();
+      const bool keep_going = overlay->second.empty() || row(overlay->first, overlay->second);
+      ++overlay;
+      if (!keep_going) return Status::Ok();
+      continue;
+    }
+    if (!row(cursor.key(), cursor.row())) return Status::Ok();
+    cursor.Next();
+  }
+  return cursor.status();
+}
+
+Result<uint64_t> View::ScanRows(
+    std::string_view from, std::string_view to,
+    const std::function<bool(std::string_view key, std::string_view row_json)>& row) const {
+  std::unique_lock lock(mu_);
+  const uint64_t version = version_;
+  if (committed_ == nullptr) {
+    auto it = rows_.lower_bound(std::string(from));
+    auto end = to.empty() ? rows_.end() : rows_.lower_bound(std::string(to));
+    for (; it != end; ++it)
+      if (!row(it->first, it->second)) break;
+    return version;
+  }
+  ReadView read = OpenReadLocked(from, to);
+  lock.unlock();
+  SLUICE_RETURN_IF_ERROR(MergeScan(read, from, to, row));
+  return version;
+}
+
 uint64_t View::version() const {
   std::lock_guard lock(mu_);
   return version_;
@@ -109,13 +238,19 @@ uint64_t View::version() const {
 
 size_t View::row_count() const {
   std::lock_guard lock(mu_);
-  return rows_.size();
+  return committed_ == nullptr ? rows_.size() : row_count_;
 }
 
 uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>& row) const {
-  std::lock_guard lock(mu_);
-  for (const auto& [key, json] : rows_) row(json);
-  return version_;
+  std::string text;
+  Result<uint64_t> version = ScanRows({}, {}, [&](std::string_view, std::string_view json) {
+    text.assign(json);
+    row(text);
+    return true;
+  });
+  if (version.ok()) return *version;
+  spdlog::error("view {}: reading its rows: {}", definition_.name, version.status().ToString());
+  return this->version();
 }
 
 std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter) const {
@@ -136,11 +271,20 @@ std::string View::SnapshotJsonLocked(const std::function<bool(const std::string&
   AppendStringArray(out, definition_.key_columns);
   out += ",\"rows\":[";
   bool first = true;
-  for (const auto& [key, row] : rows_) {
-    if (filter && !filter(row)) continue;
+  auto append = [&](std::string_view, std::string_view row) {
+    if (filter && !filter(std::string(row))) return true;
     if (!first) out += ',';
     first = false;
     out += row;
+    return true;
+  };
+  if (committed_ == nullptr) {
+    for (const auto& [key, row] : rows_) append(key, row);
+  } else {
+    ReadView read = OpenReadLocked({}, {});
+    if (Status st = MergeScan(read, {}, {}, append); !st.ok())
+      spdlog::error("view {}: reading its rows for a snapshot: {}", definition_.name,
+                    st.ToString());
   }
   out += "]}";
   return out;

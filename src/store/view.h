@@ -17,6 +17,14 @@
 // number of log records the pipeline had consumed), so a consumer can recognise a replayed
 // delta.
 //
+// Storage: a view keeps all its rows in memory, unless UseStore() gives it the committed rows of
+// its checkpoints (store-backed). Then memory holds only the rows changed since the last
+// checkpoint (an overlay, deletes as tombstones), reads merge the overlay over a consistent
+// snapshot of the committed rows, and the pipeline moves the overlay to the store with each
+// checkpoint: SealForCommit() hands out the changed rows, CommitSealed() forgets them once the
+// checkpoint is durable. The committed rows are always exactly those of a checkpoint's version,
+// so a restart reopens them instead of rebuilding them.
+//
 // Availability: a view created with `restoring = true` (a restart restores its rows from the
 // checkpoint in the background) has no rows yet. Until Reset() it answers Available() with
 // Unavailable, and a subscriber's snapshot is sent when Reset() installs the rows. A restore
@@ -32,7 +40,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -43,6 +54,35 @@ namespace sluice::store {
 struct RowChange {
   std::string key;
   std::string row_json;  // empty = delete the row
+};
+
+// A view's committed rows (the checkpoint store implements it over RocksDB). Keys are the
+// view's row keys, in byte order.
+class CommittedRows {
+ public:
+  // A point-in-time reader: sees the rows committed when it was opened, however many commits
+  // follow.
+  class Cursor {
+   public:
+    virtual ~Cursor() = default;
+    virtual void Seek(std::string_view key) = 0;  // to the first row at or after `key`
+    virtual bool Valid() const = 0;
+    virtual void Next() = 0;
+    virtual std::string_view key() const = 0;
+    virtual std::string_view row() const = 0;
+    virtual Status status() const = 0;  // Ok unless reading failed (then !Valid())
+  };
+
+  virtual ~CommittedRows() = default;
+  // The committed row of `key`; nullopt when there is none.
+  virtual Result<std::optional<std::string>> Get(std::string_view key) const = 0;
+  virtual std::unique_ptr<Cursor> Open() const = 0;
+};
+
+// Rows changed since the last commit, handed to the checkpoint (View::SealForCommit).
+struct SealedRows {
+  std::vector<std::pair<std::string, std::string>> rows;  // key -> row JSON; empty: deleted
+  uint64_t row_count = 0;                                 // of the view, with these applied
 };
 
 struct ViewDefinition {
@@ -62,9 +102,22 @@ class View {
   const ViewDefinition& definition() const { return definition_; }
   const std::string& name() const { return definition_.name; }
 
+  // Makes the view store-backed (see "Storage"): `committed` holds `committed_row_count` rows.
+  // Called once, before Reset(), while the view is restoring or has no rows.
+  void UseStore(std::shared_ptr<const CommittedRows> committed, uint64_t committed_row_count);
+  bool store_backed() const;
+
+  // Store-backed: the changed rows since the last CommitSealed() (including those of a sealed
+  // set whose commit failed), now sealed; later Apply() calls start a new overlay. Reads keep
+  // seeing the sealed rows until CommitSealed(). Memory-only views return nothing.
+  SealedRows SealForCommit();
+  // The sealed rows are committed: reads now find them in the store.
+  void CommitSealed();
+
   // Replaces all rows and sets the version (used when loading a checkpoint) and makes the view
-  // available. Sends nothing to current subscribers; those that subscribed while the view was
-  // restoring get their snapshot now.
+  // available. A store-backed view keeps its committed rows and lays `rows` over them. Sends
+  // nothing to current subscribers; those that subscribed while the view was restoring get their
+  // snapshot now.
   void Reset(std::map<std::string, std::string> rows, uint64_t version);
 
   // Ok, or why the view's rows cannot be read: Unavailable while restoring, Internal after a
@@ -85,10 +138,19 @@ class View {
   std::string SnapshotJson(
       const std::function<bool(const std::string& row_json)>& filter = {}) const;
 
-  // Calls `row` with every row's JSON object text, in key order, under the view's lock: all rows
-  // are of one version, which it returns. `row` must be quick and must not call into the view
-  // (it holds up Apply()). Used by queries over the view.
+  // Calls `row` with every row's JSON object text, in key order: all rows are of one version,
+  // which it returns. `row` must not call into the view. Used by queries over the view.
+  // Memory-only views call it under the view's lock (it holds up Apply(), so it must be quick);
+  // store-backed views read a snapshot outside it. A failed store read ends the scan early and
+  // is returned by ScanRows.
   uint64_t ForEachRow(const std::function<void(const std::string& row_json)>& row) const;
+
+  // The rows whose key is in [from, to) (`to` empty: no upper bound), in key order, of one
+  // version; `row` returns false to stop. Reads only that range, so a key prefix or a time range
+  // of a window key costs what it returns, not the whole view.
+  Result<uint64_t> ScanRows(
+      std::string_view from, std::string_view to,
+      const std::function<bool(std::string_view key, std::string_view row_json)>& row) const;
 
   // Registers `listener`; `on_registered` runs under the same lock with the snapshot text and
   // its version, so the subscriber gets a snapshot and then every later delta, with no gap
@@ -106,10 +168,26 @@ class View {
 
  private:
   std::string SnapshotJsonLocked(const std::function<bool(const std::string&)>& filter) const;
+  // Store-backed: the row of `key` as the writer sees it (overlay, sealed, then committed).
+  Result<std::optional<std::string>> FindLocked(const std::string& key) const;
+  // Store-backed, under the lock: what a read outside the lock needs (a committed snapshot and
+  // the overlay rows over it).
+  struct ReadView {
+    std::unique_ptr<CommittedRows::Cursor> cursor;
+    std::map<std::string, std::string> overlay;  // "" = deleted
+  };
+  ReadView OpenReadLocked(std::string_view from, std::string_view to) const;
+  static Status MergeScan(ReadView& read, std::string_view from, std::string_view to,
+                          const std::function<bool(std::string_view, std::string_view)>& row);
 
   const ViewDefinition definition_;
   mutable std::mutex mu_;
-  std::map<std::string, std::string> rows_;  // key -> row JSON
+  // Memory-only: all rows, key -> row JSON. Store-backed: the rows changed since the last seal
+  // ("" = deleted).
+  std::map<std::string, std::string> rows_;
+  std::shared_ptr<const CommittedRows> committed_;  // null: memory-only
+  std::map<std::string, std::string> sealed_;       // store-backed: rows being committed
+  uint64_t row_count_ = 0;                          // store-backed: rows of the view
   uint64_t version_ = 0;
   uint64_t next_listener_id_ = 1;
   std::map<uint64_t, Listener> listeners_;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include "base/fixed_bytes.h"
@@ -35,9 +37,81 @@ Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   return Status::IOError(fmt::format("{}: {}", what, s.ToString()));
 }
 
+// A view's committed rows: the "r" records of one pipeline.
+class StoredRows : public store::CommittedRows {
+ public:
+  StoredRows(std::shared_ptr<rocksdb::DB> db, std::string prefix)
+      : db_(std::move(db)), prefix_(std::move(prefix)) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) const override {
+    std::string k = prefix_;
+    k.append(key);
+    std::string row;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, &row);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return ToStatus(s, "reading a view row");
+    return std::optional<std::string>(std::move(row));
+  }
+
+  std::unique_ptr<Cursor> Open() const override {
+    return std::make_unique<StoredCursor>(db_, prefix_);
+  }
+
+ private:
+  class StoredCursor : public Cursor {
+   public:
+    StoredCursor(std::shared_ptr<rocksdb::DB> db, const std::string& prefix)
+        : db_(std::move(db)), snapshot_(db_->GetSnapshot()), prefix_(prefix) {
+      upper_bound_text_ = prefix;
+      upper_bound_text_.back() = '\x01';  // just past every "<pipeline>\0r\0…" key
+      upper_bound_ = rocksdb::Slice(upper_bound_text_);
+      rocksdb::ReadOptions options;
+      options.snapshot = snapshot_;
+      options.iterate_upper_bound = &upper_bound_;
+      it_.reset(db_->NewIterator(options));
+    }
+    ~StoredCursor() override {
+      it_.reset();
+      db_->ReleaseSnapshot(snapshot_);
+    }
+    void Seek(std::string_view key) override {
+      seek_key_.assign(prefix_).append(key);
+      it_->Seek(seek_key_);
+    }
+    bool Valid() const override { return it_->Valid(); }
+    void Next() override { it_->Next(); }
+    std::string_view key() const override {
+      const rocksdb::Slice k = it_->key();
+      return std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size());
+    }
+    std::string_view row() const override {
+      const rocksdb::Slice v = it_->value();
+      return std::string_view(v.data(), v.size());
+    }
+    Status status() const override { return ToStatus(it_->status(), "scanning view rows"); }
+
+   private:
+    std::shared_ptr<rocksdb::DB> db_;
+    const rocksdb::Snapshot* snapshot_;
+    std::string prefix_;
+    std::string upper_bound_text_;
+    rocksdb::Slice upper_bound_;
+    std::string seek_key_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+  };
+
+  std::shared_ptr<rocksdb::DB> db_;
+  std::string prefix_;
+};
+
 }  // namespace
 
-CheckpointStore::CheckpointStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+std::shared_ptr<const store::CommittedRows> CheckpointStore::Rows(
+    const std::string& pipeline) const {
+  return std::make_shared<StoredRows>(db_, Prefix(pipeline, 'r'));
+}
+
+CheckpointStore::CheckpointStore(std::shared_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
 CheckpointStore::~CheckpointStore() = default;
 
 Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir) {
@@ -49,10 +123,15 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   // small memtables bound that replay (~100 ms instead of ~1 s for the default 64 MiB after a
   // big view's checkpoints). Flushes are background work and checkpoints are not hot.
   options.write_buffer_size = 8u << 20;
+  // Counting a view's new rows looks up keys that are mostly absent: a Bloom filter answers
+  // those without reading a block.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return ToStatus(s, "opening the checkpoint store in " + dir);
-  return std::unique_ptr<CheckpointStore>(new CheckpointStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<CheckpointStore>(new CheckpointStore(std::shared_ptr<rocksdb::DB>(raw)));
 }
 
 Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const {
@@ -67,6 +146,10 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
   size_t n = LoadU64(meta.data() + 8);
   for (size_t i = 0; i < n; ++i) data.offsets.push_back(LoadU64(meta.data() + 16 + 8 * i));
   data.meta = meta.substr(16 + 8 * n);
+  std::string row_count;
+  s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'n'), &row_count);
+  if (s.ok() && row_count.size() == 8) data.row_count = LoadU64(row_count.data());
+  if (!s.ok() && !s.IsNotFound()) return ToStatus(s, "reading the row count of " + pipeline);
 
   const std::string prefix = Prefix(pipeline, 's');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -121,6 +204,18 @@ Status CheckpointStore::Commit(const std::vector<CheckpointUpdate>& updates) {
     for (const auto& [k, v] : u.changed_state) {
       key.assign(prefix).append(k);
       rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
+      if (!s.ok()) return ToStatus(s, "building checkpoint batch");
+    }
+    if (u.row_count) {
+      const std::string row_prefix = Prefix(u.pipeline, 'r');
+      for (const auto& [k, v] : u.changed_rows) {
+        key.assign(row_prefix).append(k);
+        rocksdb::Status s = v.empty() ? batch.Delete(key) : batch.Put(key, v);
+        if (!s.ok()) return ToStatus(s, "building checkpoint batch");
+      }
+      std::string count;
+      AppendU64(count, *u.row_count);
+      rocksdb::Status s = batch.Put(Prefix(u.pipeline, 'n'), count);
       if (!s.ok()) return ToStatus(s, "building checkpoint batch");
     }
     rocksdb::Status s =

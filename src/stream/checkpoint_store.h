@@ -3,8 +3,9 @@
 // resumes exactly where the last checkpoint left off: never losing, never double-counting.
 //
 // Layout: keys are "<pipeline>\x00<kind>\x00<key>": kind "s" for state entries, "m" for the
-// metadata record (version, offsets, then the pipeline's own metadata bytes). A pipeline name
-// must not contain a NUL byte.
+// metadata record (version, offsets, then the pipeline's own metadata bytes), "r" for the rows
+// of the pipeline's view (a store-backed store::View reads them through Rows()) and "n" for
+// their count. A pipeline name must not contain a NUL byte.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/view.h"
 
 namespace rocksdb {
 class DB;
@@ -28,6 +30,9 @@ struct CheckpointData {
   uint64_t version = 0;                      // output view version at the checkpoint
   std::map<std::string, std::string> state;  // keyed state
   std::string meta;                          // the pipeline's own metadata (e.g. its watermark)
+  // The number of view rows committed with the checkpoint; nullopt when the checkpoint holds no
+  // rows (none yet, or written before views were stored).
+  std::optional<uint64_t> row_count;
 };
 
 // One pipeline's part of a checkpoint (see Commit).
@@ -37,6 +42,10 @@ struct CheckpointUpdate {
   std::vector<uint64_t> offsets;
   uint64_t version = 0;
   std::string meta;
+  // The view's rows changed since the last checkpoint (empty value: delete) and its row count;
+  // nullopt: the checkpoint does not store the view's rows.
+  std::vector<std::pair<std::string, std::string>> changed_rows;
+  std::optional<uint64_t> row_count;
 };
 
 class CheckpointStore {
@@ -53,6 +62,10 @@ class CheckpointStore {
   // Appends (group key, state) of every committed group whose key starts with `prefix`.
   Status ScanState(const std::string& pipeline, std::string_view prefix,
                    std::vector<std::pair<std::string, std::string>>& out) const;
+
+  // The committed view rows of `pipeline`, read through consistent snapshots (they keep the
+  // database open, so a view may outlive the store).
+  std::shared_ptr<const store::CommittedRows> Rows(const std::string& pipeline) const;
 
   // Atomically (one synced write batch) stores `changed_state` (an empty value deletes the key),
   // the offsets, the version and `meta`.
@@ -73,8 +86,8 @@ class CheckpointStore {
   Result<std::vector<std::string>> Pipelines() const;
 
  private:
-  explicit CheckpointStore(std::unique_ptr<rocksdb::DB> db);
-  std::unique_ptr<rocksdb::DB> db_;
+  explicit CheckpointStore(std::shared_ptr<rocksdb::DB> db);
+  std::shared_ptr<rocksdb::DB> db_;  // shared with Rows() readers, which may outlive the store
   int failing_commits_ = 0;
 };
 

@@ -449,6 +449,11 @@ struct StreamPipeline::Impl {
         m->uncommitted.clear();
       }
       u.offsets = m->live ? offsets : m->offsets;
+      if (m->view->store_backed()) {
+        store::SealedRows sealed = m->view->SealForCommit();
+        u.changed_rows = std::move(sealed.rows);
+        u.row_count = sealed.row_count;
+      }
       u.version = m->view->version();
       u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
       updates.push_back(std::move(u));
@@ -464,6 +469,7 @@ struct StreamPipeline::Impl {
       return st;
     }
     for (size_t i = 0; i < updates.size(); ++i) {
+      updated[i]->view->CommitSealed();
       updated[i]->checkpointed_position = Sum(updates[i].offsets);
       updated[i]->checkpointed_watermark = updated[i]->aggregator->watermark();
     }
@@ -579,12 +585,17 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   m->last_input.assign(s.input.partitions(), s.clock.MonotonicMicros());
   m->checkpointed_position = Sum(m->offsets);
   m->checkpointed_watermark = m->aggregator->watermark();
-  m->view->Reset(m->aggregator->Rows(), data.version + unreplayed);
+  // The rows committed with the checkpoint are read from the store on demand; only a checkpoint
+  // written before views were stored has its rows rebuilt (and stored at the next checkpoint).
+  if (!m->view->store_backed())
+    m->view->UseStore(s.checkpoints.Rows(m->checkpoint_id), data.row_count.value_or(0));
+  m->view->Reset(data.row_count ? std::map<std::string, std::string>() : m->aggregator->Rows(),
+                 data.version + unreplayed);
   spdlog::info(
       "view {}: restored {} groups at version {}, resuming at position {} (read {} ms, groups "
-      "rebuilt {} ms, rows {} ms)",
+      "rebuilt {} ms, rows {} {} ms)",
       plan.name, m->aggregator->group_count(), data.version, Sum(m->offsets),
-      millis(started, loaded), millis(loaded, rebuilt),
+      millis(started, loaded), millis(loaded, rebuilt), data.row_count ? "opened" : "rebuilt",
       millis(rebuilt, std::chrono::steady_clock::now()));
   s.members.push_back(std::move(m));
   return Status::Ok();
