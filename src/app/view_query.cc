@@ -1,6 +1,12 @@
 #include "app/view_query.h"
 
+#include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
+
+#include "sql/functions.h"
+#include "stream/aggregation.h"
 
 namespace sluice::app {
 
@@ -8,25 +14,113 @@ using Json = nlohmann::ordered_json;
 
 ViewQueryTable::ViewQueryTable(const sql::ViewPlan& plan, std::shared_ptr<const store::View> view)
     : view_(std::move(view)) {
-  for (const sql::OutputColumn& c : plan.columns) columns_.push_back({c.name, c.type});
+  key_count_ = plan.keys.size();
+  windowed_ = plan.window.kind != sql::WindowKind::kNone;
+  for (size_t i = 0; i < plan.columns.size(); ++i) {
+    const sql::OutputColumn& c = plan.columns[i];
+    columns_.push_back({c.name, c.type});
+    const bool plain = c.expr.kind == sql::BoundExpr::Kind::kColumn;
+    key_of_column_.push_back(
+        plain && c.expr.column >= 0 && c.expr.column < static_cast<int>(key_count_) ? c.expr.column
+                                                                                    : -1);
+    if (plain && windowed_ && c.expr.column == plan.window_start_column() &&
+        window_start_column_ < 0)
+      window_start_column_ = static_cast<int>(i);
+  }
 }
 
 uint64_t ViewQueryTable::Scan(const std::function<void(std::string_view row_json)>& row) const {
-  // Copy the rows under the view's lock (into one buffer) and evaluate after it: the pipeline's
-  // next delta waits for a copy, not for the query.
+  return ScanWithin({}, row).version;
+}
+
+namespace {
+
+// The smallest key greater than every key starting with `prefix`; empty when there is none.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> ViewQueryTable::KeyRange(
+    const std::vector<sql::ColumnConstraint>& constraints) const {
+  // An equality fixes a key when its value encodes as the stored keys do: the same type.
+  auto fixed_value = [&](size_t key) -> const sql::Value* {
+    for (const sql::ColumnConstraint& c : constraints) {
+      if (c.column >= key_of_column_.size() || key_of_column_[c.column] != static_cast<int>(key))
+        continue;
+      if (!c.lower || !c.upper || !c.lower_inclusive || !c.upper_inclusive) continue;
+      if (sql::CompareValues(*c.lower, *c.upper) != 0) continue;
+      const sql::Type column_type = columns_[c.column].type;
+      const sql::Type value_type = c.lower->type;
+      const bool same = value_type == column_type ||
+                        (column_type == sql::Type::kAny && value_type == sql::Type::kVarchar);
+      if (same && value_type != sql::Type::kDouble) return &*c.lower;
+    }
+    return nullptr;
+  };
+  std::string prefix;
+  size_t fixed = 0;
+  for (; fixed < key_count_; ++fixed) {
+    const sql::Value* v = fixed_value(fixed);
+    if (v == nullptr) break;
+    stream::AppendKeyValue(prefix, *v);
+  }
+  if (fixed < key_count_ || !windowed_ || window_start_column_ < 0)
+    return {prefix, PrefixEnd(prefix)};
+  std::optional<int64_t> from, to;  // window starts, [from, to)
+  for (const sql::ColumnConstraint& c : constraints) {
+    if (static_cast<int>(c.column) != window_start_column_) continue;
+    if (c.lower && c.lower->type == sql::Type::kTimestamp) {
+      const int64_t start = c.lower->integer + (c.lower_inclusive ? 0 : 1);
+      from = from ? std::max(*from, start) : start;
+    }
+    if (c.upper && c.upper->type == sql::Type::kTimestamp &&
+        c.upper->integer < std::numeric_limits<int64_t>::max()) {
+      const int64_t end = c.upper->integer + (c.upper_inclusive ? 1 : 0);
+      to = to ? std::min(*to, end) : end;
+    }
+  }
+  std::string begin = prefix;
+  if (from) stream::AppendKeyWindowStart(begin, *from);
+  std::string end = prefix;
+  if (to) {
+    stream::AppendKeyWindowStart(end, *to);
+  } else {
+    end = PrefixEnd(prefix);
+  }
+  if (!end.empty() && end < begin) end = begin;  // an empty range
+  return {begin, end};
+}
+
+sql::ValueScanInfo ViewQueryTable::ScanWithin(
+    const std::vector<sql::ColumnConstraint>& constraints,
+    const std::function<void(std::string_view row_json)>& row) const {
+  const auto [from, to] = KeyRange(constraints);
+  // Copy the rows first (into one buffer) and evaluate after: a memory-only view is read under
+  // its lock, so the pipeline's next delta waits for a copy, not for the query.
   std::string text;
   std::vector<size_t> ends;
-  ends.reserve(view_->row_count());
-  const uint64_t version = view_->ForEachRow([&](const std::string& json) {
-    text += json;
-    ends.push_back(text.size());
-  });
+  sql::ValueScanInfo info;
+  Result<uint64_t> version =
+      view_->ScanRows(from, to, [&](std::string_view, std::string_view json) {
+        text += json;
+        ends.push_back(text.size());
+        return true;
+      });
+  info.version = version.ok() ? *version : view_->version();
   size_t begin = 0;
   for (size_t end : ends) {
     row(std::string_view(text).substr(begin, end - begin));
     begin = end;
   }
-  return version;
+  if (!from.empty() || !to.empty()) {
+    info.details.emplace_back("rows_read", static_cast<int64_t>(ends.size()));
+    info.details.emplace_back("key_range", 1);
+  }
+  return info;
 }
 
 namespace {

@@ -22,10 +22,26 @@ class ViewQueryTable : public sql::QueryTable {
   ViewQueryTable(const sql::ViewPlan& plan, std::shared_ptr<const store::View> view);
   const std::vector<sql::QueryColumn>& columns() const override { return columns_; }
   uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const override;
+  // Reads only the row keys the constraints bound: equalities on the leading GROUP BY keys fix
+  // a key prefix; with every key fixed, a window_start range narrows it further. Details:
+  // "rows_read" and "key_range" (1 when the scan was bounded).
+  sql::ValueScanInfo ScanWithin(
+      const std::vector<sql::ColumnConstraint>& constraints,
+      const std::function<void(std::string_view row_json)>& row) const override;
   Status Available() const override { return view_->Available(); }
+
+  // The [from, to) row-key range the constraints bound (to empty: no upper bound); both empty
+  // when they bound nothing.
+  std::pair<std::string, std::string> KeyRange(
+      const std::vector<sql::ColumnConstraint>& constraints) const;
 
  private:
   std::vector<sql::QueryColumn> columns_;
+  // Per column: the GROUP BY key it shows (-1: none), and whether it is window_start.
+  std::vector<int> key_of_column_;
+  int window_start_column_ = -1;
+  size_t key_count_ = 0;
+  bool windowed_ = false;
   std::shared_ptr<const store::View> view_;
 };
 

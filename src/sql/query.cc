@@ -383,7 +383,7 @@ class QueryExecutor {
       return ErrorAt(query_.where->location,
                      fmt::format("WHERE must be BOOLEAN, found {}", TypeName(where.type)));
     SLUICE_ASSIGN_OR_RETURN(where_, CompileInput(where));
-    if (table_ && table_->ScansValues()) CollectConstraints(where);
+    if (table_) CollectConstraints(where);
     return Status::Ok();
   }
 
@@ -495,9 +495,12 @@ class QueryExecutor {
     const Type type = table_->columns()[static_cast<size_t>(column)].type;
     if (type == Type::kTimestamp && v.type == Type::kDate)
       v = Value::Timestamp(v.integer * 86'400'000'000);
+    // An ANY column (a schemaless stream's) holds text as VARCHAR: text bounds it, since other
+    // run-time types never compare equal to text.
     const bool fits = (IsNumeric(type) && IsNumeric(v.type)) ||
                       (type == v.type && (type == Type::kTimestamp || type == Type::kVarchar ||
-                                          type == Type::kBoolean));
+                                          type == Type::kBoolean)) ||
+                      (type == Type::kAny && v.type == Type::kVarchar);
     if (!fits) return std::nullopt;
     return Own(v, arena());
   }
@@ -808,7 +811,7 @@ class QueryExecutor {
     columns.assign(schema.size(), Value());
     std::string buffer;
     bool stop = false;
-    result_.view_version = table_->Scan([&](std::string_view row_json) {
+    ValueScanInfo info = table_->ScanWithin(constraints_, [&](std::string_view row_json) {
       if (stop) return;
       if (read.empty()) {  // count(*) and constants: nothing to extract
         stop = !process(columns);
@@ -830,6 +833,8 @@ class QueryExecutor {
       stop = !process(columns);
       ctx.Reset();
     });
+    result_.view_version = info.version;
+    result_.scan_details = std::move(info.details);
     return error_;
   }
 
@@ -1093,6 +1098,13 @@ class QueryExecutor {
   Status error_;
   QueryResult result_;
 };
+
+ValueScanInfo QueryTable::ScanWithin(const std::vector<ColumnConstraint>&,
+                                     const std::function<void(std::string_view)>& row) const {
+  ValueScanInfo info;
+  info.version = Scan(row);
+  return info;
+}
 
 Result<ValueScanInfo> QueryTable::ScanValues(
     const ValueScanRequest&, const std::function<bool(std::span<const Value>)>&) const {

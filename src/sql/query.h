@@ -60,7 +60,7 @@ struct QueryColumn {
 // lake): every row that can satisfy WHERE has a non-NULL value v in the column with
 // lower <= v <= upper (each bound optional, inclusive or not), comparing as expressions do.
 // Bound values are non-NULL constants: numbers (BIGINT or DOUBLE) for BIGINT and DOUBLE
-// columns, TIMESTAMP for TIMESTAMP columns, VARCHAR for VARCHAR, BOOLEAN for BOOLEAN.
+// columns, TIMESTAMP for TIMESTAMP columns, VARCHAR for VARCHAR and ANY, BOOLEAN for BOOLEAN.
 struct ColumnConstraint {
   size_t column = 0;
   std::optional<Value> lower;
@@ -92,6 +92,11 @@ class QueryTable {
   // (TIMESTAMP values as RFC 3339 text; a missing member is NULL), in the view's key order, all
   // from one version of the view, which it returns. `row` must not call back into the table.
   virtual uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const = 0;
+  // Scan() given the constraints WHERE implies: rows outside them may be skipped (they need
+  // not be: the engine still evaluates WHERE on every row), so a view reads only the key range
+  // they bound. The version and what was read (details for the client) are returned.
+  virtual ValueScanInfo ScanWithin(const std::vector<ColumnConstraint>& constraints,
+                                   const std::function<void(std::string_view row_json)>& row) const;
   // Ok, or why the rows cannot be read now (a view restoring after a restart: Unavailable).
   virtual Status Available() const { return Status::Ok(); }
 

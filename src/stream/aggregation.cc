@@ -1254,6 +1254,13 @@ void Aggregator::SetPartitionActive(uint32_t partition, bool active) {
   impl_->watermarks.SetActive(partition, active);
 }
 
+void AppendKeyValue(std::string& key, const sql::Value& value) {
+  EncodeValue(key, value);
+}
+void AppendKeyWindowStart(std::string& key, int64_t window_start_micros) {
+  PutOrderedInt(key, window_start_micros);
+}
+
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
     case DropReason::kNone:

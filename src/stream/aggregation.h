@@ -86,6 +86,13 @@ enum class DropReason : uint8_t {
 // "none", "window_closed", "past_retention", "state_unavailable".
 std::string_view DropReasonName(DropReason reason);
 
+// View row keys (the group keys): per GROUP BY key, in the plan's key order, the value's
+// order-preserving encoding, then for windowed plans the window start. Rows are listed in this
+// order, so fixing the leading keys (and a window-start range) bounds a range of row keys
+// (store::View::ScanRows).
+void AppendKeyValue(std::string& key, const sql::Value& value);
+void AppendKeyWindowStart(std::string& key, int64_t window_start_micros);
+
 class Aggregator {
  public:
   // Compiles the plan, registering the event fields it reads in `fields` (shared with the
