@@ -283,6 +283,10 @@ struct Aggregator::Impl {
   // With retention and a state reader: window start -> the keys of its groups once the window
   // is final (in `cooling` or left memory), for the retention purge.
   std::map<int64_t, std::vector<std::string>> final_windows;
+  // SetQuietTime: the wall time since the watermark last moved, and the furthest horizon the
+  // retention purge has reached.
+  int64_t quiet_micros = 0;
+  int64_t retention_horizon = PartitionWatermarks::kNone;
   // Without a state reader, with retention: final windows' groups, kept in memory until purged.
   std::map<int64_t, std::vector<const std::string*>> kept_windows;
   StateReader state_reader;           // empty: every group stays in memory until the retention
@@ -547,12 +551,11 @@ struct Aggregator::Impl {
   // window starting at `start`.
   void AddToWindow(std::span<const Value> fields, size_t prefix, int64_t start) {
     const int64_t end = start + plan.window.size_micros;
-    const int64_t watermark = Watermark();
     if (plan.emit == sql::EmitMode::kOnClose && WindowFinal(start)) {
       Drop(DropReason::kWindowClosed);
       return;
     }
-    if (plan.retention_micros && end + *plan.retention_micros < watermark) {
+    if (plan.retention_micros && end + *plan.retention_micros < RetentionHorizon()) {
       Drop(DropReason::kWindowPurged);
       return;
     }
@@ -1050,7 +1053,15 @@ struct Aggregator::Impl {
 
   // Whether the window starting at `start` is past the retention.
   bool PastRetention(int64_t start) const {
-    return SatAdd(SatAdd(start, plan.window.size_micros), *plan.retention_micros) < Watermark();
+    return SatAdd(SatAdd(start, plan.window.size_micros), *plan.retention_micros) <
+           RetentionHorizon();
+  }
+
+  // The event time the retention of windows is measured against (SetQuietTime).
+  int64_t RetentionHorizon() const { return std::max(Watermark(), retention_horizon); }
+  void AdvanceRetentionHorizon() {
+    if (Watermark() == PartitionWatermarks::kNone) return;
+    retention_horizon = std::max(retention_horizon, SatAdd(Watermark(), quiet_micros));
   }
 
   // Takes the in-memory group `k` out of the state: its row leaves the view, its checkpoint
@@ -1254,6 +1265,10 @@ void Aggregator::SetPartitionActive(uint32_t partition, bool active) {
   impl_->watermarks.SetActive(partition, active);
 }
 
+void Aggregator::SetQuietTime(int64_t micros) {
+  impl_->quiet_micros = std::max<int64_t>(micros, 0);
+}
+
 void AppendKeyValue(std::string& key, const sql::Value& value) {
   EncodeValue(key, value);
 }
@@ -1292,7 +1307,10 @@ void Aggregator::TakeChanges(std::vector<store::RowChange>& out) {
     return;
   }
   if (s.IsTumbleOrHop()) s.FinalizeWindows(out);
-  if (s.plan.retention_micros) s.Purge(out);
+  if (s.plan.retention_micros) {
+    s.AdvanceRetentionHorizon();
+    s.Purge(out);
+  }
 }
 
 void Aggregator::TakeCheckpointChanges(std::vector<std::pair<std::string, std::string>>& out) {

@@ -135,6 +135,13 @@ class Aggregator {
   // until the driver says otherwise.
   void SetPartitionActive(uint32_t partition, bool active);
 
+  // How long (wall clock) the stream has been quiet: no event has moved the watermark for
+  // `micros`. The retention purge of TUMBLE and HOP windows takes event time to have moved on
+  // by as much, so a view's old rows leave on time even when no event arrives (and a test
+  // drives it with a ManualClock). The purge horizon never moves back: once events resume, a
+  // window purged meanwhile stays purged (its events are dropped as past the retention).
+  void SetQuietTime(int64_t micros);
+
   // Appends the view changes since the last call (see the header comment) to `out`.
   void TakeChanges(std::vector<store::RowChange>& out);
 

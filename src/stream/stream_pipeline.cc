@@ -80,6 +80,12 @@ struct Member {
   // State changes taken for a checkpoint whose commit failed: written by the next one (with
   // any newer value of the same key replacing the older), so a failed commit loses nothing.
   std::map<std::string, std::string> uncommitted;
+  // The view changed since the last checkpoint (a retention purge changes it without input).
+  bool changed_since_checkpoint = false;
+  // The watermark as last seen, and when (wall clock) it last moved: the retention purge takes
+  // the quiet time since as event time passing (Aggregator::SetQuietTime).
+  int64_t quiet_watermark = PartitionWatermarks::kNone;
+  int64_t quiet_since_micros = 0;
 
   // The late-events side output (late_events.h); nullptr: not recorded (tests, tools).
   log::Log* late_log = nullptr;
@@ -407,11 +413,20 @@ struct StreamPipeline::Impl {
       n += caught_up;
     }
     JoinCaughtUp();
+    const int64_t wall_now = clock.NowMicros();
     for (auto& m : members) {
       SLUICE_RETURN_IF_ERROR(m->FlushLateEvents());
+      if (m->aggregator->watermark() != m->quiet_watermark) {
+        m->quiet_watermark = m->aggregator->watermark();
+        m->quiet_since_micros = wall_now;
+      }
+      m->aggregator->SetQuietTime(m->history ? 0 : wall_now - m->quiet_since_micros);
       changes.clear();
       m->aggregator->TakeChanges(changes);
-      if (!changes.empty()) m->view->Apply(changes, Position(*m));
+      if (!changes.empty()) {
+        m->view->Apply(changes, Position(*m));
+        m->changed_since_checkpoint = true;
+      }
       m->ReportMetrics();
     }
     const int64_t now = clock.NowMicros();
@@ -423,7 +438,7 @@ struct StreamPipeline::Impl {
   bool CheckpointDue() const {
     for (const auto& m : members)
       if (Position(*m) != m->checkpointed_position || !m->uncommitted.empty() ||
-          m->aggregator->watermark() != m->checkpointed_watermark)
+          m->changed_since_checkpoint || m->aggregator->watermark() != m->checkpointed_watermark)
         return true;
     return false;
   }
@@ -470,6 +485,7 @@ struct StreamPipeline::Impl {
     }
     for (size_t i = 0; i < updates.size(); ++i) {
       updated[i]->view->CommitSealed();
+      updated[i]->changed_since_checkpoint = false;
       updated[i]->checkpointed_position = Sum(updates[i].offsets);
       updated[i]->checkpointed_watermark = updated[i]->aggregator->watermark();
     }
@@ -583,6 +599,8 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
   // Until the idle timeout has passed, a partition without input may still be about to get
   // some (a producer's batch becoming durable in another partition first).
   m->last_input.assign(s.input.partitions(), s.clock.MonotonicMicros());
+  m->quiet_watermark = m->aggregator->watermark();
+  m->quiet_since_micros = s.clock.NowMicros();
   m->checkpointed_position = Sum(m->offsets);
   m->checkpointed_watermark = m->aggregator->watermark();
   // The rows committed with the checkpoint are read from the store on demand; only a checkpoint

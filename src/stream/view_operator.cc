@@ -310,6 +310,10 @@ void ViewOperator::SetPartitionActive(uint32_t partition, bool active) {
   impl_->aggregator->SetPartitionActive(partition, active);
 }
 
+void ViewOperator::SetQuietTime(int64_t micros) {
+  impl_->aggregator->SetQuietTime(micros);
+}
+
 int64_t ViewOperator::last_event_time() const {
   return impl_->aggregator->last_event_time();
 }

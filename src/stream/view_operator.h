@@ -58,6 +58,8 @@ class ViewOperator {
                  uint32_t partition = 0);
   // Aggregator::SetPartitionActive: whether `partition` holds the view's watermark back.
   void SetPartitionActive(uint32_t partition, bool active);
+  // Aggregator::SetQuietTime: how long no event has moved the watermark (wall clock).
+  void SetQuietTime(int64_t micros);
   // Aggregator::SetStateReader, with the keys the state has in TakeCheckpointChanges().
   void SetStateReader(Aggregator::StateReader reader);
 
