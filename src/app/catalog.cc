@@ -54,7 +54,7 @@ CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
 namespace {
 
 // "5 seconds", "2 years" (365-day years, as ParseDuration reads them), "90 minutes".
-std::string FormatDuration(int64_t micros) {
+std::string DurationText(int64_t micros) {
   struct Unit {
     int64_t micros;
     const char* name;
@@ -87,12 +87,12 @@ std::string WindowText(const sql::WindowSpec& w) {
     case sql::WindowKind::kNone:
       return "";
     case sql::WindowKind::kTumble:
-      return fmt::format("TUMBLE {}", FormatDuration(w.size_micros));
+      return fmt::format("TUMBLE {}", DurationText(w.size_micros));
     case sql::WindowKind::kHop:
-      return fmt::format("HOP {} every {}", FormatDuration(w.size_micros),
-                         FormatDuration(w.slide_micros));
+      return fmt::format("HOP {} every {}", DurationText(w.size_micros),
+                         DurationText(w.slide_micros));
     case sql::WindowKind::kSession:
-      return fmt::format("SESSION gap {}", FormatDuration(w.size_micros));
+      return fmt::format("SESSION gap {}", DurationText(w.size_micros));
   }
   return "";
 }
@@ -158,6 +158,10 @@ struct ViewEntry {
   std::unique_ptr<log::Log> late_events;  // its late-events side output (stream/late_events.h)
   Gauge* late_event_bytes = nullptr;
   std::shared_ptr<LakeOutput> lake;  // lake = 'on': its table in the lake
+  // Rollups (sql::RollupTier): a base view's tier views, or the base view of a tier view. Tier
+  // views come and go with their base view (they are not in the catalog log of their own).
+  std::vector<std::string> rollups;
+  std::string rollup_of;
 };
 
 struct AlertEntry {
@@ -532,7 +536,7 @@ struct Catalog::Impl {
   Status DropStream(const std::string& name, const std::string& sql) {
     std::vector<std::string> dependents;
     for (const auto& [view_name, v] : views)
-      if (v->plan.stream == name) dependents.push_back(view_name);
+      if (v->plan.stream == name && v->rollup_of.empty()) dependents.push_back(view_name);
     if (!dependents.empty()) {
       std::string list;
       for (const std::string& d : dependents) list += (list.empty() ? "" : ", ") + d;
@@ -565,10 +569,37 @@ struct Catalog::Impl {
 
   // ---- Views
 
+  // Creates the view and its rollup tiers (each a view of its own, sql::RollupPlan).
   Status CreateView(sql::ViewPlan plan, std::string sql) {
+    const uint64_t offset = DefinitionOffset();
+    std::vector<sql::ViewPlan> tiers;
+    for (size_t i = 0; i < plan.rollups.size(); ++i) tiers.push_back(sql::RollupPlan(plan, i));
+    const std::string name = plan.name;
+    SLUICE_RETURN_IF_ERROR(CreateViewAt(std::move(plan), std::move(sql), offset, /*persist=*/true));
+    for (sql::ViewPlan& tier : tiers) {
+      const std::string tier_name = tier.name;
+      std::string text =
+          fmt::format("-- rollup of {}: its query over {} windows, rows kept {}\n{}", name,
+                      DurationText(tier.window.size_micros),
+                      tier.retention_micros ? DurationText(*tier.retention_micros) : "for good",
+                      views.at(name)->sql);
+      if (Status st = CreateViewAt(std::move(tier), std::move(text), offset, /*persist=*/false);
+          !st.ok()) {
+        // The base view is defined already: its tiers come back at the next start.
+        spdlog::error("view {}: creating its rollup {} failed: {}", name, tier_name, st.ToString());
+        continue;
+      }
+      views.at(tier_name)->rollup_of = name;
+      views.at(name)->rollups.push_back(tier_name);
+    }
+    return Status::Ok();
+  }
+
+  // Creates one view defined at catalog `offset`; `persist`: its definition is appended to the
+  // catalog log (not for rollup tiers, which their base view's definition implies).
+  Status CreateViewAt(sql::ViewPlan plan, std::string sql, uint64_t offset, bool persist) {
     StreamEntry& stream = *streams.at(plan.stream);
     auto entry = std::make_unique<ViewEntry>();
-    const uint64_t offset = DefinitionOffset();
     entry->checkpoint_id = fmt::format("{}@{}", plan.name, offset);
     const int64_t retention =
         stream.spec.retention_micros.value_or(deps.config->log_retention_micros);
@@ -607,7 +638,7 @@ struct Catalog::Impl {
     const Status added =
         stream.pipeline->AddView(plan, entry->checkpoint_id, entry->view, entry->late_events.get(),
                                  std::move(table), LakeBackfill(plan));
-    const Status persisted = added.ok() ? Persist(sql, offset) : added;
+    const Status persisted = added.ok() && persist ? Persist(sql, offset) : added;
     if (!persisted.ok()) {
       if (added.ok()) stream.pipeline->RemoveView(plan.name);
       deps.views->Remove(plan.name);
@@ -624,6 +655,15 @@ struct Catalog::Impl {
     SLUICE_RETURN_IF_ERROR(Persist(sql, NextOffset()));
     auto it = views.find(name);
     if (it == views.end()) return Status::Ok();
+    for (const std::string& tier : it->second->rollups) RemoveView(tier);
+    RemoveView(name);
+    return Status::Ok();
+  }
+
+  // Takes a view out of its pipeline and the catalog, deleting its checkpoint.
+  void RemoveView(const std::string& name) {
+    auto it = views.find(name);
+    if (it == views.end()) return;
     ViewEntry& v = *it->second;
     {
       // A view still to restore never joins its pipeline; one restoring now is waited for.
@@ -645,7 +685,6 @@ struct Catalog::Impl {
     fs::create_directories(streams_dir / ".dropped", ec);
     fs::rename(streams_dir / late_dir, streams_dir / ".dropped" / late_dir, ec);
     if (ec) spdlog::warn("could not move {} of the dropped view aside: {}", late_dir, ec.message());
-    return Status::Ok();
   }
 
   Result<std::string> LateEventsJson(const std::string& name, uint64_t from, size_t limit) {
@@ -765,6 +804,15 @@ struct Catalog::Impl {
       return taken;
     Planner planner(this);
     SLUICE_ASSIGN_OR_RETURN(sql::ViewPlan plan, sql::PlanView(create, planner));
+    for (const sql::RollupTier& tier : plan.rollups) {
+      if (streams.contains(tier.name) || views.contains(tier.name) || tables.contains(tier.name))
+        return Status::AlreadyExists(
+            sql::ErrorAt(create.name.location,
+                         fmt::format("the rollup view '{}' of {} would take a name in use: drop "
+                                     "or rename '{}' first",
+                                     tier.name, plan.name, tier.name))
+                .message());
+    }
     sql::Statement canonical = statement;
     std::get<sql::CreateMaterializedView>(canonical.node).if_not_exists = false;
     const std::string stream_name = plan.stream;
@@ -981,6 +1029,13 @@ struct Catalog::Impl {
       if (!stream && streams.contains(name)) message += "; it is a stream: DROP STREAM " + name;
       return Status::NotFound(sql::ErrorAt(drop.name.location, message).message());
     }
+    if (!stream && !views.at(name)->rollup_of.empty())
+      return Status::FailedPrecondition(
+          sql::ErrorAt(drop.name.location,
+                       fmt::format("materialized view {} is a rollup of {}: it goes when {} is "
+                                   "dropped",
+                                   name, views.at(name)->rollup_of, views.at(name)->rollup_of))
+              .message());
     for (const auto& [alert, a] : alerts) {
       if ((!stream && a->runner->definition().view == name) || (stream && name == kAlertsStream))
         return Status::FailedPrecondition(
@@ -1048,7 +1103,7 @@ struct Catalog::Impl {
             if (v->plan.stream == name) readers += (readers.empty() ? "" : ", ") + view_name;
           rows.push_back(
               {name, s->spec.event_time, s->log->partitions(),
-               FormatDuration(s->spec.retention_micros.value_or(deps.config->log_retention_micros)),
+               DurationText(s->spec.retention_micros.value_or(deps.config->log_retention_micros)),
                s->spec.subject, DeliveryText(s->spec), events, readers});
         }
         break;
@@ -1105,20 +1160,20 @@ struct Catalog::Impl {
       Json options = Json::object();
       options["subject"] = s.subject;
       options["event_time"] = s.event_time;
-      options["watermark_delay"] = FormatDuration(s.watermark_delay_micros);
+      options["watermark_delay"] = DurationText(s.watermark_delay_micros);
       options["delivery"] = DeliveryName(s.delivery);
       options["dedup_key"] = s.dedup_key;
       if (!s.exactly_once_when.empty()) options["exactly_once_when"] = s.exactly_once_when;
       if (s.delivery == sql::Delivery::kExactlyOnce)
-        options["dedup_horizon"] = FormatDuration(s.dedup_horizon_micros.value_or(
+        options["dedup_horizon"] = DurationText(s.dedup_horizon_micros.value_or(
             s.retention_micros.value_or(deps.config->log_retention_micros)));
       options["partition_key"] = s.partition_key;
       options["partitions"] = it->second->log->partitions();
       options["retention"] =
-          FormatDuration(s.retention_micros.value_or(deps.config->log_retention_micros));
+          DurationText(s.retention_micros.value_or(deps.config->log_retention_micros));
       if (s.archive) {
         options["archive"] = "on";
-        options["archive_retention"] = FormatDuration(
+        options["archive_retention"] = DurationText(
             s.archive_retention_micros.value_or(deps.config->lake_archive_retention_micros));
         options["archive_table"] = (LakeDir() / s.name).string();
       }
@@ -1142,9 +1197,9 @@ struct Catalog::Impl {
       if (p.window.kind != sql::WindowKind::kNone) options["window"] = WindowText(p.window);
       options["emit"] = p.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update";
       if (p.emit == sql::EmitMode::kOnClose)
-        options["allowed_lateness"] = FormatDuration(p.allowed_lateness_micros);
-      options["retention"] = p.retention_micros ? FormatDuration(*p.retention_micros) : "forever";
-      options["watermark_delay"] = FormatDuration(p.watermark_delay_micros);
+        options["allowed_lateness"] = DurationText(p.allowed_lateness_micros);
+      options["retention"] = p.retention_micros ? DurationText(*p.retention_micros) : "forever";
+      options["watermark_delay"] = DurationText(p.watermark_delay_micros);
       options["backfill"] = p.backfill_from_lake ? "lake" : "log";
       if (p.lake_table) options["lake_table"] = (LakeDir() / p.name).string();
       if (p.lookup)
@@ -1153,7 +1208,7 @@ struct Catalog::Impl {
       if (p.interval_join) {
         auto bound = [](int64_t micros) {
           if (micros == 0) return std::string("0");
-          return (micros < 0 ? "-" : "") + FormatDuration(micros < 0 ? -micros : micros);
+          return (micros < 0 ? "-" : "") + DurationText(micros < 0 ? -micros : micros);
         };
         options["join"] = fmt::format(
             "interval join of {} with itself, the second side within "

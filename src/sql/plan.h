@@ -180,6 +180,19 @@ struct IntervalJoinSpec {
   std::vector<int> side_columns[2];
 };
 
+// rollups = '1 hour after 30 days, 1 day after 1 year' on a TUMBLE view: each tier is a sibling
+// view `<view>_<size>` (events_per_minute_1h) over the same events with coarser windows, kept
+// until the next tier takes over (the last: the view's retention); the base view keeps its
+// rows until the first tier's `after`. Each tier aggregates the events themselves, so every
+// aggregate (sums, extremes, averages, distinct counts, percentiles) is exact for its windows,
+// and every tier is current (today's day row exists already).
+struct RollupTier {
+  std::string name;                         // the sibling view's name
+  int64_t size_micros = 0;                  // its window size
+  int64_t after_micros = 0;                 // the base rows older than this give way to it
+  std::optional<int64_t> retention_micros;  // its own rows' retention; unset: kept for good
+};
+
 struct ViewPlan {
   static constexpr int kEventTimeColumn = 0;
   static constexpr int kWindowStartColumn = 1;
@@ -207,6 +220,9 @@ struct ViewPlan {
   // lake = 'on': the view's rows are also written to the lake, a snapshot at a time
   // (stream/view_table.h).
   bool lake_table = false;
+  // rollups = '…': the coarser tiers (see RollupTier), finest first. retention_micros is then
+  // the base rows' (the first tier's `after`).
+  std::vector<RollupTier> rollups;
   // Joins: input columns beyond kInputColumns (kInputColumns + extra_columns in all) hold the
   // joined table's columns or the interval join's side columns.
   std::optional<LookupJoinSpec> lookup;
@@ -221,5 +237,9 @@ struct ViewPlan {
     return window_start_column() + (window.kind == WindowKind::kNone ? 0 : 2);
   }
 };
+
+// The plan of rollup tier `tier` of `base`: the same query over windows of the tier's size,
+// named after it, with its retention and no tiers of its own.
+ViewPlan RollupPlan(const ViewPlan& base, size_t tier);
 
 }  // namespace sluice::sql

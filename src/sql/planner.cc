@@ -451,6 +451,8 @@ class ViewPlanner {
           return ErrorAt(option.value.location,
                          fmt::format("backfill must be 'log' or 'lake', not '{}'", from));
         }
+      } else if (key == "rollups") {
+        rollups_option_ = &option;
       } else if (key == "lake") {
         SLUICE_ASSIGN_OR_RETURN(std::string lake, WordOption(option));
         if (lake != "on" && lake != "off")
@@ -458,10 +460,81 @@ class ViewPlanner {
                          fmt::format("lake must be 'on' or 'off', not '{}'", lake));
         plan_.lake_table = lake == "on";
       } else {
-        return UnknownOption(option, {"retention", "emit", "allowed_lateness", "backfill", "lake"});
+        return UnknownOption(
+            option, {"retention", "emit", "allowed_lateness", "backfill", "lake", "rollups"});
       }
     }
+    if (rollups_option_ != nullptr) return PlanRollups(*rollups_option_);
     return Status::Ok();
+  }
+
+  // rollups = '<size> after <age>[, <size> after <age>]…' (RollupTier).
+  Status PlanRollups(const Option& option) {
+    const SourceLocation at = option.value.location;
+    SLUICE_ASSIGN_OR_RETURN(std::string text, WordOption(option));
+    if (plan_.window.kind != WindowKind::kTumble)
+      return ErrorAt(option.key.location,
+                     "rollups need a TUMBLE view: each tier counts the same events in coarser "
+                     "tumbling windows");
+    auto duration = [&](std::string_view part, std::string_view what) -> Result<int64_t> {
+      Result<int64_t> micros = ParseInterval(part);
+      if (!micros.ok()) micros = ParseDuration(part);
+      if (!micros.ok() || *micros <= 0)
+        return ErrorAt(at, fmt::format("rollups: {} '{}' is not a positive duration", what, part));
+      return *micros;
+    };
+    int64_t previous_size = plan_.window.size_micros;
+    int64_t previous_after = 0;
+    for (std::string_view rest = text; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      std::string_view tier = Trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const size_t after = tier.find(" after ");
+      if (after == std::string_view::npos)
+        return ErrorAt(at, fmt::format("rollups: '{}' should read '<size> after <age>', e.g. "
+                                       "'1 hour after 30 days'",
+                                       tier));
+      RollupTier t;
+      SLUICE_ASSIGN_OR_RETURN(t.size_micros, duration(Trim(tier.substr(0, after)), "size"));
+      SLUICE_ASSIGN_OR_RETURN(t.after_micros, duration(Trim(tier.substr(after + 7)), "age"));
+      if (t.size_micros <= previous_size || t.size_micros % previous_size != 0)
+        return ErrorAt(at, fmt::format("rollups: each size must be a multiple of the one before "
+                                       "(the view's window first): '{}'",
+                                       tier));
+      if (t.after_micros <= previous_after)
+        return ErrorAt(at,
+                       fmt::format("rollups: the ages must grow from tier to tier: '{}'", tier));
+      if (plan_.retention_micros && t.after_micros >= *plan_.retention_micros)
+        return ErrorAt(at, fmt::format("rollups: '{}' starts after the view's retention; a tier "
+                                       "must start before the rows are gone",
+                                       tier));
+      t.name = plan_.name + "_" + SizeLabel(t.size_micros);
+      previous_size = t.size_micros;
+      previous_after = t.after_micros;
+      plan_.rollups.push_back(std::move(t));
+    }
+    if (plan_.rollups.empty()) return ErrorAt(at, "rollups: name at least one tier");
+    for (size_t i = 0; i < plan_.rollups.size(); ++i)
+      plan_.rollups[i].retention_micros = i + 1 < plan_.rollups.size()
+                                              ? std::optional(plan_.rollups[i + 1].after_micros)
+                                              : plan_.retention_micros;
+    plan_.retention_micros = plan_.rollups.front().after_micros;
+    return Status::Ok();
+  }
+
+  static std::string_view Trim(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  }
+
+  // "1d", "6h", "15m", "30s": the largest whole unit.
+  static std::string SizeLabel(int64_t micros) {
+    constexpr std::pair<int64_t, char> kUnits[] = {
+        {86'400'000'000, 'd'}, {3'600'000'000, 'h'}, {60'000'000, 'm'}, {1'000'000, 's'}};
+    for (const auto& [unit, letter] : kUnits)
+      if (micros % unit == 0) return fmt::format("{}{}", micros / unit, letter);
+    return fmt::format("{}us", micros);
   }
 
   Status PlanWhere() {
@@ -796,6 +869,7 @@ class ViewPlanner {
   const Query& query_;
   const PlannerCatalog& catalog_;
   ViewPlan plan_;
+  const Option* rollups_option_ = nullptr;  // planned once every other option is read
   const StreamSpec* stream_ = nullptr;
   std::vector<std::string> qualifiers_;
   std::string window_alias_;
@@ -960,6 +1034,17 @@ Result<TableSpec> PlanTable(const CreateTable& create) {
 Result<ViewPlan> PlanView(const CreateMaterializedView& create, const PlannerCatalog& catalog) {
   ViewPlanner planner(create, catalog);
   return planner.Plan();
+}
+
+ViewPlan RollupPlan(const ViewPlan& base, size_t tier) {
+  const RollupTier& t = base.rollups.at(tier);
+  ViewPlan plan = base;
+  plan.name = t.name;
+  plan.window.size_micros = t.size_micros;
+  plan.retention_micros = t.retention_micros;
+  plan.rollups.clear();
+  plan.lake_table = false;
+  return plan;
 }
 
 }  // namespace sluice::sql

@@ -202,7 +202,7 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
       {"CREATE MATERIALIZED VIEW v WITH (retension = '1 day') AS SELECT count(*) FROM "
        "fulfilment",
        "line 1, column 34: unknown option 'retension' (did you mean 'retention'?); the options "
-       "are: retention, emit, allowed_lateness, backfill, lake"},
+       "are: retention, emit, allowed_lateness, backfill, lake, rollups"},
       {"CREATE MATERIALIZED VIEW v WITH (emit = 'sometimes') AS SELECT window_start, count(*) "
        "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start",
        "line 1, column 41: emit must be 'on_update' or 'on_close', not 'sometimes'"},
@@ -237,6 +237,32 @@ TEST(PlannerTest, ErrorsAtTheirPosition) {
        "first)"},
       {"CREATE MATERIALIZED VIEW v AS SELECT sum(amount) FROM typed WHERE label + 1 > 2",
        "line 1, column 67: operator '+' cannot add VARCHAR and BIGINT"},
+      {"CREATE MATERIALIZED VIEW v WITH (rollups = '1 hour after 1 day') AS SELECT count(*) "
+       "FROM fulfilment",
+       "line 1, column 34: rollups need a TUMBLE view: each tier counts the same events in "
+       "coarser tumbling windows"},
+      {"CREATE MATERIALIZED VIEW v WITH (rollups = '90 seconds after 1 day') AS SELECT "
+       "window_start, count(*) FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP "
+       "BY window_start",
+       "line 1, column 44: rollups: each size must be a multiple of the one before (the view's "
+       "window first): '90 seconds after 1 day'"},
+      {"CREATE MATERIALIZED VIEW v WITH (rollups = '1 hour after 2 days, 1 day after 1 day') AS "
+       "SELECT window_start, count(*) FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+       "GROUP BY window_start",
+       "line 1, column 44: rollups: the ages must grow from tier to tier: '1 day after 1 day'"},
+      {"CREATE MATERIALIZED VIEW v WITH (retention = '7 days', rollups = '1 hour after 30 "
+       "days') AS SELECT window_start, count(*) FROM TUMBLE(fulfilment, occurred_at, "
+       "INTERVAL '1' MINUTE) GROUP BY window_start",
+       "line 1, column 66: rollups: '1 hour after 30 days' starts after the view's retention; a "
+       "tier must start before the rows are gone"},
+      {"CREATE MATERIALIZED VIEW v WITH (rollups = 'hourly') AS SELECT window_start, count(*) "
+       "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY window_start",
+       "line 1, column 44: rollups: 'hourly' should read '<size> after <age>', e.g. '1 hour "
+       "after 30 days'"},
+      {"CREATE MATERIALIZED VIEW v WITH (rollups = 'soon after 1 day') AS SELECT window_start, "
+       "count(*) FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) GROUP BY "
+       "window_start",
+       "line 1, column 44: rollups: size 'soon' is not a positive duration"},
   };
   for (const auto& [sql, expected] : cases) EXPECT_EQ(Error(sql), expected) << sql;
 }

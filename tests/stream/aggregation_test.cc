@@ -1,5 +1,6 @@
 #include "stream/aggregation.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -740,6 +741,105 @@ TEST_F(StreamPipelineTest, AFailedCheckpointCommitIsRetriedWithTheSameChanges) {
   EXPECT_EQ(Process(), 0u);
   EXPECT_EQ(Rows(), before);
   EXPECT_TRUE(Has(Row("WH-01", "pick.completed", kT0, 2)));
+}
+
+// Rollup tiers are sibling views over the same events: each tier's rows equal the base rows
+// merged into its coarser windows (count, sum, min, max, avg; a percentile within the sketch's
+// error), and each tier keeps its rows for its own age, on the clock.
+TEST_F(StreamPipelineTest, RollupTiersReaggregateAndKeepTheirRowsForTheirAge) {
+  constexpr std::string_view kBase =
+      "CREATE MATERIALIZED VIEW v WITH (retention = '3 days', "
+      "rollups = '1 hour after 2 hours, 1 day after 1 day') AS SELECT warehouse_id, "
+      "window_start, count(*) AS n, sum(amount_minor) AS total, min(amount_minor) AS low, "
+      "max(amount_minor) AS high, avg(amount_minor) AS mean, "
+      "approx_percentile(amount_minor, 0.9) AS p90 "
+      "FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+      "GROUP BY warehouse_id, window_start";
+  const sql::ViewPlan base = PlanOf(kBase);
+  ASSERT_EQ(base.rollups.size(), 2u);
+  EXPECT_EQ(base.rollups[0].name, "v_1h");
+  EXPECT_EQ(base.rollups[1].name, "v_1d");
+  EXPECT_EQ(base.retention_micros, std::optional<int64_t>(2 * 3600 * kMicrosPerSecond));
+  EXPECT_EQ(base.rollups[0].retention_micros, std::optional<int64_t>(kMicrosPerDay));
+  EXPECT_EQ(base.rollups[1].retention_micros, std::optional<int64_t>(3 * kMicrosPerDay));
+  OpenAll(kBase);
+  auto add_tier = [&](size_t i) {
+    const sql::ViewPlan plan = sql::RollupPlan(base, i);
+    auto view = std::make_shared<store::View>(ViewDefinitionFor(plan, ""));
+    EXPECT_TRUE(pipeline_->AddView(plan, plan.name + "#1", view).ok());
+    return view;
+  };
+  auto hours = add_tier(0);
+  auto days = add_tier(1);
+
+  // Two warehouses, events every 7 minutes over 30 hours (in order), amounts 1..1000.
+  std::mt19937 rng(11);
+  struct Sum {
+    int64_t n = 0, total = 0, low = INT64_MAX, high = INT64_MIN;
+    std::vector<int64_t> amounts;
+  };
+  std::map<std::pair<std::string, int64_t>, Sum> per_hour;
+  const int64_t start = kT0 - kT0 % kMicrosPerDay;  // midnight
+  const int64_t kHour = 3600 * kMicrosPerSecond;
+  for (int64_t t = start; t < start + 30 * kHour; t += 7 * kMicrosPerMinute) {
+    for (const char* wh : {"WH-01", "WH-02"}) {
+      const int64_t amount = 1 + static_cast<int64_t>(rng() % 1000);
+      Append(0, wh, "x", t, R"(,"amount_minor":)" + std::to_string(amount));
+      Sum& h = per_hour[{wh, t - t % kHour}];
+      ++h.n;
+      h.total += amount;
+      h.low = std::min(h.low, amount);
+      h.high = std::max(h.high, amount);
+      h.amounts.push_back(amount);
+    }
+  }
+  while (Process() > 0) {
+  }
+  // Every hour row matches the events of its hour; hours past a day's age are gone already
+  // (event time is 30 hours on): 7 hours of each warehouse kept... at least the recent ones.
+  simdjson::dom::parser parser;
+  size_t checked = 0;
+  for (const std::string& text : Rows(hours)) {
+    simdjson::dom::element row = parser.parse(text);
+    const std::string wh{std::string_view(row["warehouse_id"])};
+    const int64_t window = ParseRfc3339(std::string_view(row["window_start"])).value();
+    const Sum& expected = per_hour.at({wh, window});
+    EXPECT_EQ(int64_t(row["n"]), expected.n) << text;
+    EXPECT_EQ(int64_t(row["total"]), expected.total) << text;
+    EXPECT_EQ(int64_t(row["low"]), expected.low) << text;
+    EXPECT_EQ(int64_t(row["high"]), expected.high) << text;
+    EXPECT_NEAR(double(row["mean"]), double(expected.total) / double(expected.n), 1e-9) << text;
+    std::vector<int64_t> sorted = expected.amounts;
+    std::sort(sorted.begin(), sorted.end());
+    // Between the two ranks around the 0.9 quantile, within the sketch's relative error.
+    const size_t rank = static_cast<size_t>(0.9 * double(sorted.size() - 1));
+    const double p90 = double(row["p90"]);
+    EXPECT_GE(p90, 0.98 * double(sorted[rank])) << text;
+    EXPECT_LE(p90, 1.02 * double(sorted[std::min(rank + 1, sorted.size() - 1)])) << text;
+    ++checked;
+  }
+  EXPECT_GE(checked, 2u * 24);  // the last day of hours (the watermark is at 29:55)
+  // Day rows: the first day complete, the second one so far.
+  int64_t day_events = 0;
+  for (const std::string& text : Rows(days)) {
+    simdjson::dom::element row = parser.parse(text);
+    day_events += int64_t(row["n"]);
+  }
+  EXPECT_EQ(day_events, static_cast<int64_t>(payloads_.size()));
+  EXPECT_EQ(Rows(days).size(), 4u);
+  // Minute rows are kept 2 hours behind the watermark: at most ~2 h of them.
+  EXPECT_LE(Rows().size(), 2u * (2 * 60 / 7 + 2));
+  EXPECT_GT(Rows().size(), 2u * 10);
+
+  // Quiet for 2 days: the minute and hour rows go, the day rows (3 days) stay.
+  clock_.Advance(2 * kMicrosPerDay);
+  Process();
+  EXPECT_EQ(view_->row_count(), 0u);
+  EXPECT_EQ(hours->row_count(), 0u);
+  EXPECT_EQ(days->row_count(), 4u);
+  clock_.Advance(2 * kMicrosPerDay);
+  Process();
+  EXPECT_EQ(days->row_count(), 0u);
 }
 
 // Retention is measured against the watermark moved on by the time the stream has been quiet:
