@@ -1,7 +1,7 @@
 // Live exception and alert feed (#feed): the newest 100 items of recent_exceptions (one row per
 // fulfilment.exception event) and recent_alerts (one row per anomaly alert), newest first;
 // alerts highlighted. Each item is an <li data-event-id data-kind="exception"|"alert">, added
-// in the animation frame after its delta arrived and never re-created while it stays.
+// in the animation frame after its delta arrived and kept (not re-created) while it stays.
 
 import { LiveView } from './live.js';
 import {
@@ -10,13 +10,72 @@ import {
 
 const MAX_ITEMS = 100;
 
+const KEEP = 2 * MAX_ITEMS; // candidates kept sorted, so that deletions rarely force a rebuild
+
 let exceptions = null;
 let alerts = null;
 const items = new Map(); // item id -> li on screen
 
+// The newest KEEP items of both views, sorted newest first, kept up to date from row changes
+// (LiveView index hooks) so that a frame never sorts the whole hour of exceptions. A deletion
+// that leaves fewer than MAX_ITEMS candidates while the views hold more forces a rebuild.
+class Newest {
+  constructor() {
+    this.top = [];
+    this.stale = true;
+  }
+
+  hooks(makeItem) {
+    return {
+      reset: () => { this.stale = true; },
+      upsert: (key, row, old) => {
+        if (old !== undefined) this.drop(makeItem(old).id);
+        this.add(makeItem(row));
+      },
+      remove: (key, old) => this.drop(makeItem(old).id),
+    };
+  }
+
+  add(item) {
+    if (this.stale) return;
+    const last = this.top[this.top.length - 1];
+    if (this.top.length >= KEEP && compareItems(item, last) > 0) return;
+    let lo = 0;
+    let hi = this.top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareItems(this.top[mid], item) < 0) lo = mid + 1; else hi = mid;
+    }
+    this.top.splice(lo, 0, item);
+    if (this.top.length > KEEP) this.top.pop();
+  }
+
+  drop(id) {
+    if (this.stale) return;
+    const i = this.top.findIndex((it) => it.id === id);
+    if (i >= 0) this.top.splice(i, 1);
+    if (this.top.length < MAX_ITEMS && total() > this.top.length) this.stale = true;
+  }
+
+  shown() {
+    if (this.stale) {
+      const all = [];
+      if (exceptions) for (const row of exceptions.rows.values()) all.push(exceptionItem(row));
+      if (alerts) for (const row of alerts.rows.values()) all.push(alertItem(row));
+      all.sort(compareItems);
+      this.top = all.slice(0, KEEP);
+      this.stale = false;
+    }
+    return this.top.slice(0, MAX_ITEMS);
+  }
+}
+
+let newest = new Newest();
+
 export function mount() {
-  exceptions = new LiveView('recent_exceptions', render);
-  alerts = new LiveView('recent_alerts', render);
+  newest = new Newest();
+  exceptions = new LiveView('recent_exceptions', render, newest.hooks(exceptionItem));
+  alerts = new LiveView('recent_alerts', render, newest.hooks(alertItem));
   return [exceptions, alerts];
 }
 
@@ -26,6 +85,15 @@ export function unmount() {
   exceptions = alerts = null;
   items.clear();
   $('feed-list').replaceChildren();
+}
+
+function total() {
+  return (exceptions?.rows.size ?? 0) + (alerts?.rows.size ?? 0);
+}
+
+// Newest first; ties by id, so the order does not depend on arrival.
+function compareItems(a, b) {
+  return b.ms - a.ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 function timeLabel(ms) {
@@ -51,17 +119,10 @@ function alertItem(row) {
   };
 }
 
-function newest() {
-  const all = [];
-  if (exceptions) for (const row of exceptions.rows.values()) all.push(exceptionItem(row));
-  if (alerts) for (const row of alerts.rows.values()) all.push(alertItem(row));
-  all.sort((a, b) => b.ms - a.ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  return { total: all.length, shown: all.slice(0, MAX_ITEMS) };
-}
-
 function itemNode(item) {
   const li = el('li', { 'data-event-id': item.id, 'data-kind': item.kind, class: `feed-item ${item.kind}` });
   const r = item.row;
+  li.feedRow = r;
   const time = el('time', { datetime: new Date(item.ms).toISOString() }, timeLabel(item.ms));
   if (item.kind === 'alert') {
     const start = parseTime(r.window_start);
@@ -92,9 +153,10 @@ function render() {
   setText('feed-missing', note.join(' · '));
   $('feed-missing').hidden = note.length === 0;
 
-  const { total, shown } = newest();
-  setText('feed-count', total > shown.length ? `newest ${shown.length} of ${intFmt.format(total)}`
-                                             : `${intFmt.format(total)} item${total === 1 ? '' : 's'}`);
+  const shown = newest.shown();
+  const count = total();
+  setText('feed-count', count > shown.length ? `newest ${shown.length} of ${intFmt.format(count)}`
+                                             : `${intFmt.format(count)} item${count === 1 ? '' : 's'}`);
   setText('feed-alert-count', intFmt.format(alerts?.rows.size ?? 0));
   setText('feed-exception-count', intFmt.format(exceptions.rows.size));
 
@@ -103,11 +165,20 @@ function render() {
   for (const [id, li] of items) {
     if (!keep.has(id)) { li.remove(); items.delete(id); }
   }
+  const arriving = items.size > 0; // items after the first fill are highlighted as they arrive
   let cursor = list.firstElementChild;
   for (const item of shown) {
     let li = items.get(item.id);
+    if (li && li.feedRow !== item.row) { // the row changed: draw it again in place
+      const again = itemNode(item);
+      if (li === cursor) cursor = again;
+      li.replaceWith(again);
+      li = again;
+      items.set(item.id, li);
+    }
     if (!li) {
       li = itemNode(item);
+      if (arriving) li.classList.add('arrived');
       items.set(item.id, li);
     }
     if (li === cursor) {
