@@ -3,18 +3,21 @@
 // alerts highlighted. Each item is an <li data-event-id data-kind="exception"|"alert">, added
 // in the animation frame after its delta arrived and kept (not re-created) while it stays.
 
-import { LiveView } from './live.js';
+import { LiveView, requestFrame } from './live.js';
 import {
   $, dateTimeFmt, el, intFmt, missingText, parseTime, sameLocalDay, secondsFmt, setText,
 } from './util.js';
 
 const MAX_ITEMS = 100;
 
+const FRESH_MS = 1500; // how long a new item stays tinted (a class, not an animation: cheap)
 const KEEP = 2 * MAX_ITEMS; // candidates kept sorted, so that deletions rarely force a rebuild
 
 let exceptions = null;
 let alerts = null;
 const items = new Map(); // item id -> li on screen
+const fresh = new Set(); // items still tinted as new
+let freshTimer = null;
 
 // The newest KEEP items of both views, sorted newest first, kept up to date from row changes
 // (LiveView index hooks) so that a frame never sorts the whole hour of exceptions. A deletion
@@ -84,7 +87,26 @@ export function unmount() {
   alerts?.close();
   exceptions = alerts = null;
   items.clear();
+  fresh.clear();
+  clearTimeout(freshTimer);
+  freshTimer = null;
   $('feed-list').replaceChildren();
+}
+
+// Untints the items that have been new for FRESH_MS, in one timer for all of them.
+function untint() {
+  freshTimer = null;
+  const now = performance.now();
+  let next = Infinity;
+  for (const li of fresh) {
+    if (li.freshUntil <= now) {
+      li.classList.remove('fresh');
+      fresh.delete(li);
+    } else {
+      next = Math.min(next, li.freshUntil);
+    }
+  }
+  if (next !== Infinity) freshTimer = setTimeout(() => requestFrame(untint), next - now + 20);
 }
 
 function total() {
@@ -163,7 +185,7 @@ function render() {
   // Keyed update: existing items stay, new ones are inserted in place, old ones removed.
   const keep = new Set(shown.map((i) => i.id));
   for (const [id, li] of items) {
-    if (!keep.has(id)) { li.remove(); items.delete(id); }
+    if (!keep.has(id)) { li.remove(); items.delete(id); fresh.delete(li); }
   }
   const arriving = items.size > 0; // items after the first fill are highlighted as they arrive
   let cursor = list.firstElementChild;
@@ -178,7 +200,11 @@ function render() {
     }
     if (!li) {
       li = itemNode(item);
-      if (arriving) li.classList.add('arrived');
+      if (arriving) {
+        li.classList.add('fresh');
+        li.freshUntil = performance.now() + FRESH_MS;
+        fresh.add(li);
+      }
       items.set(item.id, li);
     }
     if (li === cursor) {
@@ -192,6 +218,7 @@ function render() {
     if (!cursor.dataset.eventId) cursor.remove(); // the placeholder
     cursor = next;
   }
+  if (fresh.size > 0 && freshTimer === null) freshTimer = setTimeout(() => requestFrame(untint), FRESH_MS + 20);
   const empty = shown.length === 0;
   $('feed-empty').hidden = !empty;
   if (empty) {
