@@ -41,6 +41,8 @@ export function mount(name) {
 export function unmount() {
   view?.close();
   view = null;
+  clearTimeout(bigTimer);
+  bigTimer = null;
   listToken += 1;
 }
 
@@ -119,8 +121,22 @@ function cellText(v) {
   return String(v);
 }
 
+// A big view is re-sorted at most every BIG_VIEW_EVERY_MS (its deltas may come every frame).
+const BIG_VIEW_ROWS = 5000;
+const BIG_VIEW_EVERY_MS = 500;
+let lastBigRender = 0;
+let bigTimer = null;
+
 function render() {
   if (!view) return;
+  if (view.rows.size > BIG_VIEW_ROWS) {
+    const wait = lastBigRender + BIG_VIEW_EVERY_MS - performance.now();
+    if (wait > 0) {
+      bigTimer ??= setTimeout(() => { bigTimer = null; requestFrame(render); }, wait);
+      return;
+    }
+    lastBigRender = performance.now();
+  }
   const missing = missingText(view);
   $('explorer-missing').hidden = !missing;
   setText('explorer-missing', missing ?? '');

@@ -254,6 +254,7 @@ export class LiveView {
       this.version = typeof msg.version === 'number' ? msg.version : null;
       this.attempt = 0;
       this.setState('live', `subscribed to ${this.name}`);
+      notifyState(); // an in-place resync keeps the state but counts in `resyncs`
     } else if (msg.type === 'delta') {
       if (this.version === null || typeof msg.version !== 'number') return;
       if (msg.version <= this.version) return; // already applied

@@ -27,6 +27,7 @@ let finance = null;  // LiveView financial_totals
 let eventsIndex = null;
 let financeIndex = null;
 let openTimer = null;
+let openPoll = 0; // the current mount's poll loop (an older one stops)
 let open = { state: 'loading', value: null, at: null };
 let resizeObserver = null;
 
@@ -40,7 +41,7 @@ export function mount() {
     if (chart && Math.abs(width - chartWidth) >= 1) requestFrame(render);
   });
   resizeObserver.observe($('chart'));
-  pollOpenExceptions();
+  pollOpenExceptions(++openPoll);
   requestFrame(render);
   return [events, finance];
 }
@@ -58,9 +59,9 @@ export function unmount() {
 // Open exceptions: orders with an exception whose session has not ended in a delivery, asked
 // of order_sessions with SQL every few seconds (only when the view exists: a failed request
 // would be a console error).
-async function pollOpenExceptions() {
+async function pollOpenExceptions(poll) {
   const views = cachedCatalog()?.has('order_sessions') ? cachedCatalog() : await loadCatalog();
-  if (!events) return;
+  if (!events || poll !== openPoll) return;
   if (!views) {
     open = { ...open, state: 'unreachable' };
   } else if (!views.has('order_sessions')) {
@@ -76,9 +77,9 @@ async function pollOpenExceptions() {
       open = { ...open, state: 'unreachable' };
     }
   }
-  if (!events) return;
+  if (!events || poll !== openPoll) return;
   requestFrame(render);
-  openTimer = setTimeout(pollOpenExceptions, OPEN_EXCEPTIONS_EVERY_MS);
+  openTimer = setTimeout(() => pollOpenExceptions(poll), OPEN_EXCEPTIONS_EVERY_MS);
 }
 
 // ---- aggregation of the minutes on screen: O(rows in the last 30 minutes) ----
@@ -437,7 +438,7 @@ function renderFinance() {
   const from = latest - (FINANCE_HOURS - 1) * HOUR_MS;
   setText('finance-note', `event time ${minuteLabel(from)} to ${minuteLabel(latest + HOUR_MS)} · net = captured − refunded − carrier`);
   const byCurrency = new Map();
-  for (const row of financeIndex.rowsBetween(from, latest)) {
+  for (let hour = from; hour <= latest; hour += HOUR_MS) for (const row of financeIndex.rowsAt(hour)) {
     const field = FINANCE_TYPES[row.event_type];
     if (!field) continue;
     const currency = row.currency ?? '—';

@@ -1,7 +1,7 @@
 // Pick durations (#picks): p50/p90/p99 of the time from pick.started to pick.completed per
 // warehouse and 5 minutes of pick start (view pick_durations, a demo view): a chart of the
-// chosen warehouse's percentiles over the last 6 hours of windows, and a table of every
-// warehouse's latest window. Percentiles of different warehouses cannot be merged from the
+// chosen warehouse's percentiles over the last 6 hours of windows, and a table of each
+// warehouse's latest window in those 6 hours. Percentiles of different warehouses cannot be merged from the
 // view's rows, so the chart shows one warehouse at a time.
 
 import { LiveView, requestFrame } from './live.js';
@@ -59,13 +59,14 @@ function render() {
   $('picks-missing').hidden = !missing;
   setText('picks-missing', missing ?? '');
 
-  // Warehouses, and each one's latest window.
+  // Warehouses with picks in the chart's 6 hours, and each one's latest window there (72
+  // lookups, however many days the view keeps).
   const latestByWh = new Map();
-  for (const [ms, bucket] of index.windows) {
-    for (const row of bucket.values()) {
+  for (let i = 0; index.latestMs !== null && i < CHART_WINDOWS; i++) {
+    const ms = index.latestMs - i * WINDOW_MS;
+    for (const row of index.rowsAt(ms)) {
       const key = whKey(row.warehouse_id);
-      const seen = latestByWh.get(key);
-      if (!seen || seen.ms < ms) latestByWh.set(key, { ms, row });
+      if (!latestByWh.has(key)) latestByWh.set(key, { ms, row });
     }
   }
   const warehouses = [...latestByWh.keys()].sort(collator.compare);

@@ -142,11 +142,4 @@ export class WindowIndex {
   rowsAt(ms) {
     return this.windows.get(ms)?.values() ?? [];
   }
-
-  // Rows of the windows that start in [fromMs, toMs], in no particular order.
-  *rowsBetween(fromMs, toMs) {
-    for (const [ms, bucket] of this.windows) {
-      if (ms >= fromMs && ms <= toMs) yield* bucket.values();
-    }
-  }
 }

@@ -222,11 +222,14 @@ async function runPhase(t, browser, phase) {
                  `${result.message_to_dom_ms.p50}/${result.message_to_dom_ms.p99} ms; node client ` +
                  `${result.post_to_node_client_ms.p50}/${result.post_to_node_client_ms.p99} ms); clocks ${result.clock_offset_ms} ms apart`);
 
-    assert.equal(failures, 0, 'every POST accepted');
-    assert.equal(result.seen, result.probes, 'every probe appeared in the feed');
+    // Judged after both phases, so that a long run measures both.
     const bound = BARS ? phase.bar : phase.loose;
-    assert.ok(result.p99_ms <= bound, `p99 ${result.p99_ms} ms > ${bound} ms at ${phase.rate} events/s`);
-    assert.deepEqual(problems, [], 'console errors/warnings');
+    return () => {
+      assert.equal(failures, 0, 'every POST accepted');
+      assert.equal(result.seen, result.probes, 'every probe appeared in the feed');
+      assert.ok(result.p99_ms <= bound, `p99 ${result.p99_ms} ms > ${bound} ms at ${phase.rate} events/s`);
+      assert.deepEqual(problems, [], 'console errors/warnings');
+    };
   } finally {
     agent.destroy();
     await page.close();
@@ -238,5 +241,7 @@ test('event posted -> visible in the dashboard feed: p50/p95/p99 at 120 and 10,0
      { timeout: 60_000 + 4 * 1000 * (LONG || 10) }, async (t) => {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   t.after(() => browser.close());
-  for (const phase of PHASES) await runPhase(t, browser, phase);
+  const checks = [];
+  for (const phase of PHASES) checks.push(await runPhase(t, browser, phase));
+  for (const check of checks) check();
 });
