@@ -118,6 +118,8 @@ function compareItems(a, b) {
   return b.ms - a.ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
+const plural = (n, noun) => `${intFmt.format(n)} ${noun}${n === 1 ? '' : 's'}`;
+
 function timeLabel(ms) {
   return sameLocalDay(ms, Date.now()) ? secondsFmt.format(ms) : dateTimeFmt.format(ms);
 }
@@ -178,9 +180,9 @@ function render() {
   const shown = newest.shown();
   const count = total();
   setText('feed-count', count > shown.length ? `newest ${shown.length} of ${intFmt.format(count)}`
-                                             : `${intFmt.format(count)} item${count === 1 ? '' : 's'}`);
-  setText('feed-alert-count', intFmt.format(alerts?.rows.size ?? 0));
-  setText('feed-exception-count', intFmt.format(exceptions.rows.size));
+                                             : plural(count, 'item'));
+  setText('feed-alert-count', plural(alerts?.rows.size ?? 0, 'alert'));
+  setText('feed-exception-count', plural(exceptions.rows.size, 'exception'));
 
   // Keyed update: existing items stay, new ones are inserted in place, old ones removed.
   const keep = new Set(shown.map((i) => i.id));

@@ -128,6 +128,7 @@ async function exercise(t, browser, page, sluice, dataDir, problems, phase) {
   assert.match(alertLook.text, new RegExp(`e2e_spike: ${alertWh}`));
   assert.match(alertLook.text, /25 exceptions in the minute from/);
   assert.equal(alertLook.badge, 'Alert');
+  assert.equal(await page.textContent('#feed-alert-count'), '1 alert');
   assert.notEqual(alertLook.background, 'rgba(0, 0, 0, 0)', 'alert item highlighted');
   const plain = await page.$eval('#feed-list li[data-kind="exception"]', (li) => getComputedStyle(li).backgroundColor);
   assert.notEqual(alertLook.background, plain, 'alert looks different from an exception');
@@ -152,7 +153,9 @@ async function exercise(t, browser, page, sluice, dataDir, problems, phase) {
   assert.ok([zonedSeconds.format(ms), zonedDateTime.format(ms)].includes(shown.time),
             `feed time ${shown.time} is not ${zonedSeconds.format(ms)} (${ZONE})`);
   const feedCount = await page.$$eval('#feed-list li', (lis) => lis.length);
-  assert.equal(feedCount, 1 + baseline.reduce((a, b) => a + b, 0) + 25 + 1 + 1, 'every exception and the alert');
+  const exceptionCount = baseline.reduce((a, b) => a + b, 0) + 25 + 1 + 1;
+  assert.equal(feedCount, exceptionCount + 1, 'every exception and the alert');
+  assert.equal(await page.textContent('#feed-exception-count'), `${exceptionCount} exceptions`);
 
   // 3. Overview: exceptions in the latest minute, open exceptions (SQL over order_sessions),
   // financial totals, the chart's legend, minute labels in the browser's zone.
