@@ -48,7 +48,7 @@ function route() {
 function updateConnection() {
   const views = activeViews();
   dashboard.views = Object.fromEntries(views.map((v) => [v.name, {
-    state: v.state, version: v.version, rows: v.rows.size, resyncs: v.resyncs,
+    state: v.state, version: v.version, rows: v.rows.size, resyncs: v.resyncs, where: v.where,
   }]));
   const state = overallState(views);
   dashboard.connection = state;

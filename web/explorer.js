@@ -1,7 +1,10 @@
 // View explorer: #explorer lists the server's views (GET /v1/views); #explorer/<view> shows
 // one view live (its rows, newest windows first, at most 200 on screen) with its SQL. The
 // filter box takes `column = 'value'` terms joined by AND (numbers unquoted, NULL for null),
-// or any other text to match anywhere in a row; it filters on the page.
+// or any other text to match anywhere in a row; it filters on the page. When every term is
+// `key_column = 'text'` (a key column other than the window), the filter also goes to the
+// server (`where=`), which then sends only the matching rows: a big view's snapshot stays
+// small. Servers without filters ignore it, and the page's own filter gives the same rows.
 
 import { LiveView, loadCatalog, requestFrame } from './live.js';
 import { $, collator, el, intFmt, missingText, placeholderRow, setText } from './util.js';
@@ -33,14 +36,45 @@ export function mount(name) {
   input.oninput = () => {
     filter = parseFilter(input.value);
     requestFrame(render);
+    clearTimeout(whereTimer);
+    whereTimer = setTimeout(() => resubscribeFiltered(name), WHERE_DEBOUNCE_MS);
   };
   view = new LiveView(name, render);
   return [view];
 }
 
+const WHERE_DEBOUNCE_MS = 400;
+let whereTimer = null;
+
+// The filter as SQL for the server, or null when the page alone must filter: only string
+// equalities on key columns (not the window, whose type a text literal would not match) whose
+// values the page has seen to be text, so that the server never refuses the subscription.
+function serverWhere(current) {
+  if (!current || !filter.terms || filter.terms.length === 0) return null;
+  const sample = current.rows.values().next().value;
+  for (const { column, value } of filter.terms) {
+    if (typeof value !== 'string' || !current.key.includes(column)) return null;
+    if (column === 'window_start' || column === 'window_end') return null;
+    if (sample !== undefined && typeof sample[column] !== 'string') return null;
+  }
+  return filter.terms.map(({ column, value }) => `${column} = '${value.replaceAll("'", "''")}'`).join(' AND ');
+}
+
+function resubscribeFiltered(name) {
+  whereTimer = null;
+  if (!view || view.name !== name) return;
+  const where = serverWhere(view);
+  if (where === view.where) return;
+  view.close();
+  view = new LiveView(name, render, null, { where });
+  requestFrame(render);
+}
+
 export function unmount() {
   view?.close();
   view = null;
+  clearTimeout(whereTimer);
+  whereTimer = null;
   clearTimeout(bigTimer);
   bigTimer = null;
   listToken += 1;
@@ -82,7 +116,8 @@ function literal(text) {
   return undefined;
 }
 
-// Returns { test(row), error }: an error names the term it could not read.
+// Returns { test(row), error, terms }: an error names the term it could not read; `terms`
+// ({column, value}) only for the `column = value` form.
 export function parseFilter(text) {
   const trimmed = text.trim();
   if (trimmed === '') return { test: () => true, error: null };
@@ -92,6 +127,7 @@ export function parseFilter(text) {
   }
   const terms = trimmed.split(/\s+and\s+/i);
   const checks = [];
+  const parsed = [];
   for (const term of terms) {
     const m = term.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*$/);
     const value = m ? literal(m[2]) : undefined;
@@ -99,10 +135,11 @@ export function parseFilter(text) {
       return { test: () => true, error: `cannot read "${term.trim()}": write column = 'text', column = 123 or column = NULL` };
     }
     const column = m[1];
+    parsed.push({ column, value });
     checks.push((row) => (value === null ? row[column] === null || row[column] === undefined
                                          : row[column] === value));
   }
-  return { test: (row) => checks.every((c) => c(row)), error: null };
+  return { test: (row) => checks.every((c) => c(row)), error: null, terms: parsed };
 }
 
 // ---- one view ----
@@ -159,6 +196,7 @@ function render() {
   matching.sort(compareRows);
   const shown = matching.slice(0, MAX_ROWS);
   setText('explorer-count', `${intFmt.format(matching.length)} of ${intFmt.format(view.rows.size)} rows` +
+          (view.where ? ' (filter sent to the server)' : '') +
           (matching.length > shown.length ? ` · newest ${shown.length} shown` : ''));
   const tbody = table.tBodies[0];
   if (shown.length === 0) {

@@ -90,12 +90,17 @@ function isObject(v) {
 // A live copy of one view. `onChange` is requested as a frame callback after every applied
 // message and state change (pass a page's render function: it runs once per frame). An
 // optional `index` ({reset(), upsert(key, row, old), remove(key, old)}) follows every row
-// change, for pages that keep their own secondary index instead of scanning all rows.
+// change, for pages that keep their own secondary index instead of scanning all rows. `where`
+// asks the server for the matching rows only (docs/http-api.md, "Filters").
 // state: "loading" (asking the view list), "missing" (not defined on this server),
 // "connecting", "live", "reconnecting".
 export class LiveView {
-  constructor(name, onChange, index = null) {
+  constructor(name, onChange, index = null, { where = null } = {}) {
     this.name = name;
+    // A filter for the server (`where=`; servers without filters ignore it): a string, or a
+    // function giving one at every (re)connect (e.g. a time bound relative to now).
+    this.whereSource = where;
+    this.where = typeof where === 'function' ? where() : where;
     this.onChange = onChange;
     this.index = index;
     this.state = 'loading';
@@ -177,7 +182,9 @@ export class LiveView {
   }
 
   url() {
-    const url = new URL(`v1/subscribe?view=${encodeURIComponent(this.name)}`, document.baseURI);
+    if (typeof this.whereSource === 'function') this.where = this.whereSource();
+    const where = this.where ? `&where=${encodeURIComponent(this.where)}` : '';
+    const url = new URL(`v1/subscribe?view=${encodeURIComponent(this.name)}${where}`, document.baseURI);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     return url.href;
   }

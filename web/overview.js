@@ -34,8 +34,10 @@ let resizeObserver = null;
 export function mount() {
   eventsIndex = new WindowIndex();
   financeIndex = new WindowIndex();
-  events = new LiveView('events_per_minute', render, eventsIndex);
-  finance = new LiveView('financial_totals', render, financeIndex);
+  // Only recent windows from the server (a view kept two years would otherwise send all of
+  // them): the page shows 30 minutes and 24 hours of event time before the newest window.
+  events = new LiveView('events_per_minute', render, eventsIndex, { where: () => since(2 * HOUR_MS) });
+  finance = new LiveView('financial_totals', render, financeIndex, { where: () => since(48 * HOUR_MS) });
   resizeObserver = new ResizeObserver((entries) => {
     const width = Math.floor(entries[entries.length - 1].contentRect.width);
     if (chart && Math.abs(width - chartWidth) >= 1) requestFrame(render);
@@ -44,6 +46,12 @@ export function mount() {
   pollOpenExceptions(++openPoll);
   requestFrame(render);
   return [events, finance];
+}
+
+// `window_start >= TIMESTAMP '<now - ms>'` (UTC), for the server's filter.
+function since(ms) {
+  const at = new Date(Date.now() - ms).toISOString().slice(0, 19).replace('T', ' ');
+  return `window_start >= TIMESTAMP '${at}'`;
 }
 
 export function unmount() {

@@ -143,6 +143,23 @@ test('a view the server does not list is "missing" and never subscribed to', asy
   view.close();
 });
 
+test('a server filter goes in the URL, recomputed at every reconnect when it is a function', async () => {
+  sockets.length = 0;
+  views = ['v'];
+  let n = 0;
+  const view = new LiveView('v', () => {}, null, { where: () => `k >= '${++n}'` });
+  await until(() => sockets.length === 1);
+  const whereOf = (socket) => new URL(socket.url).searchParams.get('where');
+  assert.equal(new URL(sockets[0].url).pathname, '/v1/subscribe');
+  assert.equal(whereOf(sockets[0]), "k >= '2'");
+  sockets[0].deliver(snapshot(1, []));
+  sockets[0].drop(1006);
+  await until(() => sockets.length === 2);
+  assert.equal(whereOf(sockets[1]), "k >= '3'");
+  assert.equal(view.where, "k >= '3'");
+  view.close();
+});
+
 test('frame callbacks run once per frame however often they are requested', () => {
   flushFrames(); // whatever the tests before left pending
   let a = 0;

@@ -226,6 +226,17 @@ async function exercise(t, browser, page, sluice, dataDir, problems, phase) {
   await page.waitForFunction(() => document.querySelectorAll('#explorer-table tbody tr').length === 1);
   assert.equal(await page.textContent('#explorer-table td[data-column="event_id"]'), fresh.event_id);
   assert.match(await page.textContent('#explorer-count'), /^1 of \d+ rows/);
+  // Equalities on key columns also go to the server as `where=` (a server without filters
+  // ignores it; the page's own filter gives the same row).
+  const where = `warehouse_id = '${wh}' AND exception_code = 'STOCKOUT'`;
+  await page.waitForFunction((w) => window.sluiceDashboard.views.recent_exceptions?.where === w &&
+      window.sluiceDashboard.views.recent_exceptions.state === 'live', where);
+  await page.waitForFunction(() => document.querySelectorAll('#explorer-table tbody tr').length === 1 &&
+      document.querySelector('#explorer-count').textContent.includes('(filter sent to the server)'));
+  assert.equal(await page.textContent('#explorer-table td[data-column="event_id"]'), fresh.event_id);
+  // A filter on a column that is not a key stays on the page.
+  await page.fill('#explorer-filter', "severity = 'high' AND occurred_at = 'x'");
+  await page.waitForFunction(() => window.sluiceDashboard.views.recent_exceptions?.where === null);
   await page.fill('#explorer-filter', 'warehouse_id = WH');
   await page.waitForFunction(() => document.querySelector('#explorer-filter-error').textContent.startsWith('cannot read'));
   await goto(page, url(), 'explorer/no_such_view');
