@@ -29,6 +29,15 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS recent_alerts AS
   SELECT alert, warehouse_id, window_start, max(value) AS exceptions,
          max(baseline) AS baseline, max(threshold) AS threshold
   FROM alerts GROUP BY alert, warehouse_id, window_start)sql",
+      // The dashboard's exception feed: one row per exception event (its event_id is part of
+      // the key), kept for an hour so that a subscriber's snapshot stays small.
+      R"sql(
+CREATE MATERIALIZED VIEW IF NOT EXISTS recent_exceptions WITH (retention = '1 hour') AS
+  SELECT event_id, warehouse_id, order_id, exception_code, severity, window_start,
+         min(occurred_at) AS occurred_at
+  FROM TUMBLE(fulfilment, occurred_at, INTERVAL '10' MINUTE)
+  WHERE event_type = 'fulfilment.exception'
+  GROUP BY event_id, warehouse_id, order_id, exception_code, severity, window_start)sql",
       R"sql(
 CREATE MATERIALIZED VIEW IF NOT EXISTS financial_totals WITH (retention = '2 years') AS
   SELECT currency, event_type, window_start, count(*) AS events,

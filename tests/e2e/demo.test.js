@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { freshDataDir, getJson, runSql, sleep, startSluice } from './lib/sluice.js';
 
 const DEMO_VIEWS = ['events_per_minute', 'exceptions_per_minute', 'financial_totals',
-  'order_sessions', 'pick_durations', 'recent_alerts'];
+  'order_sessions', 'pick_durations', 'recent_alerts', 'recent_exceptions'];
 
 async function viewNames(url) {
   const res = await runSql(url, 'SHOW VIEWS');
