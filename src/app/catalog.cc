@@ -43,7 +43,8 @@ CREATE STREAM fulfilment WITH (subject = 'fulfilment-value', event_time = 'occur
     watermark_delay = '5 seconds', delivery = 'exactly_once', dedup_key = 'event_id',
     exactly_once_when = event_type IN ('payment.captured', 'refund.issued', 'carrier.charge'),
     partition_key = 'order_id', archive = 'on');
-CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years') AS
+CREATE MATERIALIZED VIEW events_per_minute WITH (retention = '2 years',
+    rollups = '1 hour after 30 days, 1 day after 1 year') AS
   SELECT warehouse_id, event_type, window_start, count(*) AS events,
          sum(amount_minor) AS amount_minor
   FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE)
@@ -1122,13 +1123,17 @@ struct Catalog::Impl {
       case sql::ObjectKind::kView:
       case sql::ObjectKind::kMaterializedView:
         result["statement"] = "SHOW VIEWS";
-        result["columns"] = {"name", "stream", "window", "emit", "rows", "version", "lag"};
+        result["columns"] = {"name",    "stream", "window",    "emit",     "rows",
+                             "version", "lag",    "retention", "rollup_of"};
         for (const auto& [name, v] : views) {
           const std::optional<uint64_t> lag = streams.at(v->plan.stream)->pipeline->lag(name);
           rows.push_back({name, v->plan.stream, WindowText(v->plan.window),
                           v->plan.emit == sql::EmitMode::kOnClose ? "on_close" : "on_update",
                           v->view->row_count(), v->view->version(),
-                          lag ? Json(*lag) : Json(nullptr)});
+                          lag ? Json(*lag) : Json(nullptr),
+                          v->plan.retention_micros ? Json(DurationText(*v->plan.retention_micros))
+                                                   : Json(nullptr),
+                          v->rollup_of.empty() ? Json(nullptr) : Json(v->rollup_of)});
         }
         break;
       case sql::ObjectKind::kAlert:

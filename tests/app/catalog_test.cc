@@ -87,9 +87,13 @@ class CatalogTest : public ::testing::Test {
   std::unique_ptr<Catalog> catalog_;
 };
 
+// The embedded default's view and its rollup tiers.
+const std::vector<std::string> kDefaultViews = {"events_per_minute", "events_per_minute_1d",
+                                                "events_per_minute_1h"};
+
 TEST_F(CatalogTest, ANewCatalogHoldsTheEmbeddedDefault) {
   EXPECT_EQ(Names("SHOW STREAMS"), std::vector<std::string>{"fulfilment"});
-  EXPECT_EQ(Names("SHOW VIEWS"), std::vector<std::string>{"events_per_minute"});
+  EXPECT_EQ(Names("SHOW VIEWS"), kDefaultViews);
   EXPECT_TRUE(ingestor_->HasStream("fulfilment"));
   ASSERT_NE(views_->Find("events_per_minute"), nullptr);
   EXPECT_EQ(views_->Find("events_per_minute")->definition().columns,
@@ -113,7 +117,8 @@ TEST_F(CatalogTest, DefinitionsSurviveARestart) {
   Restart();
   EXPECT_EQ(Names("SHOW STREAMS"), (std::vector<std::string>{"fulfilment", "orders"}));
   EXPECT_EQ(Names("SHOW VIEWS"),
-            (std::vector<std::string>{"events_per_minute", "orders_per_hour"}));
+            (std::vector<std::string>{"events_per_minute", "events_per_minute_1d",
+                                      "events_per_minute_1h", "orders_per_hour"}));
   EXPECT_TRUE(ingestor_->HasStream("orders"));
   const Json described = Run("DESCRIBE orders_per_hour")["results"][0];
   EXPECT_EQ(described["sql"],
@@ -147,10 +152,49 @@ TEST_F(CatalogTest, ViewsRestoreInTheBackgroundAfterARestart) {
   release.set_value();
   catalog_->WaitUntilRestored();
   EXPECT_EQ(Run("SELECT count(*) AS c FROM per_type")["results"][0]["rows"][0][0], 0);
-  EXPECT_EQ(Names("SHOW VIEWS"), (std::vector<std::string>{"events_per_minute", "per_type"}));
+  EXPECT_EQ(Names("SHOW VIEWS"),
+            (std::vector<std::string>{"events_per_minute", "events_per_minute_1d",
+                                      "events_per_minute_1h", "per_type"}));
   for (const Json& row : Run("SHOW VIEWS")["results"][0]["rows"]) EXPECT_EQ(row[6], 0);
   Restart();
-  EXPECT_EQ(Names("SHOW VIEWS"), (std::vector<std::string>{"events_per_minute", "per_type"}));
+  EXPECT_EQ(Names("SHOW VIEWS"),
+            (std::vector<std::string>{"events_per_minute", "events_per_minute_1d",
+                                      "events_per_minute_1h", "per_type"}));
+}
+
+// Rollup tiers are views of their own (queried, listed), created, restored and dropped with
+// their base view.
+TEST_F(CatalogTest, RollupTiersComeAndGoWithTheirView) {
+  Run("CREATE MATERIALIZED VIEW per_type WITH (retention = '30 days', rollups = '1 hour after "
+      "1 day') AS SELECT event_type, window_start, count(*) AS n FROM TUMBLE(fulfilment, "
+      "occurred_at, INTERVAL '1' MINUTE) GROUP BY event_type, window_start");
+  ASSERT_NE(views_->Find("per_type_1h"), nullptr);
+  Json shown = Run("SHOW VIEWS")["results"][0];
+  for (const Json& row : shown["rows"]) {
+    if (row[0] == "per_type_1h") {
+      EXPECT_EQ(row[2], "TUMBLE 1 hour");
+      EXPECT_EQ(row[7], "30 days");
+      EXPECT_EQ(row[8], "per_type");
+    }
+    if (row[0] == "per_type") {
+      EXPECT_EQ(row[7], "1 day");
+    }
+  }
+  Json refused = Run("DROP MATERIALIZED VIEW per_type_1h", 409);
+  EXPECT_NE(refused.dump().find("is a rollup of per_type"), std::string::npos) << refused.dump();
+  Run("CREATE MATERIALIZED VIEW per_type WITH (rollups = '1 hour after 1 day') AS SELECT "
+      "window_start, count(*) AS n FROM TUMBLE(fulfilment, occurred_at, INTERVAL '1' MINUTE) "
+      "GROUP BY window_start",
+      409);
+  Restart();
+  catalog_->WaitUntilRestored();
+  ASSERT_NE(views_->Find("per_type_1h"), nullptr);
+  EXPECT_TRUE(views_->Find("per_type_1h")->Available().ok());
+  Run("DROP MATERIALIZED VIEW per_type");
+  EXPECT_EQ(views_->Find("per_type_1h"), nullptr);
+  EXPECT_EQ(Names("SHOW VIEWS"), kDefaultViews);
+  Restart();
+  EXPECT_EQ(Names("SHOW VIEWS"), kDefaultViews);
 }
 
 // A view whose checkpoint cannot be read stays defined but failed: its queries answer 500 with
@@ -176,7 +220,7 @@ TEST_F(CatalogTest, AViewWhoseCheckpointIsDamagedFailsAloneAndCanBeDropped) {
   EXPECT_EQ(views_->Find("per_type")->Available().code(), StatusCode::kInternal);
   EXPECT_TRUE(views_->Find("events_per_minute")->Available().ok());
   Run("DROP VIEW per_type");
-  EXPECT_EQ(Names("SHOW VIEWS"), std::vector<std::string>{"events_per_minute"});
+  EXPECT_EQ(Names("SHOW VIEWS"), kDefaultViews);
 }
 
 TEST_F(CatalogTest, ErrorsCarryLineColumnAndTheStatementIndex) {

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 
 import { freshDataDir, getJson, runSql, sleep, startSluice } from './lib/sluice.js';
 
-const DEMO_VIEWS = ['events_per_minute', 'exceptions_per_minute', 'financial_totals',
+const DEMO_VIEWS = ['events_per_minute', 'events_per_minute_1d', 'events_per_minute_1h',
+  'exceptions_per_minute', 'financial_totals',
   'order_sessions', 'pick_durations', 'recent_alerts', 'recent_exceptions'];
 
 async function viewNames(url) {

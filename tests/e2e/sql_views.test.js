@@ -118,7 +118,8 @@ describe('SQL views over HTTP', () => {
     const orders = streams.rows.find((r) => r[0] === 'orders');
     assert.equal(orders[streams.columns.indexOf('views')], 'revenue_per_minute');
     assert.deepEqual(views.rows.map((r) => r[0]),
-        ['events_per_minute', 'quiet_hosts', 'revenue_per_minute']);
+        ['events_per_minute', 'events_per_minute_1d', 'events_per_minute_1h', 'quiet_hosts',
+         'revenue_per_minute']);
     const described = (await runSql(sluice.url, 'describe revenue_per_minute')).body.results[0];
     assert.equal(described.kind, 'materialized view');
     assert.deepEqual(described.rows[3], ['revenue', 'BIGINT', false]);  // total is declared BIGINT
@@ -203,7 +204,8 @@ test('definitions and views survive kill -9; versions keep growing', async () =>
     assert.deepEqual(after.rows, before.rows);
     assert.ok(after.version >= before.version);
     const views = (await runSql(sluice.url, 'SHOW VIEWS')).body.results[0].rows.map((r) => r[0]);
-    assert.deepEqual(views, ['events_per_minute', 'revenue_per_minute']);
+    assert.deepEqual(views, ['events_per_minute', 'events_per_minute_1d', 'events_per_minute_1h',
+                             'revenue_per_minute']);
     // And it keeps counting on top of the recovered state, with a higher version.
     await postEvents(sluice.url, 'orders', ndjson([order({ customer: 'C0', total: 1,
                                                              placed_at: '2026-11-25T08:00:30Z' })]));
@@ -224,8 +226,8 @@ test('sluice sql prints tables, reads files and stdin, and fails with the positi
     let out = run(['SHOW VIEWS']);
     assert.equal(out.status, 0, out.stderr);
     assert.match(out.stdout, /^ name +\| stream +\| window/m);
-    assert.match(out.stdout, /events_per_minute \| fulfilment \| TUMBLE 1 minute/);
-    assert.match(out.stdout, /\(1 row\)/);
+    assert.match(out.stdout, /events_per_minute +\| fulfilment \| TUMBLE 1 minute/);
+    assert.match(out.stdout, /\(3 rows\)/);
 
     const file = path.join(sluice.dataDir, 'views.sql');
     writeFileSync(file, "CREATE STREAM s WITH (event_time = 'at');\n" +
