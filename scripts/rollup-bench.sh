@@ -64,9 +64,9 @@ t1=$(date +%s.%N)
 echo "ingested and aggregated $N events over two years in $(echo "$t1 - $t0" | bc) s"
 sql "SHOW VIEWS" | python3 -c '
 import json,sys
-r=json.load(sys.stdin)["results"][0]; c=r["columns"]
+r=json.load(sys.stdin)["results"][0]; c=r["columns"]; rows=c.index("rows"); kept=c.index("retention")
 for x in r["rows"]:
-    if x[0].startswith("ops"): print(f"  {x[0]}: {x[c.index(\"rows\")]} rows, kept {x[c.index(\"retention\")]}")'
+    if x[0].startswith("ops"): print("  %s: %s rows, kept %s" % (x[0], x[rows], x[kept]))'
 
 time_query() {  # label, sql: best and median of 7 runs, rows, rows_read
   local times=() out
