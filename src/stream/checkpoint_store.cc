@@ -134,7 +134,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   return std::unique_ptr<CheckpointStore>(new CheckpointStore(std::shared_ptr<rocksdb::DB>(raw)));
 }
 
-Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const {
+Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline, bool with_state) const {
   CheckpointData data;
   std::string meta;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'm'), &meta);
@@ -150,6 +150,7 @@ Result<CheckpointData> CheckpointStore::Load(const std::string& pipeline) const 
   s = db_->Get(rocksdb::ReadOptions(), Prefix(pipeline, 'n'), &row_count);
   if (s.ok() && row_count.size() == 8) data.row_count = LoadU64(row_count.data());
   if (!s.ok() && !s.IsNotFound()) return ToStatus(s, "reading the row count of " + pipeline);
+  if (!with_state) return data;
 
   const std::string prefix = Prefix(pipeline, 's');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

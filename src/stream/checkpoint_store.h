@@ -54,7 +54,8 @@ class CheckpointStore {
   ~CheckpointStore();
 
   // Loads the last checkpoint of `pipeline`; an empty CheckpointData when there is none.
-  Result<CheckpointData> Load(const std::string& pipeline) const;
+  // Without `with_state`, only its metadata and row count (quick: no state is read).
+  Result<CheckpointData> Load(const std::string& pipeline, bool with_state = true) const;
 
   // One group's committed state (Aggregator::SetStateReader); nullopt when there is none.
   Result<std::optional<std::string>> ReadState(const std::string& pipeline,

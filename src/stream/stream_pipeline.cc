@@ -516,6 +516,13 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
                    std::chrono::steady_clock::time_point to) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
   };
+  // The view's stored rows answer at once, at the checkpoint's version, while the state (which
+  // only new input needs) is read and rebuilt; the replay then moves it on.
+  SLUICE_ASSIGN_OR_RETURN(CheckpointData stored, s.checkpoints.Load(checkpoint_id, false));
+  if (stored.row_count && !view->store_backed()) {
+    view->UseStore(s.checkpoints.Rows(checkpoint_id), *stored.row_count);
+    view->Reset({}, stored.version);
+  }
   SLUICE_ASSIGN_OR_RETURN(CheckpointData data, s.checkpoints.Load(checkpoint_id));
   const auto loaded = std::chrono::steady_clock::now();
   auto m = std::make_unique<Member>();
