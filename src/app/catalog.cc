@@ -19,6 +19,7 @@
 #include "app/alerts.h"
 #include "app/archive_columns.h"
 #include "app/lake_query.h"
+#include "app/view_filter.h"
 #include "app/view_query.h"
 #include "base/thread_name.h"
 #include "base/time.h"
@@ -695,6 +696,13 @@ struct Catalog::Impl {
     SLUICE_ASSIGN_OR_RETURN(stream::LateEventPage page,
                             stream::ReadLateEvents(*it->second->late_events, from, limit));
     return page.ToJson(name);
+  }
+
+  Result<store::RowPredicate> CompileFilter(const std::string& name, const std::string& where) {
+    std::lock_guard lock(mu);
+    auto it = views.find(name);
+    if (it == views.end()) return Status::NotFound(fmt::format("unknown view '{}'", name));
+    return CompileViewFilter(it->second->plan, where);
   }
 
   // ---- Tables
@@ -1614,6 +1622,11 @@ void Catalog::Housekeep() {
 
 Result<std::string> Catalog::LateEventsJson(const std::string& view, uint64_t from, size_t limit) {
   return impl_->LateEventsJson(view, from, limit);
+}
+
+Result<store::RowPredicate> Catalog::CompileFilter(const std::string& view,
+                                                   const std::string& where) {
+  return impl_->CompileFilter(view, where);
 }
 
 }  // namespace sluice::app

@@ -99,6 +99,9 @@ class Catalog {
   // offset `from` on, as LateEventPage JSON (stream/late_events.h); NotFound for an unknown view.
   Result<std::string> LateEventsJson(const std::string& view, uint64_t from, size_t limit);
 
+  // A where= filter over the view's rows (app/view_filter.h); NotFound for an unknown view.
+  Result<store::RowPredicate> CompileFilter(const std::string& view, const std::string& where);
+
  private:
   struct Impl;
   explicit Catalog(std::unique_ptr<Impl> impl);

@@ -173,6 +173,9 @@ Status Engine::Start() {
   context.late_events = [&s](const std::string& view, uint64_t from, size_t limit) {
     return s.catalog->LateEventsJson(view, from, limit);
   };
+  context.compile_filter = [&s](const std::string& view, const std::string& where) {
+    return s.catalog->CompileFilter(view, where);
+  };
   server::ServerOptions options;
   options.address = s.config.http_address;
   options.port = s.config.http_port;

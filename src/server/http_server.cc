@@ -18,6 +18,7 @@
 #include "server/assets.h"
 #include "server/registry_api.h"
 #include "server/session.h"
+#include "server/subscription_hub.h"
 
 namespace sluice::server {
 namespace {
@@ -159,8 +160,12 @@ class BodyBudget {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, const ServerContext& context, const ServerOptions& options,
-              BodyBudget& budget)
-      : stream_(std::move(socket)), context_(context), options_(options), budget_(budget) {}
+              BodyBudget& budget, SubscriptionHub& hub)
+      : stream_(std::move(socket)),
+        context_(context),
+        options_(options),
+        budget_(budget),
+        hub_(hub) {}
   ~HttpSession() { budget_.Release(std::exchange(reserved_, 0)); }
 
   void Run() {
@@ -327,12 +332,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                   keep_alive_);
         return;
       }
+      Subscription subscription;
+      subscription.where = QueryParam(t.query, "where");
+      if (!CompileFilter(view_name, subscription.where, subscription.filter)) return;
       if (!boost::beast::websocket::is_upgrade(req)) {
         SendError(426, "this endpoint speaks WebSocket: send an Upgrade request", keep_alive_);
         return;
       }
-      StartWebSocketSession(stream_.release_socket(), std::move(req), std::move(view), options_,
-                            context_.metrics);
+      StartWebSocketSession(stream_.release_socket(), std::move(req), std::move(view),
+                            std::move(subscription), hub_, context_.metrics);
       return;
     }
     if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "views" && seg[3] == "late-events" &&
@@ -356,7 +364,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         SendError(HttpStatusFor(available), available.message(), keep_alive_);
         return;
       }
-      SendJson(200, view->SnapshotJson());
+      store::RowPredicate filter;
+      if (!CompileFilter(seg[2], QueryParam(t.query, "where"), filter)) return;
+      if (!filter) {
+        SendJson(200, view->SnapshotJson());
+        return;
+      }
+      SendJson(200, view->SnapshotJson([&](const std::string& row) { return filter(row); }));
       return;
     }
     if (seg.size() == 1 && seg[0] == "healthz") {
@@ -388,6 +402,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     SendError(404,
               fmt::format("no such endpoint: {} (see docs/http-api.md)", std::string(req.target())),
               keep_alive_);
+  }
+
+  // Compiles a where= filter for `view` into `filter` (left empty without one); false (after
+  // answering 400) when it does not compile.
+  bool CompileFilter(const std::string& view, const std::string& where,
+                     store::RowPredicate& filter) {
+    if (where.empty()) return true;
+    if (!context_.compile_filter) {
+      SendError(400, "this server does not support where= filters", keep_alive_);
+      return false;
+    }
+    Result<store::RowPredicate> compiled = context_.compile_filter(view, where);
+    if (!compiled.ok()) {
+      SendError(HttpStatusFor(compiled.status()), compiled.status().message(), keep_alive_);
+      return false;
+    }
+    filter = std::move(compiled).value();
+    return true;
   }
 
   std::string ViewsListJson() const {
@@ -658,6 +690,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const ServerContext& context_;
   const ServerOptions& options_;
   BodyBudget& budget_;
+  SubscriptionHub& hub_;
   size_t reserved_ = 0;  // of budget_, for the request being read or handled
   bool keep_alive_ = true;
   unsigned version_ = 11;
@@ -671,6 +704,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 struct HttpServer::Impl {
   ServerContext context;
   ServerOptions options;
+  // Declared before the contexts: WebSocket sessions (destroyed with the contexts) leave it.
+  std::unique_ptr<SubscriptionHub> hub;
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -686,7 +721,7 @@ struct HttpServer::Impl {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         socket.set_option(net::socket_base::receive_buffer_size(1 << 20), ignored);
-        std::make_shared<HttpSession>(std::move(socket), context, options, *budget)->Run();
+        std::make_shared<HttpSession>(std::move(socket), context, options, *budget, *hub)->Run();
       } else {
         spdlog::warn("accept failed: {}", ec.message());
       }
@@ -700,6 +735,8 @@ HttpServer::HttpServer(ServerContext context, ServerOptions options)
   impl_->context = std::move(context);
   impl_->options = std::move(options);
   impl_->budget = std::make_unique<BodyBudget>(impl_->options.max_body_bytes_in_memory);
+  impl_->hub = std::make_unique<SubscriptionHub>(impl_->options.delta_log_max_deltas,
+                                                 impl_->options.delta_log_max_bytes);
 }
 
 HttpServer::~HttpServer() {

@@ -19,6 +19,7 @@
 #include "base/metrics.h"
 #include "base/status.h"
 #include "ingest/ingestor.h"
+#include "store/delta_log.h"
 #include "store/view.h"
 
 namespace sluice::schema {
@@ -36,7 +37,10 @@ struct ServerOptions {
   // request that would go past it gets 503 with Retry-After before its body is read, so many
   // large concurrent requests (or a disk slow to sync them) cannot grow memory without bound.
   size_t max_body_bytes_in_memory = 512u << 20;
-  size_t max_queued_messages = 4096;  // per WebSocket client before it is told to resync
+  // The deltas kept per subscribed view for WebSocket clients that fall behind (by count and by
+  // bytes): a client further behind gets a fresh snapshot in place.
+  size_t delta_log_max_deltas = store::DeltaLog::kDefaultMaxDeltas;
+  size_t delta_log_max_bytes = store::DeltaLog::kDefaultMaxBytes;
 };
 
 // The answer to POST /v1/sql: an HTTP status and a JSON body.
@@ -53,6 +57,11 @@ using TableRowsHandler =
     std::function<SqlAnswer(std::string_view method, std::string_view table,
                             std::string_view content_type, std::string_view body)>;
 
+// Compiles a row filter (?where= on /v1/subscribe and GET /v1/views/{view}) for a view: the
+// predicate (callable from any thread), or InvalidArgument with the reason (answered with 400).
+using FilterCompiler =
+    std::function<Result<store::RowPredicate>(const std::string& view, const std::string& where)>;
+
 struct ServerContext {
   ingest::Ingestor* ingestor = nullptr;
   store::ViewRegistry* views = nullptr;
@@ -65,6 +74,7 @@ struct ServerContext {
   // view; nullptr answers 404 there.
   std::function<Result<std::string>(const std::string& view, uint64_t from, size_t limit)>
       late_events;
+  FilterCompiler compile_filter;  // nullptr: a where= parameter answers 400
 };
 
 class HttpServer {

@@ -13,10 +13,18 @@ namespace http = boost::beast::http;
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
 
+class SubscriptionHub;
+
+// What a subscriber asked for besides the view: an optional filter (?where=).
+struct Subscription {
+  std::string where;           // the filter's text; empty: every row
+  store::RowPredicate filter;  // compiled from `where`; empty: every row
+};
+
 // Takes over a connection whose request asked for a WebSocket upgrade to /v1/subscribe.
-// `view` must exist (the HTTP session answers 404 otherwise).
+// `view` must exist (the HTTP session answers 404 otherwise); `hub` must outlive the session.
 void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> request,
-                           std::shared_ptr<store::View> view, const ServerOptions& options,
-                           MetricsRegistry* metrics);
+                           std::shared_ptr<store::View> view, Subscription subscription,
+                           SubscriptionHub& hub, MetricsRegistry* metrics);
 
 }  // namespace sluice::server

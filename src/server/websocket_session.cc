@@ -1,36 +1,50 @@
-// WebSocket subscriptions: a snapshot, then every delta of the view in version order.
+// WebSocket subscriptions: a snapshot, then deltas in version order (docs/http-api.md).
 //
-// Deltas are produced on the pipeline thread under the view's lock; the listener only posts the
-// shared, immutable delta text to this session's strand, so a slow client never blocks the
-// pipeline or other clients. A client whose queue passes `max_queued_messages` is closed with
-// a "try again later" status so it reconnects and resyncs from a fresh snapshot, instead of
-// growing memory without bound.
-#include <deque>
+// The session is a member of its view's feed (subscription_hub.h): it holds a cursor (the
+// version its client has) and at most one message in flight. Whenever it is not writing and
+// the feed has something newer, it sends the next delta, or one coalesced delta when it fell
+// several behind, or a fresh snapshot in place when it fell off the feed's log. A slow client
+// therefore never queues memory, never slows the pipeline or other clients, and is never closed
+// for being slow.
 #include <memory>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "server/session.h"
+#include "server/subscription_hub.h"
 
 namespace sluice::server {
 namespace {
 
 namespace websocket = boost::beast::websocket;
 
-class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
+                         public FeedMember {
  public:
-  WebSocketSession(tcp::socket socket, std::shared_ptr<store::View> view,
-                   const ServerOptions& options, MetricsRegistry* metrics)
-      : ws_(std::move(socket)), view_(std::move(view)), max_queued_(options.max_queued_messages) {
+  WebSocketSession(tcp::socket socket, std::shared_ptr<store::View> view, Subscription subscription,
+                   SubscriptionHub& hub, MetricsRegistry* metrics)
+      : ws_(std::move(socket)),
+        view_(std::move(view)),
+        subscription_(std::move(subscription)),
+        hub_(hub) {
     subscribers_ =
         metrics->GetGauge("sluice_websocket_subscribers", "Open WebSocket subscriptions");
-    dropped_ = metrics->GetCounter("sluice_websocket_slow_client_closes_total",
-                                   "Subscribers closed because they fell too far behind");
+    // Kept for dashboards that chart it: clients are no longer closed for being slow.
+    metrics->GetCounter("sluice_websocket_slow_client_closes_total",
+                        "Subscribers closed because they fell too far behind (no longer happens: "
+                        "they get coalesced deltas or a fresh snapshot)");
+    coalesced_ = metrics->GetCounter(
+        "sluice_websocket_coalesced_total",
+        "Deltas sent to a subscriber that was behind, merging several versions into one");
+    resyncs_ = metrics->GetCounter(
+        "sluice_websocket_resyncs_total",
+        "Fresh snapshots sent in place to a subscriber that fell behind the delta log");
   }
 
   ~WebSocketSession() {
-    if (subscription_ != 0) {
-      view_->Unsubscribe(subscription_);
+    if (feed_ != nullptr) {
+      hub_.Leave(feed_, this);
       subscribers_->Add(-1);
     }
   }
@@ -44,86 +58,55 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
                      beast::bind_front_handler(&WebSocketSession::OnAccept, shared_from_this()));
   }
 
+  void Wake() override { Pump(); }
+
  private:
   void OnAccept(beast::error_code ec) {
     if (ec) return;
-    std::weak_ptr<WebSocketSession> weak = shared_from_this();
-    auto executor = ws_.get_executor();
-    // Subscribe runs on_registered under the view lock: the snapshot is queued first and every
-    // later delta after it, with no gap. We are on our strand here, so touching queue_ is safe.
-    subscription_ = view_->Subscribe(
-        [weak, executor](uint64_t, const std::shared_ptr<const std::string>& delta) {
-          net::post(executor, [weak, delta] {
-            if (auto self = weak.lock()) self->Enqueue(delta);
-          });
-        },
-        [this](uint64_t, std::string snapshot) {
-          queue_.push_back(std::make_shared<const std::string>(std::move(snapshot)));
-        });
+    feed_ = hub_.Join(view_, ws_.get_executor(), this);
+    channel_ = feed_->Channel(subscription_.where, std::move(subscription_.filter));
     subscribers_->Add(1);
-    WriteNext();
+    Pump();
     ReadLoop();
   }
 
-  void Enqueue(const std::shared_ptr<const std::string>& message) {
-    if (closing_) return;
-    if (queue_.size() >= max_queued_) {
-      dropped_->Add();
-      StopSending(/*send_close=*/true);
-      return;
+  // Sends what the feed has for our cursor, unless a write is in flight (its completion pumps).
+  void Pump() {
+    if (writing_ || closing_ || feed_ == nullptr) return;
+    FeedMessage message = feed_->Next(*channel_, have_);
+    switch (message.kind) {
+      case FeedMessage::Kind::kNothing:
+        return;
+      case FeedMessage::Kind::kSnapshot:
+        if (message.resync) resyncs_->Add();
+        break;
+      case FeedMessage::Kind::kDelta:
+        if (message.coalesced) coalesced_->Add();
+        break;
+      case FeedMessage::Kind::kDropped:
+        view_dropped_ = true;
+        break;
     }
-    queue_.push_back(message);
-    // The view was dropped: that message is the last one; close normally once it is sent.
-    if (message->starts_with(R"({"type":"dropped")")) view_dropped_ = true;
-    if (!writing_) WriteNext();
-  }
-
-  void WriteNext() {
-    if (writing_ || queue_.empty() || closing_) return;
+    have_ = message.version;
+    in_flight_ = std::move(message.text);
     writing_ = true;
-    ws_.async_write(net::buffer(*queue_.front()),
+    ws_.async_write(net::buffer(*in_flight_),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       self->writing_ = false;
-                      self->queue_.pop_front();  // the buffer Beast was writing from
+                      self->in_flight_.reset();
                       if (ec) {
-                        self->StopSending(/*send_close=*/false);
+                        self->closing_ = true;
                         return;
                       }
-                      if (self->close_pending_) {
-                        self->SendClose();
-                        return;
-                      }
-                      if (self->view_dropped_ && self->queue_.empty()) {
+                      if (self->view_dropped_) {
                         self->closing_ = true;
                         self->ws_.async_close(
                             websocket::close_reason(websocket::close_code::normal, "view dropped"),
                             [self](beast::error_code) {});
                         return;
                       }
-                      self->WriteNext();
+                      self->Pump();
                     });
-  }
-
-  // Drops what is queued and sends nothing more. The message being written (the queue's
-  // front, while writing_) must stay alive until its write completes; the close frame goes out
-  // after it, since a close cannot interleave with a half-written message.
-  void StopSending(bool send_close) {
-    if (closing_) return;
-    closing_ = true;
-    if (writing_) {
-      queue_.erase(queue_.begin() + 1, queue_.end());
-      close_pending_ = send_close;
-    } else {
-      queue_.clear();
-      if (send_close) SendClose();
-    }
-  }
-
-  void SendClose() {
-    close_pending_ = false;
-    ws_.async_close(websocket::close_reason(websocket::close_code::try_again_later,
-                                            "too far behind: reconnect to resync"),
-                    [self = shared_from_this()](beast::error_code) {});
   }
 
   // Subscribers don't send anything we act on; reading keeps control frames (ping/close)
@@ -131,7 +114,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void ReadLoop() {
     ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
-        self->StopSending(/*send_close=*/false);
+        self->closing_ = true;
         return;
       }
       self->read_buffer_.consume(self->read_buffer_.size());
@@ -141,25 +124,28 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<store::View> view_;  // kept alive while subscribed, even once dropped
-  size_t max_queued_;
-  uint64_t subscription_ = 0;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  Subscription subscription_;
+  SubscriptionHub& hub_;
+  std::shared_ptr<ViewFeed> feed_;
+  std::shared_ptr<FeedChannel> channel_;
+  std::optional<uint64_t> have_;  // the version the client holds (nullopt: no snapshot yet)
+  std::shared_ptr<const std::string> in_flight_;  // the message being written
   beast::flat_buffer read_buffer_;
-  bool writing_ = false;        // an async_write of queue_.front() is in flight
-  bool closing_ = false;        // nothing more is sent (beyond a pending close frame)
-  bool close_pending_ = false;  // send the close frame once the in-flight write completes
-  bool view_dropped_ = false;   // the "dropped" message is queued: close after it
+  bool writing_ = false;       // an async_write of in_flight_ is in progress
+  bool closing_ = false;       // nothing more is sent
+  bool view_dropped_ = false;  // the "dropped" message is in flight: close after it
   Gauge* subscribers_;
-  Counter* dropped_;
+  Counter* coalesced_;
+  Counter* resyncs_;
 };
 
 }  // namespace
 
 void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> request,
-                           std::shared_ptr<store::View> view, const ServerOptions& options,
-                           MetricsRegistry* metrics) {
-  auto session =
-      std::make_shared<WebSocketSession>(std::move(socket), std::move(view), options, metrics);
+                           std::shared_ptr<store::View> view, Subscription subscription,
+                           SubscriptionHub& hub, MetricsRegistry* metrics) {
+  auto session = std::make_shared<WebSocketSession>(std::move(socket), std::move(view),
+                                                     std::move(subscription), hub, metrics);
   session->Run(std::move(request));
 }
 

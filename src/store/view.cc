@@ -21,6 +21,12 @@ void AppendStringArray(std::string& out, const std::vector<std::string>& items) 
 
 }  // namespace
 
+size_t ViewDelta::bytes() const {
+  size_t n = sizeof(ViewDelta) + (text ? text->size() : 0);
+  for (const Change& c : changes) n += sizeof(Change) + c.key.size() + c.row_json.size();
+  return n;
+}
+
 View::View(ViewDefinition definition, bool restoring)
     : definition_(std::move(definition)), state_(restoring ? State::kRestoring : State::kReady) {}
 
@@ -74,11 +80,20 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
   std::string deleted;
   std::lock_guard lock(mu_);
   ++version_;
+  std::shared_ptr<ViewDelta> structured;
+  if (!change_listeners_.empty()) {
+    structured = std::make_shared<ViewDelta>();
+    structured->version = version_;
+    structured->position = position;
+    structured->changes.reserve(changes.size());
+  }
   delta.reserve(128 + changes.size() * 96);
   delta += "{\"type\":\"delta\",\"view\":";
   AppendJsonString(delta, definition_.name);
   delta += ",\"version\":";
   delta += std::to_string(version_);
+  delta += ",\"since\":";
+  delta += std::to_string(version_ - 1);
   delta += ",\"position\":";
   delta += std::to_string(position);
   delta += ",\"rows\":[";
@@ -90,6 +105,7 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
         if (it == rows_.end()) continue;
         deleted += deleted.empty() ? "" : ",";
         deleted += it->second;
+        if (structured) structured->changes.push_back({c.key, std::move(it->second), true});
         rows_.erase(it);
         continue;
       }
@@ -98,6 +114,7 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
       if (old.ok()) {
         deleted += deleted.empty() ? "" : ",";
         deleted += **old;
+        if (structured) structured->changes.push_back({c.key, std::move(**old), true});
       } else {
         // The row goes all the same; only its last contents are missing from the delta.
         spdlog::error("view {}: reading a deleted row's last contents: {}", definition_.name,
@@ -118,6 +135,7 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
                       old.status().ToString());
     }
     rows_.insert_or_assign(c.key, c.row_json);
+    if (structured) structured->changes.push_back({c.key, c.row_json, false});
   }
   delta += ']';
   if (!deleted.empty()) {
@@ -128,6 +146,11 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
   delta += '}';
   auto shared = std::make_shared<const std::string>(std::move(delta));
   for (auto& [id, listener] : listeners_) listener(version_, shared);
+  if (structured) {
+    structured->text = shared;
+    std::shared_ptr<const ViewDelta> published = std::move(structured);
+    for (auto& [id, listener] : change_listeners_) listener(published);
+  }
   return version_;
 }
 
@@ -253,8 +276,10 @@ uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>
   return this->version();
 }
 
-std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter) const {
+std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter,
+                               uint64_t* version) const {
   std::lock_guard lock(mu_);
+  if (version != nullptr) *version = version_;
   return SnapshotJsonLocked(filter);
 }
 
@@ -304,15 +329,32 @@ uint64_t View::Subscribe(Listener listener,
   return id;
 }
 
+uint64_t View::SubscribeChanges(ChangeListener listener,
+                                const std::function<void(uint64_t)>& on_registered) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_listener_id_++;
+  change_listeners_.emplace(id, std::move(listener));
+  if (!on_registered) return id;
+  if (state_ == State::kRestoring) {
+    awaiting_snapshot_.emplace(id, [on_registered](uint64_t version, const std::string&) {
+      on_registered(version);
+    });
+  } else {
+    on_registered(version_);
+  }
+  return id;
+}
+
 void View::Unsubscribe(uint64_t id) {
   std::lock_guard lock(mu_);
   listeners_.erase(id);
+  change_listeners_.erase(id);
   awaiting_snapshot_.erase(id);
 }
 
 size_t View::subscriber_count() const {
   std::lock_guard lock(mu_);
-  return listeners_.size();
+  return listeners_.size() + change_listeners_.size();
 }
 
 void View::Drop() {
@@ -320,9 +362,15 @@ void View::Drop() {
   AppendJsonString(message, definition_.name);
   message += '}';
   auto shared = std::make_shared<const std::string>(std::move(message));
+  auto dropped = std::make_shared<ViewDelta>();
+  dropped->text = shared;
+  dropped->dropped = true;
   std::lock_guard lock(mu_);
+  dropped->version = version_;
   for (auto& [id, listener] : listeners_) listener(version_, shared);
+  for (auto& [id, listener] : change_listeners_) listener(dropped);
   listeners_.clear();
+  change_listeners_.clear();
   awaiting_snapshot_.clear();
 }
 

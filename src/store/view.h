@@ -9,13 +9,15 @@
 //
 // Wire formats (also what GET /v1/views/{view} and the WebSocket send):
 //   snapshot: {"type":"snapshot","view":"…","version":N,"columns":[…],"key":[…],"rows":[{…},…]}
-//   delta:    {"type":"delta","view":"…","version":N,"position":P,"rows":[{…}],"deleted":[{…}]}
+//   delta:    {"type":"delta","view":"…","version":N,"since":N-1,"position":P,"rows":[{…}],
+//              "deleted":[{…}]}
 //   dropped:  {"type":"dropped","view":"…"}  (the last message: the view was dropped)
 // ("deleted" is present only when rows were removed).
 // `rows` are upserts (a full row, identified by its key columns); `deleted` holds removed rows
 // as they last were. `position` is the input position the delta derives from (the total
 // number of log records the pipeline had consumed), so a consumer can recognise a replayed
-// delta.
+// delta. `since` is the version the delta applies on top of (always N-1 here; the WebSocket
+// hub's coalesced and filtered deltas span more, see store/delta_log.h).
 //
 // Storage: a view keeps all its rows in memory, unless UseStore() gives it the committed rows of
 // its checkpoints (store-backed). Then memory holds only the rows changed since the last
@@ -85,6 +87,23 @@ struct SealedRows {
   uint64_t row_count = 0;                                 // of the view, with these applied
 };
 
+// One Apply() as data, for subscribers that need the changed rows by key (the WebSocket hub's
+// store::DeltaLog). Immutable once published.
+struct ViewDelta {
+  struct Change {
+    std::string key;
+    std::string row_json;  // the new row; for a deletion the row as it last was
+    bool deleted = false;
+  };
+  uint64_t version = 0;  // applies on top of version - 1
+  uint64_t position = 0;
+  std::vector<Change> changes;  // in apply order; deletions of absent keys are left out
+  std::shared_ptr<const std::string> text;  // the wire delta (what text listeners receive)
+  bool dropped = false;  // the view was dropped: `text` is the "dropped" message, nothing follows
+  // What the delta holds in memory, roughly (for DeltaLog's byte bound).
+  size_t bytes() const;
+};
+
 struct ViewDefinition {
   std::string name;
   std::vector<std::string> columns;
@@ -96,6 +115,7 @@ class View {
  public:
   using Listener =
       std::function<void(uint64_t version, const std::shared_ptr<const std::string>& delta_json)>;
+  using ChangeListener = std::function<void(const std::shared_ptr<const ViewDelta>& delta)>;
 
   explicit View(ViewDefinition definition, bool restoring = false);
 
@@ -134,9 +154,9 @@ class View {
   size_t row_count() const;
 
   // The snapshot document described above; `filter` (optional) keeps only rows for which it
-  // returns true.
-  std::string SnapshotJson(
-      const std::function<bool(const std::string& row_json)>& filter = {}) const;
+  // returns true. `version` (optional) receives the snapshot's version.
+  std::string SnapshotJson(const std::function<bool(const std::string& row_json)>& filter = {},
+                           uint64_t* version = nullptr) const;
 
   // Calls `row` with every row's JSON object text, in key order: all rows are of one version,
   // which it returns. `row` must not call into the view. Used by queries over the view.
@@ -159,6 +179,11 @@ class View {
   uint64_t Subscribe(
       Listener listener,
       const std::function<void(uint64_t version, std::string snapshot_json)>& on_registered);
+  // Like Subscribe, for a listener that receives each delta as data (ViewDelta; a dropped view
+  // sends one with `dropped` set). `on_registered` gets the version the first delta follows
+  // (later while the view restores). Unsubscribe takes its id too.
+  uint64_t SubscribeChanges(ChangeListener listener,
+                            const std::function<void(uint64_t version)>& on_registered);
   void Unsubscribe(uint64_t id);
   size_t subscriber_count() const;
 
@@ -191,6 +216,7 @@ class View {
   uint64_t version_ = 0;
   uint64_t next_listener_id_ = 1;
   std::map<uint64_t, Listener> listeners_;
+  std::map<uint64_t, ChangeListener> change_listeners_;
   enum class State { kReady, kRestoring, kFailed };
   State state_ = State::kReady;
   std::string failure_;

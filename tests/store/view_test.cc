@@ -30,11 +30,11 @@ TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
   EXPECT_EQ(view.Apply({}, 14), 3u);  // empty change: no new version
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].second,
-            R"({"type":"delta","view":"v","version":1,"position":10,"rows":[{"k":"a","n":1}]})");
+            R"({"type":"delta","view":"v","version":1,"since":0,"position":10,"rows":[{"k":"a","n":1}]})");
   EXPECT_EQ(seen[1].first, 2u);
   EXPECT_EQ(
       seen[2].second,
-      R"({"type":"delta","view":"v","version":3,"position":13,"rows":[],"deleted":[{"k":"b","n":1}]})");
+      R"({"type":"delta","view":"v","version":3,"since":2,"position":13,"rows":[],"deleted":[{"k":"b","n":1}]})");
   EXPECT_EQ(view.row_count(), 1u);
   EXPECT_NE(view.SnapshotJson().find(R"("version":3)"), std::string::npos);
 }
