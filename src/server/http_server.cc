@@ -735,8 +735,10 @@ HttpServer::HttpServer(ServerContext context, ServerOptions options)
   impl_->context = std::move(context);
   impl_->options = std::move(options);
   impl_->budget = std::make_unique<BodyBudget>(impl_->options.max_body_bytes_in_memory);
-  impl_->hub = std::make_unique<SubscriptionHub>(impl_->options.delta_log_max_deltas,
-                                                 impl_->options.delta_log_max_bytes);
+  FeedLimits limits;
+  limits.max_deltas = impl_->options.delta_log_max_deltas;
+  limits.max_bytes = impl_->options.delta_log_max_bytes;
+  impl_->hub = std::make_unique<SubscriptionHub>(limits);
 }
 
 HttpServer::~HttpServer() {

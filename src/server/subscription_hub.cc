@@ -6,8 +6,11 @@
 
 namespace sluice::server {
 
-ViewFeed::ViewFeed(std::shared_ptr<store::View> view, size_t max_deltas, size_t max_bytes)
-    : view_(std::move(view)), log_(max_deltas, max_bytes) {}
+ViewFeed::ViewFeed(std::shared_ptr<store::View> view, const FeedLimits& limits)
+    : view_(std::move(view)),
+      log_(limits.max_deltas, limits.max_bytes),
+      coalesce_after_deltas_(limits.coalesce_after_deltas),
+      coalesce_after_bytes_(limits.coalesce_after_bytes) {}
 
 void ViewFeed::Attach() {
   // The hub keeps this feed alive until it unsubscribes, so the listener may use `this`.
@@ -38,9 +41,8 @@ void ViewFeed::WakeAllLocked() {
   for (const auto& group : groups_) {
     if (group->wake_pending || group->members.empty()) continue;
     group->wake_pending = true;
-    boost::asio::post(group->executor, [self = shared_from_this(), g = group.get()] {
-      self->WakeGroup(g);
-    });
+    boost::asio::post(group->executor,
+                      [self = shared_from_this(), g = group.get()] { self->WakeGroup(g); });
   }
 }
 
@@ -74,8 +76,13 @@ std::shared_ptr<FeedChannel> ViewFeed::Channel(const std::string& where,
   return channel;
 }
 
-FeedMessage ViewFeed::Next(FeedChannel& channel, std::optional<uint64_t> have) {
+FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
   thread_local std::vector<std::shared_ptr<const store::ViewDelta>> deltas;
+  // `have` moves past deltas the filter left empty: they change nothing the client holds, so
+  // the next message still applies on top of cursor.client.
+  const std::optional<uint64_t> client = cursor.client;
+  std::optional<uint64_t> have;
+  if (client) have = cursor.scanned;
   for (;;) {
     deltas.clear();
     FeedMessage message;
@@ -84,6 +91,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, std::optional<uint64_t> have) {
       if (!ready_) return message;
       if (have && log_.Covers(*have)) {
         if (*have == log_.last_version()) {
+          cursor.scanned = *have;
           if (!dropped_) return message;
           message.kind = FeedMessage::Kind::kDropped;
           message.text = dropped_text_;
@@ -97,18 +105,25 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, std::optional<uint64_t> have) {
       uint64_t version = 0;
       std::string snapshot;
       if (channel.filter) {
-        snapshot = view_->SnapshotJson(
-            [&](const std::string& row) { return channel.filter(row); }, &version);
+        snapshot = view_->SnapshotJson([&](const std::string& row) { return channel.filter(row); },
+                                       &version);
       } else {
         snapshot = view_->SnapshotJson({}, &version);
       }
       message.kind = FeedMessage::Kind::kSnapshot;
       message.text = std::make_shared<const std::string>(std::move(snapshot));
       message.version = version;
-      message.resync = have.has_value();
+      message.resync = client.has_value();
+      cursor.client = cursor.scanned = version;
       return message;
     }
-    const uint64_t since = *have;
+    // A subscriber a few versions behind (a burst of deltas while its last write completed)
+    // gets them one by one; one further behind gets a single coalesced delta.
+    size_t pending_bytes = 0;
+    for (const auto& delta : deltas) pending_bytes += delta->text->size();
+    if (deltas.size() <= coalesce_after_deltas_ && pending_bytes <= coalesce_after_bytes_)
+      deltas.resize(1);
+    const uint64_t since = *client;
     const uint64_t version = deltas.back()->version;
     message.kind = FeedMessage::Kind::kDelta;
     message.version = version;
@@ -116,6 +131,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, std::optional<uint64_t> have) {
     if (!message.coalesced && !channel.filter) {
       message.text = deltas.front()->text;
       deltas.clear();
+      cursor.client = cursor.scanned = version;
       return message;
     }
     {
@@ -133,7 +149,10 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, std::optional<uint64_t> have) {
       }
     }
     deltas.clear();
-    if (message.text != nullptr) return message;
+    if (message.text != nullptr) {
+      cursor.client = cursor.scanned = version;
+      return message;
+    }
     have = version;  // nothing of the filter's changed: skip to the next delta, if any
   }
 }
@@ -144,7 +163,7 @@ std::shared_ptr<ViewFeed> SubscriptionHub::Join(const std::shared_ptr<store::Vie
   std::lock_guard hub_lock(mu_);
   std::shared_ptr<ViewFeed>& feed = feeds_[view.get()];
   const bool created = feed == nullptr;
-  if (created) feed = std::make_shared<ViewFeed>(view, max_deltas_, max_bytes_);
+  if (created) feed = std::make_shared<ViewFeed>(view, limits_);
   {
     std::lock_guard lock(feed->mu_);
     auto group = std::find_if(feed->groups_.begin(), feed->groups_.end(),

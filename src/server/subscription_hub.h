@@ -5,8 +5,10 @@
 // thread's work per delta does not depend on the number of subscribers: it appends the delta to
 // the log and posts at most one wake-up per I/O thread. Each subscriber holds a cursor (the
 // version its client has) and, whenever it is not writing, asks Next() for what to send:
-//   - one delta behind: the delta itself (the same shared bytes for every unfiltered client);
-//   - k > 1 behind: ONE coalesced delta (store::CoalesceDeltas) with "since" = its cursor;
+//   - a few deltas behind (a burst that arrived while its last write completed): the next
+//     delta itself (the same shared bytes for every unfiltered client);
+//   - more than FeedLimits::coalesce_after_* behind: ONE coalesced delta
+//     (store::CoalesceDeltas) with "since" = its cursor;
 //   - behind further than the log reaches: a fresh snapshot, sent in place;
 //   - filtered (?where=): the same, keeping only matching rows; deltas left empty are skipped.
 // So a slow client costs a cursor and one message in flight, and never slows the pipeline or
@@ -43,26 +45,41 @@ class FeedMember {
 
 // The subscribers of one filter (or of none) of a feed, and the last message computed for them.
 struct FeedChannel {
-  std::string where;            // empty: unfiltered
-  store::RowPredicate filter;   // empty: unfiltered
+  std::string where;           // empty: unfiltered
+  store::RowPredicate filter;  // empty: unfiltered
   std::mutex mu;
   uint64_t cached_since = 0;
-  uint64_t cached_version = 0;  // 0: nothing cached
+  uint64_t cached_version = 0;                     // 0: nothing cached
   std::shared_ptr<const std::string> cached_text;  // nullptr with a cached version: filtered empty
+};
+
+// A subscriber's position: the version its client holds (nullopt: nothing sent yet) and how far
+// the feed has looked (past deltas its filter left empty); Next() advances both.
+struct FeedCursor {
+  std::optional<uint64_t> client;
+  uint64_t scanned = 0;
 };
 
 struct FeedMessage {
   enum class Kind { kNothing, kSnapshot, kDelta, kDropped };
   Kind kind = Kind::kNothing;
   std::shared_ptr<const std::string> text;
-  uint64_t version = 0;    // the subscriber's cursor once this is sent
+  uint64_t version = 0;    // the version the client holds once this is applied
   bool coalesced = false;  // a delta spanning several versions
   bool resync = false;     // a snapshot because the cursor fell off the log
 };
 
+struct FeedLimits {
+  size_t max_deltas = store::DeltaLog::kDefaultMaxDeltas;  // the log's bounds
+  size_t max_bytes = store::DeltaLog::kDefaultMaxBytes;
+  // A subscriber behind by more deltas, or more bytes of delta text, gets one coalesced delta.
+  size_t coalesce_after_deltas = 16;
+  size_t coalesce_after_bytes = 1u << 20;
+};
+
 class ViewFeed : public std::enable_shared_from_this<ViewFeed> {
  public:
-  ViewFeed(std::shared_ptr<store::View> view, size_t max_deltas, size_t max_bytes);
+  ViewFeed(std::shared_ptr<store::View> view, const FeedLimits& limits);
 
   const std::shared_ptr<store::View>& view() const { return view_; }
 
@@ -70,8 +87,9 @@ class ViewFeed : public std::enable_shared_from_this<ViewFeed> {
   // the channel is new.
   std::shared_ptr<FeedChannel> Channel(const std::string& where, store::RowPredicate filter);
 
-  // What a subscriber of `channel` whose client holds `have` (nullopt: nothing yet) sends next.
-  FeedMessage Next(FeedChannel& channel, std::optional<uint64_t> have);
+  // What a subscriber of `channel` at `cursor` sends next (kNothing: nothing new for it); moves
+  // the cursor past what it returns and past deltas its filter leaves empty.
+  FeedMessage Next(FeedChannel& channel, FeedCursor& cursor);
 
  private:
   friend class SubscriptionHub;
@@ -92,6 +110,8 @@ class ViewFeed : public std::enable_shared_from_this<ViewFeed> {
   const std::shared_ptr<store::View> view_;
   std::mutex mu_;
   store::DeltaLog log_;
+  const size_t coalesce_after_deltas_;
+  const size_t coalesce_after_bytes_;
   bool ready_ = false;    // the view registered us (it may be restoring until then)
   bool dropped_ = false;  // the view was dropped: send dropped_text_ once caught up
   std::shared_ptr<const std::string> dropped_text_;
@@ -102,8 +122,7 @@ class ViewFeed : public std::enable_shared_from_this<ViewFeed> {
 
 class SubscriptionHub {
  public:
-  SubscriptionHub(size_t max_deltas, size_t max_bytes)
-      : max_deltas_(max_deltas), max_bytes_(max_bytes) {}
+  explicit SubscriptionHub(const FeedLimits& limits) : limits_(limits) {}
 
   // Adds `member` (woken on `executor`) to the feed of `view`, creating and attaching it.
   std::shared_ptr<ViewFeed> Join(const std::shared_ptr<store::View>& view,
@@ -112,8 +131,7 @@ class SubscriptionHub {
   void Leave(const std::shared_ptr<ViewFeed>& feed, FeedMember* member);
 
  private:
-  const size_t max_deltas_;
-  const size_t max_bytes_;
+  const FeedLimits limits_;
   std::mutex mu_;
   std::map<const store::View*, std::shared_ptr<ViewFeed>> feeds_;
 };

@@ -19,8 +19,7 @@ namespace {
 
 namespace websocket = boost::beast::websocket;
 
-class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
-                         public FeedMember {
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, public FeedMember {
  public:
   WebSocketSession(tcp::socket socket, std::shared_ptr<store::View> view, Subscription subscription,
                    SubscriptionHub& hub, MetricsRegistry* metrics)
@@ -73,7 +72,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   // Sends what the feed has for our cursor, unless a write is in flight (its completion pumps).
   void Pump() {
     if (writing_ || closing_ || feed_ == nullptr) return;
-    FeedMessage message = feed_->Next(*channel_, have_);
+    FeedMessage message = feed_->Next(*channel_, cursor_);
     switch (message.kind) {
       case FeedMessage::Kind::kNothing:
         return;
@@ -87,7 +86,6 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
         view_dropped_ = true;
         break;
     }
-    have_ = message.version;
     in_flight_ = std::move(message.text);
     writing_ = true;
     ws_.async_write(net::buffer(*in_flight_),
@@ -128,7 +126,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   SubscriptionHub& hub_;
   std::shared_ptr<ViewFeed> feed_;
   std::shared_ptr<FeedChannel> channel_;
-  std::optional<uint64_t> have_;  // the version the client holds (nullopt: no snapshot yet)
+  FeedCursor cursor_;                             // what the client holds
   std::shared_ptr<const std::string> in_flight_;  // the message being written
   beast::flat_buffer read_buffer_;
   bool writing_ = false;       // an async_write of in_flight_ is in progress
@@ -145,7 +143,7 @@ void StartWebSocketSession(tcp::socket socket, http::request<http::string_body> 
                            std::shared_ptr<store::View> view, Subscription subscription,
                            SubscriptionHub& hub, MetricsRegistry* metrics) {
   auto session = std::make_shared<WebSocketSession>(std::move(socket), std::move(view),
-                                                     std::move(subscription), hub, metrics);
+                                                    std::move(subscription), hub, metrics);
   session->Run(std::move(request));
 }
 

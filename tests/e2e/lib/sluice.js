@@ -135,16 +135,19 @@ export async function getJson(url) {
 }
 
 // A WebSocket subscription to a view that keeps the view's rows up to date from the snapshot
-// and deltas, checks that versions are consecutive, and lets a test wait for a condition.
+// and deltas, following the client rule of docs/http-api.md (skip version <= have, apply when
+// since == have, anything else is a gap), and lets a test wait for a condition. `where`: an
+// optional filter (sent URL-encoded).
 export class ViewSubscription {
-  constructor(baseUrl, view) {
+  constructor(baseUrl, view, { where } = {}) {
     this.messages = [];
     this.rows = new Map();
     this.version = null;
     this.gaps = 0;
     this.key = [];
     this.waiters = [];
-    this.ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/subscribe?view=${view}`);
+    const filter = where === undefined ? '' : `&where=${encodeURIComponent(where)}`;
+    this.ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/subscribe?view=${view}${filter}`);
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) =>
         resolve({ code, reason: reason.toString() })));
     this.opened = new Promise((resolve, reject) => {
@@ -170,7 +173,8 @@ export class ViewSubscription {
       this.key = msg.key;
       this.rows = new Map(msg.rows.map((r) => [this.rowKey(r), r]));
     } else if (msg.type === 'delta') {
-      if (this.version !== null && msg.version !== this.version + 1) this.gaps += 1;
+      if (this.version !== null && msg.version <= this.version) return;
+      if (this.version !== null && msg.since !== this.version) this.gaps += 1;
       for (const r of msg.rows) this.rows.set(this.rowKey(r), r);
       for (const r of msg.deleted ?? []) this.rows.delete(this.rowKey(r));
     }
