@@ -1,4 +1,5 @@
 #include "app/bench.h"
+#include "app/bench_subscribers.h"
 
 #include <unistd.h>
 
@@ -573,7 +574,10 @@ Result<std::string> PrepareDeliveryStream(const BenchOptions& o, const HttpUrl& 
   return name;
 }
 
-int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t duration_us) {
+}  // namespace
+
+int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t duration_us,
+                  ThroughputFigures* figures) {
   if (!o.delivery.empty()) {
     if (o.target != BenchTarget::kSluice) {
       spdlog::error("bench: --delivery needs --target sluice");
@@ -716,7 +720,12 @@ int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t
   double events_per_s = static_cast<double>(total.accepted) / secs;
   double mb_per_s = static_cast<double>(total.bytes) / 1e6 / secs;
 
-  if (o.json) {
+  if (figures != nullptr) {
+    figures->events_per_s = events_per_s;
+    figures->p50_ms = p.p50;
+    figures->p99_ms = p.p99;
+    figures->errors = total.errors + total.rejected;
+  } else if (o.json) {
     nlohmann::ordered_json j;
     j["mode"] = "throughput";
     j["target"] = TargetName(o.target);
@@ -754,13 +763,13 @@ int RunThroughput(BenchOptions o, const HttpUrl& url, int64_t warmup_us, int64_t
   return total.errors == 0 && total.rejected == 0 && total.requests > 0 ? 0 : 1;
 }
 
-}  // namespace
-
 void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
   sub->add_option("--url", options.url, "the server to drive")->capture_default_str();
   sub->add_option("--mode", options.mode,
-                  "latency: end-to-end latency at --rate; throughput: batches back to back")
-      ->check(CLI::IsMember({"latency", "throughput"}))
+                  "latency: end-to-end latency at --rate; throughput: batches back to back; "
+                  "subscribers: throughput with and without --subscribers WebSocket clients of a "
+                  "view updated --view-rate times per second")
+      ->check(CLI::IsMember({"latency", "throughput", "subscribers"}))
       ->capture_default_str();
   sub->add_option("--target", options.target,
                   "throughput mode: the server at --url is sluice, or a clickhouse peer set up "
@@ -778,6 +787,18 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
                   "throughput mode: cap on events per second over all connections, e.g. to "
                   "check that views keep up with a given load (0 = back to back)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--subscribers", options.subscribers,
+                  "subscribers mode: WebSocket clients in the rounds with subscribers")
+      ->check(CLI::Range(1, 20000))
+      ->capture_default_str();
+  sub->add_option("--view-rate", options.view_rate,
+                  "subscribers mode: updates per second of the subscribed view (one event each)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--rounds", options.rounds,
+                  "subscribers mode: pairs of rounds (without, then with subscribers)")
+      ->check(CLI::Range(1, 100))
       ->capture_default_str();
   sub->add_option("--duration", options.duration, "measured time, after the warm-up")
       ->capture_default_str();
@@ -840,8 +861,11 @@ int RunBench(const BenchOptions& options) {
   }
   if (options.mode == "latency")
     return RunLatency(options, *url, warmup_us, duration_us, lost_after_us);
-  if (options.mode == "throughput") return RunThroughput(options, *url, warmup_us, duration_us);
-  spdlog::error("bench: unknown --mode '{}' (expected latency or throughput)", options.mode);
+  if (options.mode == "throughput")
+    return RunThroughput(options, *url, warmup_us, duration_us, nullptr);
+  if (options.mode == "subscribers") return RunSubscribers(options, *url, warmup_us, duration_us);
+  spdlog::error("bench: unknown --mode '{}' (expected latency, throughput or subscribers)",
+                options.mode);
   return 2;
 }
 

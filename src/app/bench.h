@@ -10,6 +10,11 @@
 //   With --delivery at_least_once|exactly_once the batches go to `<stream>_<delivery>`, a copy
 //   of --stream (its subject, keys, partitions and retention, from DESCRIBE) with that
 //   delivery, created if missing: the cost of exactly-once is two such runs side by side.
+// - subscribers: a view updated --view-rate times per second (the `bench_ticks` stream, one
+//   event per request) subscribed by --subscribers WebSocket clients (raw frames on one epoll
+//   thread, every delta's version checked), while throughput mode drives --stream; rounds
+//   alternate without and with the subscribers against the same server, and the report gives
+//   the ingest ratio, the deltas each client received and any gap, coalesced delta or resync.
 //
 // See docs/gen-and-bench.md.
 #pragma once
@@ -47,6 +52,9 @@ struct BenchOptions {
   uint64_t seed = 7;
   std::string warmup = "2s";
   std::string lost_after = "5s";  // latency mode: unconfirmed this long after the end = lost
+  int subscribers = 1000;         // subscribers mode
+  double view_rate = 100;         // subscribers mode: view updates per second
+  int rounds = 2;                 // subscribers mode: pairs of rounds
 };
 
 void AddBenchOptions(CLI::App* sub, BenchOptions& options);

@@ -73,7 +73,7 @@ struct FeedLimits {
   size_t max_deltas = store::DeltaLog::kDefaultMaxDeltas;  // the log's bounds
   size_t max_bytes = store::DeltaLog::kDefaultMaxBytes;
   // A subscriber behind by more deltas, or more bytes of delta text, gets one coalesced delta.
-  size_t coalesce_after_deltas = 16;
+  size_t coalesce_after_deltas = 64;
   size_t coalesce_after_bytes = 1u << 20;
 };
 
