@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -160,12 +162,13 @@ class BodyBudget {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, const ServerContext& context, const ServerOptions& options,
-              BodyBudget& budget, SubscriptionHub& hub)
+              BodyBudget& budget, SubscriptionHub& hub, net::io_context& websockets)
       : stream_(std::move(socket)),
         context_(context),
         options_(options),
         budget_(budget),
-        hub_(hub) {}
+        hub_(hub),
+        websockets_(websockets) {}
   ~HttpSession() { budget_.Release(std::exchange(reserved_, 0)); }
 
   void Run() {
@@ -339,8 +342,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         SendError(426, "this endpoint speaks WebSocket: send an Upgrade request", keep_alive_);
         return;
       }
-      StartWebSocketSession(stream_.release_socket(), std::move(req), std::move(view),
-                            std::move(subscription), hub_, context_.metrics);
+      // Subscribers live on their own I/O thread: pushing deltas to many clients competes with
+      // ingest for CPU only through the scheduler, never by delaying the ingest connections'
+      // handlers (and a busy push thread lets its clients fall behind and be coalesced).
+      tcp::socket socket = stream_.release_socket();
+      beast::error_code ec;
+      const auto protocol = socket.local_endpoint(ec).protocol();
+      const auto handle = socket.release(ec);
+      if (ec) return;
+      tcp::socket moved(websockets_);
+      moved.assign(protocol, handle, ec);
+      if (ec) {
+        ::close(handle);
+        return;
+      }
+      net::post(websockets_, [socket = std::move(moved), req = std::move(req),
+                              view = std::move(view), subscription = std::move(subscription),
+                              &hub = hub_, metrics = context_.metrics]() mutable {
+        StartWebSocketSession(std::move(socket), std::move(req), std::move(view),
+                              std::move(subscription), hub, metrics);
+      });
       return;
     }
     if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "views" && seg[3] == "late-events" &&
@@ -691,6 +712,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const ServerOptions& options_;
   BodyBudget& budget_;
   SubscriptionHub& hub_;
+  net::io_context& websockets_;
   size_t reserved_ = 0;  // of budget_, for the request being read or handled
   bool keep_alive_ = true;
   unsigned version_ = 11;
@@ -706,7 +728,9 @@ struct HttpServer::Impl {
   ServerOptions options;
   // Declared before the contexts: WebSocket sessions (destroyed with the contexts) leave it.
   std::unique_ptr<SubscriptionHub> hub;
+  // The HTTP threads' contexts, then one more for WebSocket subscribers (the last).
   std::vector<std::unique_ptr<net::io_context>> contexts;
+  size_t http_contexts = 0;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::atomic<uint16_t> port{0};
@@ -714,14 +738,16 @@ struct HttpServer::Impl {
   std::unique_ptr<BodyBudget> budget;
 
   void Accept() {
-    net::io_context& target = *contexts[next_context++ % contexts.size()];
+    net::io_context& target = *contexts[next_context++ % http_contexts];
     acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         socket.set_option(net::socket_base::receive_buffer_size(1 << 20), ignored);
-        std::make_shared<HttpSession>(std::move(socket), context, options, *budget, *hub)->Run();
+        std::make_shared<HttpSession>(std::move(socket), context, options, *budget, *hub,
+                                      *contexts.back())
+            ->Run();
       } else {
         spdlog::warn("accept failed: {}", ec.message());
       }
@@ -747,7 +773,8 @@ HttpServer::~HttpServer() {
 
 Status HttpServer::Start() {
   const int n = std::max(1, impl_->options.threads);
-  for (int i = 0; i < n; ++i) impl_->contexts.push_back(std::make_unique<net::io_context>(1));
+  for (int i = 0; i <= n; ++i) impl_->contexts.push_back(std::make_unique<net::io_context>(1));
+  impl_->http_contexts = static_cast<size_t>(n);
   beast::error_code ec;
   auto address = net::ip::make_address(impl_->options.address, ec);
   if (ec) return Status::InvalidArgument("bad listen address " + impl_->options.address);
@@ -765,8 +792,10 @@ Status HttpServer::Start() {
   impl_->Accept();
   for (auto& ctx : impl_->contexts) {
     net::io_context* c = ctx.get();
-    impl_->threads.emplace_back([c, n = impl_->threads.size()] {
-      SetCurrentThreadName("http-" + std::to_string(n));
+    const size_t i = impl_->threads.size();
+    const std::string name = i < impl_->http_contexts ? "http-" + std::to_string(i) : "websocket";
+    impl_->threads.emplace_back([c, name] {
+      SetCurrentThreadName(name);
       auto guard = net::make_work_guard(*c);  // idle contexts keep running until Stop()
       c->run();
     });
