@@ -108,8 +108,8 @@ Result<store::RowPredicate> CompileViewFilter(const sql::ViewPlan& plan, std::st
   sql::FieldSet no_fields;  // the expression reads columns, not event fields
   Result<sql::CompiledExpr> compiled = sql::Compile(*bound, no_fields);
   if (!compiled.ok()) return fail(compiled.status());
-  auto filter = std::make_shared<CompiledFilter>(std::move(compiled).value(), fields,
-                                                 std::move(types));
+  auto filter =
+      std::make_shared<CompiledFilter>(std::move(compiled).value(), fields, std::move(types));
   return store::RowPredicate(
       [filter](std::string_view row_json) { return filter->Matches(row_json); });
 }

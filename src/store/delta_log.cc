@@ -19,8 +19,8 @@ void DeltaLog::Reset(uint64_t version) {
 
 void DeltaLog::Append(std::shared_ptr<const ViewDelta> delta) {
   if (delta->version != last_version_ + 1)
-    throw std::logic_error("DeltaLog: delta " + std::to_string(delta->version) + " does not follow " +
-                           std::to_string(last_version_));
+    throw std::logic_error("DeltaLog: delta " + std::to_string(delta->version) +
+                           " does not follow " + std::to_string(last_version_));
   last_version_ = delta->version;
   bytes_ += delta->bytes();
   deltas_.push_back(std::move(delta));

@@ -336,9 +336,8 @@ uint64_t View::SubscribeChanges(ChangeListener listener,
   change_listeners_.emplace(id, std::move(listener));
   if (!on_registered) return id;
   if (state_ == State::kRestoring) {
-    awaiting_snapshot_.emplace(id, [on_registered](uint64_t version, const std::string&) {
-      on_registered(version);
-    });
+    awaiting_snapshot_.emplace(
+        id, [on_registered](uint64_t version, const std::string&) { on_registered(version); });
   } else {
     on_registered(version_);
   }

@@ -97,7 +97,7 @@ struct ViewDelta {
   };
   uint64_t version = 0;  // applies on top of version - 1
   uint64_t position = 0;
-  std::vector<Change> changes;  // in apply order; deletions of absent keys are left out
+  std::vector<Change> changes;              // in apply order; deletions of absent keys are left out
   std::shared_ptr<const std::string> text;  // the wire delta (what text listeners receive)
   bool dropped = false;  // the view was dropped: `text` is the "dropped" message, nothing follows
   // What the delta holds in memory, roughly (for DeltaLog's byte bound).

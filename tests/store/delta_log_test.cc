@@ -39,8 +39,9 @@ TEST(ViewChanges, StructuredDeltasCarryKeysRowsAndDeletedRows) {
   ASSERT_EQ(r.deltas[1]->changes.size(), 1u);
   EXPECT_TRUE(r.deltas[1]->changes[0].deleted);
   EXPECT_EQ(r.deltas[1]->changes[0].row_json, R"({"k":"a","n":1})");
-  EXPECT_EQ(*r.deltas[1]->text,
-            R"({"type":"delta","view":"v","version":2,"since":1,"position":8,"rows":[],"deleted":[{"k":"a","n":1}]})");
+  EXPECT_EQ(
+      *r.deltas[1]->text,
+      R"({"type":"delta","view":"v","version":2,"since":1,"position":8,"rows":[],"deleted":[{"k":"a","n":1}]})");
   r.view.Drop();
   ASSERT_EQ(r.deltas.size(), 3u);
   EXPECT_TRUE(r.deltas[2]->dropped);
@@ -51,10 +52,11 @@ TEST(ViewChanges, RestoringViewRegistersAtReset) {
   View view(Def(), /*restoring=*/true);
   uint64_t registered = 0;
   bool called = false;
-  view.SubscribeChanges([](const auto&) {}, [&](uint64_t v) {
-    registered = v;
-    called = true;
-  });
+  view.SubscribeChanges([](const auto&) {},
+                        [&](uint64_t v) {
+                          registered = v;
+                          called = true;
+                        });
   EXPECT_FALSE(called);
   view.Reset({{"a", R"({"k":"a","n":5})"}}, 41);
   EXPECT_TRUE(called);
@@ -65,14 +67,16 @@ TEST(Coalesce, LastRowPerKeyAndDeletesNotReupserted) {
   Recorder r;
   r.view.Apply({{"a", R"({"k":"a","n":1})"}, {"b", R"({"k":"b","n":1})"}}, 1);  // v1
   r.view.Apply({{"a", R"({"k":"a","n":2})"}, {"c", R"({"k":"c","n":1})"}}, 2);  // v2
-  r.view.Apply({{"b", ""}, {"c", ""}}, 3);                                       // v3
+  r.view.Apply({{"b", ""}, {"c", ""}}, 3);                                      // v3
   r.view.Apply({{"c", R"({"k":"c","n":9})"}}, 4);  // v4: c deleted, then upserted again
   // Everything: a upserted twice (last wins), b deleted, c re-upserted.
-  EXPECT_EQ(Coalesce(r.deltas),
-            R"({"type":"delta","view":"v","version":4,"since":0,"coalesced":true,"position":4,"rows":[{"k":"a","n":2},{"k":"c","n":9}],"deleted":[{"k":"b","n":1}]})");
+  EXPECT_EQ(
+      Coalesce(r.deltas),
+      R"({"type":"delta","view":"v","version":4,"since":0,"coalesced":true,"position":4,"rows":[{"k":"a","n":2},{"k":"c","n":9}],"deleted":[{"k":"b","n":1}]})");
   // v2..v3: c created and deleted within the span: a deletion (harmless for a client without it).
-  EXPECT_EQ(Coalesce({r.deltas[1], r.deltas[2]}),
-            R"({"type":"delta","view":"v","version":3,"since":1,"coalesced":true,"position":3,"rows":[{"k":"a","n":2}],"deleted":[{"k":"b","n":1},{"k":"c","n":1}]})");
+  EXPECT_EQ(
+      Coalesce({r.deltas[1], r.deltas[2]}),
+      R"({"type":"delta","view":"v","version":3,"since":1,"coalesced":true,"position":3,"rows":[{"k":"a","n":2}],"deleted":[{"k":"b","n":1},{"k":"c","n":1}]})");
   // Applying the coalesced delta to the snapshot at `since` gives the snapshot at `version`.
   std::map<std::string, std::string> state;  // v0: empty
   const CoalescedChanges all = CoalesceDeltas(r.deltas);
@@ -92,8 +96,9 @@ TEST(Coalesce, FilterKeepsMatchingRowsOnlyAndMayLeaveNothing) {
   const RowPredicate only_a = [](std::string_view row) {
     return row.find(R"("k":"a")") != std::string_view::npos;
   };
-  EXPECT_EQ(Coalesce(r.deltas, only_a),
-            R"({"type":"delta","view":"v","version":2,"since":0,"coalesced":true,"position":2,"rows":[{"k":"a","n":1}]})");
+  EXPECT_EQ(
+      Coalesce(r.deltas, only_a),
+      R"({"type":"delta","view":"v","version":2,"since":0,"coalesced":true,"position":2,"rows":[{"k":"a","n":1}]})");
   EXPECT_TRUE(CoalesceDeltas({r.deltas[1]}, only_a).empty());
 }
 
@@ -129,8 +134,7 @@ TEST(DeltaLog, CursorsCoverWhatIsRetained) {
 TEST(DeltaLog, ByteBoundEvictsButKeepsTheNewest) {
   Recorder r;
   const std::string big(1000, 'x');
-  for (int i = 1; i <= 4; ++i)
-    r.view.Apply({{"a", R"({"k":"a","s":")" + big + R"("})"}}, i);
+  for (int i = 1; i <= 4; ++i) r.view.Apply({{"a", R"({"k":"a","s":")" + big + R"("})"}}, i);
   DeltaLog log(/*max_deltas=*/100, /*max_bytes=*/2500);
   log.Reset(0);
   for (const auto& d : r.deltas) log.Append(d);

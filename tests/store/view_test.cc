@@ -29,8 +29,9 @@ TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
   EXPECT_EQ(view.Apply({{"b", ""}}, 13), 3u);
   EXPECT_EQ(view.Apply({}, 14), 3u);  // empty change: no new version
   ASSERT_EQ(seen.size(), 3u);
-  EXPECT_EQ(seen[0].second,
-            R"({"type":"delta","view":"v","version":1,"since":0,"position":10,"rows":[{"k":"a","n":1}]})");
+  EXPECT_EQ(
+      seen[0].second,
+      R"({"type":"delta","view":"v","version":1,"since":0,"position":10,"rows":[{"k":"a","n":1}]})");
   EXPECT_EQ(seen[1].first, 2u);
   EXPECT_EQ(
       seen[2].second,
