@@ -32,6 +32,9 @@ void ViewFeed::OnDelta(const std::shared_ptr<const store::ViewDelta>& delta) {
     dropped_ = true;
     dropped_text_ = delta->text;
   } else {
+    // View::Reset (a restore) may move the version without a delta: start the log over there;
+    // subscribers whose cursor it no longer covers get a fresh snapshot.
+    if (delta->version != log_.last_version() + 1) log_.Reset(delta->version - 1);
     log_.Append(delta);
   }
   WakeAllLocked();

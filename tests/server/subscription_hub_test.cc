@@ -128,6 +128,13 @@ TEST(SubscriptionHub, RestoringViewSendsNothingUntilItsRowsAreIn) {
   FeedMessage snapshot = feed->Next(*channel, cursor);
   EXPECT_EQ(snapshot.kind, FeedMessage::Kind::kSnapshot);
   EXPECT_EQ(snapshot.version, 41u);
+  // A second Reset (a restore installing the checkpoint's rows again) moves the version without
+  // a delta: the feed starts over and the subscriber gets a snapshot, the pipeline no error.
+  view->Reset({{"a", R"({"k":"a","n":6})"}}, 50);
+  Upsert(*view, "b", 1);  // v51
+  FeedMessage after = feed->Next(*channel, cursor);
+  EXPECT_EQ(after.kind, FeedMessage::Kind::kSnapshot);
+  EXPECT_EQ(after.version, 51u);
   hub.Leave(feed, &member);
 }
 
