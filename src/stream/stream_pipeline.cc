@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -443,26 +446,70 @@ struct StreamPipeline::Impl {
     return false;
   }
 
-  Status Checkpoint() {
+  // A checkpoint is taken on the pipeline thread (StartCheckpoint: the changed state and rows,
+  // the offsets) and committed on the committer thread, so the synced RocksDB write never holds
+  // up the next rounds (it was the tail of the event-to-delta latency). At most one is in
+  // flight; FinishCheckpoint applies its outcome on the pipeline thread. Until it is durable,
+  // its state changes stay in each member's `uncommitted` (the state reader finds them there),
+  // and its rows stay sealed in the view (reads find them there).
+  struct InFlight {
+    std::vector<CheckpointUpdate> updates;
+    std::vector<Member*> members;
+    std::vector<int64_t> watermarks;  // each member's, when taken
+  };
+  std::optional<InFlight> in_flight;
+  std::mutex commit_mu;  // guards the four below
+  std::condition_variable commit_cv;
+  const std::vector<CheckpointUpdate>* commit_job = nullptr;  // set: the committer's next job
+  std::optional<Status> commit_result;                        // set: the job is done
+  bool committer_stopping = false;
+  std::thread committer;
+
+  void StartCommitter() {
+    committer = std::thread([this] {
+      SetCurrentThreadName("ckpt-" + options.stream);
+      std::unique_lock lock(commit_mu);
+      while (true) {
+        commit_cv.wait(lock, [&] { return committer_stopping || commit_job != nullptr; });
+        if (commit_job == nullptr) return;
+        const std::vector<CheckpointUpdate>* job = commit_job;
+        lock.unlock();
+        Status st = checkpoints.Commit(*job);
+        lock.lock();
+        commit_job = nullptr;
+        commit_result = std::move(st);
+        commit_cv.notify_all();
+      }
+    });
+  }
+
+  void StopCommitter() {
+    if (!committer.joinable()) return;
+    {
+      std::lock_guard lock(commit_mu);
+      committer_stopping = true;
+    }
+    commit_cv.notify_all();
+    committer.join();
+  }
+
+  Status StartCheckpoint() {
+    SLUICE_RETURN_IF_ERROR(FinishCheckpoint(/*wait=*/true));
     // Before taking any state: a failed wait leaves everything for the next checkpoint.
     for (auto& m : members) SLUICE_RETURN_IF_ERROR(m->WaitLateEventsDurable());
-    std::vector<CheckpointUpdate> updates;
-    std::vector<Member*> updated;
+    InFlight job;
+    std::vector<std::pair<std::string, std::string>> taken;
     for (auto& m : members) {
       // Mid-way through the lake, the offsets do not describe the state: after a crash, the
       // backfill starts over.
       if (m->history) continue;
-      updated.push_back(m.get());
       CheckpointUpdate u;
       u.pipeline = m->checkpoint_id;
-      m->aggregator->TakeCheckpointChanges(u.changed_state);
-      if (!m->uncommitted.empty()) {
-        // A retry: the failed commit's changes, updated by the newer ones.
-        for (auto& [k, v] : u.changed_state) m->uncommitted[std::move(k)] = std::move(v);
-        u.changed_state.assign(std::make_move_iterator(m->uncommitted.begin()),
-                               std::make_move_iterator(m->uncommitted.end()));
-        m->uncommitted.clear();
-      }
+      taken.clear();
+      m->aggregator->TakeCheckpointChanges(taken);
+      // Kept readable until durable, merged over a failed commit's changes.
+      for (auto& [k, v] : taken) m->uncommitted.insert_or_assign(std::move(k), std::move(v));
+      u.changed_state.assign(m->uncommitted.begin(), m->uncommitted.end());
       u.offsets = m->live ? offsets : m->offsets;
       if (m->view->store_backed()) {
         store::SealedRows sealed = m->view->SealForCommit();
@@ -471,25 +518,62 @@ struct StreamPipeline::Impl {
       }
       u.version = m->view->version();
       u.meta = PipelineMeta(m->late_end, m->aggregator->Meta());
-      updates.push_back(std::move(u));
+      m->changed_since_checkpoint = false;
+      job.updates.push_back(std::move(u));
+      job.members.push_back(m.get());
+      job.watermarks.push_back(m->aggregator->watermark());
     }
     last_checkpoint_micros = clock.MonotonicMicros();
-    if (updates.empty()) return Status::Ok();
-    if (Status st = checkpoints.Commit(updates); !st.ok()) {
-      // Nothing was written: keep the changes for the next checkpoint, which is due.
-      for (size_t i = 0; i < updates.size(); ++i) {
-        for (auto& [k, v] : updates[i].changed_state)
-          updated[i]->uncommitted.insert_or_assign(std::move(k), std::move(v));
-      }
-      return st;
+    if (job.updates.empty()) return Status::Ok();
+    in_flight = std::move(job);
+    if (!committer.joinable()) {  // not started (tests, tools): commit here
+      Status st = checkpoints.Commit(in_flight->updates);
+      std::lock_guard lock(commit_mu);
+      commit_result = std::move(st);
+      return Status::Ok();
     }
-    for (size_t i = 0; i < updates.size(); ++i) {
-      updated[i]->view->CommitSealed();
-      updated[i]->changed_since_checkpoint = false;
-      updated[i]->checkpointed_position = Sum(updates[i].offsets);
-      updated[i]->checkpointed_watermark = updated[i]->aggregator->watermark();
+    {
+      std::lock_guard lock(commit_mu);
+      commit_job = &in_flight->updates;
+      commit_result.reset();
     }
+    commit_cv.notify_all();
     return Status::Ok();
+  }
+
+  // Applies the outcome of the checkpoint in flight, if it is done (or once it is, `wait`).
+  // Returns its error: nothing was written, and everything is kept for the next checkpoint,
+  // which is due at once.
+  Status FinishCheckpoint(bool wait) {
+    if (!in_flight) return Status::Ok();
+    Status st;
+    {
+      std::unique_lock lock(commit_mu);
+      if (!commit_result && !wait) return Status::Ok();
+      commit_cv.wait(lock, [&] { return commit_result.has_value(); });
+      st = std::move(*commit_result);
+      commit_result.reset();
+    }
+    InFlight done = std::move(*in_flight);
+    in_flight.reset();
+    for (size_t i = 0; i < done.members.size(); ++i) {
+      Member& m = *done.members[i];
+      if (!st.ok()) {
+        m.changed_since_checkpoint = true;
+        continue;
+      }
+      m.uncommitted.clear();
+      m.view->CommitSealed();
+      m.checkpointed_position = Sum(done.updates[i].offsets);
+      m.checkpointed_watermark = done.watermarks[i];
+    }
+    return st;
+  }
+
+  // A checkpoint committed before it returns.
+  Status Checkpoint() {
+    SLUICE_RETURN_IF_ERROR(StartCheckpoint());
+    return FinishCheckpoint(/*wait=*/true);
   }
 };
 
@@ -503,6 +587,7 @@ StreamPipeline::~StreamPipeline() {
     if (!st.ok())
       spdlog::error("stream {}: final checkpoint failed: {}", impl_->options.stream, st.ToString());
   }
+  impl_->StopCommitter();
 }
 
 Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint_id,
@@ -629,11 +714,16 @@ Status StreamPipeline::AddView(const sql::ViewPlan& plan, std::string checkpoint
 void StreamPipeline::RemoveView(const std::string& name) {
   Impl& s = *impl_;
   auto lock = s.LockForCaller();
+  // The commit in flight may hold the view's checkpoint: it must not land after the caller
+  // deletes it. (A failure is logged by the thread's next round, which retries.)
+  if (Status st = s.FinishCheckpoint(/*wait=*/true); !st.ok())
+    spdlog::error("stream {}: checkpoint failed (will retry): {}", s.options.stream, st.ToString());
   std::erase_if(s.members, [&](const auto& m) { return m->name == name; });
 }
 
 void StreamPipeline::Start() {
   stop_.store(false);
+  if (!impl_->committer.joinable()) impl_->StartCommitter();
   thread_ = std::thread([this] {
     SetCurrentThreadName("pipe-" + impl_->options.stream);
     Run();
@@ -649,13 +739,16 @@ void StreamPipeline::Run() {
     {
       std::lock_guard lock(s.mu);
       n = s.ProcessAvailable();
-      if (n.ok() && s.clock.MonotonicMicros() - s.last_checkpoint_micros >=
-                        s.options.checkpoint_interval_micros) {
-        if (s.CheckpointDue()) {
-          if (Status st = s.Checkpoint(); !st.ok())
-            spdlog::error("stream {}: checkpoint failed (will retry): {}", s.options.stream,
-                          st.ToString());
-        }
+      if (Status st = s.FinishCheckpoint(/*wait=*/false); !st.ok())
+        spdlog::error("stream {}: checkpoint failed (will retry): {}", s.options.stream,
+                      st.ToString());
+      if (n.ok() && !s.in_flight &&
+          s.clock.MonotonicMicros() - s.last_checkpoint_micros >=
+              s.options.checkpoint_interval_micros &&
+          s.CheckpointDue()) {
+        if (Status st = s.StartCheckpoint(); !st.ok())
+          spdlog::error("stream {}: checkpoint failed (will retry): {}", s.options.stream,
+                        st.ToString());
       }
     }
     if (!n.ok()) {
@@ -672,7 +765,9 @@ Status StreamPipeline::Stop() {
   stop_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
   auto lock = impl_->LockForCaller();
-  return impl_->Checkpoint();
+  Status st = impl_->Checkpoint();
+  impl_->StopCommitter();
+  return st;
 }
 
 Result<size_t> StreamPipeline::ProcessAvailable() {
