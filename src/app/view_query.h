@@ -25,7 +25,7 @@ class ViewQueryTable : public sql::QueryTable {
   // Reads only the row keys the constraints bound: equalities on the leading GROUP BY keys fix
   // a key prefix; with every key fixed, a window_start range narrows it further. Details:
   // "rows_read" and "key_range" (1 when the scan was bounded).
-  sql::ValueScanInfo ScanWithin(
+  Result<sql::ValueScanInfo> ScanWithin(
       const std::vector<sql::ColumnConstraint>& constraints,
       const std::function<void(std::string_view row_json)>& row) const override;
   Status Available() const override { return view_->Available(); }

@@ -106,13 +106,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
     }
     if (deltas.empty()) {  // nothing sent yet, or the cursor fell off the log
       uint64_t version = 0;
-      std::string snapshot;
-      if (channel.filter) {
-        snapshot = view_->SnapshotJson([&](const std::string& row) { return channel.filter(row); },
-                                       &version);
-      } else {
-        snapshot = view_->SnapshotJson({}, &version);
-      }
+      std::string snapshot = view_->SnapshotJson(channel.filter, &version);
       message.kind = FeedMessage::Kind::kSnapshot;
       message.text = std::make_shared<const std::string>(std::move(snapshot));
       message.version = version;

@@ -811,7 +811,7 @@ class QueryExecutor {
     columns.assign(schema.size(), Value());
     std::string buffer;
     bool stop = false;
-    ValueScanInfo info = table_->ScanWithin(constraints_, [&](std::string_view row_json) {
+    Result<ValueScanInfo> info = table_->ScanWithin(constraints_, [&](std::string_view row_json) {
       if (stop) return;
       if (read.empty()) {  // count(*) and constants: nothing to extract
         stop = !process(columns);
@@ -833,8 +833,10 @@ class QueryExecutor {
       stop = !process(columns);
       ctx.Reset();
     });
-    result_.view_version = info.version;
-    result_.scan_details = std::move(info.details);
+    if (!error_.ok()) return error_;
+    if (!info.ok()) return info.status();
+    result_.view_version = info->version;
+    result_.scan_details = std::move(info->details);
     return error_;
   }
 
@@ -1099,8 +1101,8 @@ class QueryExecutor {
   QueryResult result_;
 };
 
-ValueScanInfo QueryTable::ScanWithin(const std::vector<ColumnConstraint>&,
-                                     const std::function<void(std::string_view)>& row) const {
+Result<ValueScanInfo> QueryTable::ScanWithin(
+    const std::vector<ColumnConstraint>&, const std::function<void(std::string_view)>& row) const {
   ValueScanInfo info;
   info.version = Scan(row);
   return info;

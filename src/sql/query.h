@@ -94,9 +94,11 @@ class QueryTable {
   virtual uint64_t Scan(const std::function<void(std::string_view row_json)>& row) const = 0;
   // Scan() given the constraints WHERE implies: rows outside them may be skipped (they need
   // not be: the engine still evaluates WHERE on every row), so a view reads only the key range
-  // they bound. The version and what was read (details for the client) are returned.
-  virtual ValueScanInfo ScanWithin(const std::vector<ColumnConstraint>& constraints,
-                                   const std::function<void(std::string_view row_json)>& row) const;
+  // they bound. The version and what was read (details for the client) are returned; an error
+  // reading the rows fails the query.
+  virtual Result<ValueScanInfo> ScanWithin(
+      const std::vector<ColumnConstraint>& constraints,
+      const std::function<void(std::string_view row_json)>& row) const;
   // Ok, or why the rows cannot be read now (a view restoring after a restart: Unavailable).
   virtual Status Available() const { return Status::Ok(); }
 

@@ -64,9 +64,6 @@ class DeltaLog {
   size_t bytes_ = 0;
 };
 
-// Keeps a row when it returns true (a subscription filter); must be callable from any thread.
-using RowPredicate = std::function<bool(std::string_view row_json)>;
-
 // The net effect of `deltas` (consecutive, oldest first): rows upserted and rows deleted (as
 // they last were), each in key order, pointing into the deltas (which must outlive them).
 struct CoalescedChanges {

@@ -276,14 +276,13 @@ uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>
   return this->version();
 }
 
-std::string View::SnapshotJson(const std::function<bool(const std::string&)>& filter,
-                               uint64_t* version) const {
+std::string View::SnapshotJson(const RowPredicate& filter, uint64_t* version) const {
   std::lock_guard lock(mu_);
   if (version != nullptr) *version = version_;
   return SnapshotJsonLocked(filter);
 }
 
-std::string View::SnapshotJsonLocked(const std::function<bool(const std::string&)>& filter) const {
+std::string View::SnapshotJsonLocked(const RowPredicate& filter) const {
   std::string out;
   out.reserve(128 + rows_.size() * 96);
   out += "{\"type\":\"snapshot\",\"view\":";
@@ -297,7 +296,7 @@ std::string View::SnapshotJsonLocked(const std::function<bool(const std::string&
   out += ",\"rows\":[";
   bool first = true;
   auto append = [&](std::string_view, std::string_view row) {
-    if (filter && !filter(std::string(row))) return true;
+    if (filter && !filter(row)) return true;
     if (!first) out += ',';
     first = false;
     out += row;

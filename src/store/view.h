@@ -53,6 +53,10 @@
 
 namespace sluice::store {
 
+// Keeps a row when it returns true (a snapshot's or a subscription's filter); must be callable
+// from any thread.
+using RowPredicate = std::function<bool(std::string_view row_json)>;
+
 struct RowChange {
   std::string key;
   std::string row_json;  // empty = delete the row
@@ -155,8 +159,7 @@ class View {
 
   // The snapshot document described above; `filter` (optional) keeps only rows for which it
   // returns true. `version` (optional) receives the snapshot's version.
-  std::string SnapshotJson(const std::function<bool(const std::string& row_json)>& filter = {},
-                           uint64_t* version = nullptr) const;
+  std::string SnapshotJson(const RowPredicate& filter = {}, uint64_t* version = nullptr) const;
 
   // Calls `row` with every row's JSON object text, in key order: all rows are of one version,
   // which it returns. `row` must not call into the view. Used by queries over the view.
@@ -192,7 +195,7 @@ class View {
   void Drop();
 
  private:
-  std::string SnapshotJsonLocked(const std::function<bool(const std::string&)>& filter) const;
+  std::string SnapshotJsonLocked(const RowPredicate& filter) const;
   // Store-backed: the row of `key` as the writer sees it (overlay, sealed, then committed).
   Result<std::optional<std::string>> FindLocked(const std::string& key) const;
   // Store-backed, under the lock: what a read outside the lock needs (a committed snapshot and
