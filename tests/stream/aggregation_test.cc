@@ -14,24 +14,14 @@
 #include "sql/parser.h"
 #include "sql/planner.h"
 #include "stream/stream_pipeline.h"
+#include "support/one_stream_catalog.h"
 
 namespace sluice::stream {
 namespace {
 
 namespace fs = std::filesystem;
 
-class OneStream : public sql::PlannerCatalog {
- public:
-  OneStream() { spec_.name = "fulfilment"; }
-  const sql::StreamSpec* FindStream(std::string_view name) const override {
-    return name == spec_.name ? &spec_ : nullptr;
-  }
-  std::vector<std::string> StreamNames() const override { return {spec_.name}; }
-  bool IsView(std::string_view) const override { return false; }
-
- private:
-  sql::StreamSpec spec_;
-};
+using test_support::OneStream;
 
 sql::ViewPlan PlanOf(std::string_view sql_text) {
   auto statements = sql::Parse(sql_text);

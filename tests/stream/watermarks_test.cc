@@ -8,6 +8,7 @@
 #include "sql/parser.h"
 #include "sql/planner.h"
 #include "stream/aggregation.h"
+#include "support/one_stream_catalog.h"
 
 namespace sluice::stream {
 namespace {
@@ -92,18 +93,7 @@ TEST(PartitionWatermarksTest, EncodesAndDecodesEveryPartition) {
   EXPECT_FALSE(PartitionWatermarks(kDelay).Decode(truncated));
 }
 
-class OneStream : public sql::PlannerCatalog {
- public:
-  OneStream() { spec_.name = "fulfilment"; }
-  const sql::StreamSpec* FindStream(std::string_view name) const override {
-    return name == spec_.name ? &spec_ : nullptr;
-  }
-  std::vector<std::string> StreamNames() const override { return {spec_.name}; }
-  bool IsView(std::string_view) const override { return false; }
-
- private:
-  sql::StreamSpec spec_;
-};
+using test_support::OneStream;
 
 std::unique_ptr<Aggregator> OnCloseMinutes(sql::FieldSet& fields) {
   auto statements = sql::Parse(

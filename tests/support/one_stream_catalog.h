@@ -1,0 +1,25 @@
+// For tests that plan views: a planner catalog holding one schemaless stream, `fulfilment`.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sql/planner.h"
+
+namespace sluice::test_support {
+
+class OneStream : public sql::PlannerCatalog {
+ public:
+  OneStream() { spec_.name = "fulfilment"; }
+  const sql::StreamSpec* FindStream(std::string_view name) const override {
+    return name == spec_.name ? &spec_ : nullptr;
+  }
+  std::vector<std::string> StreamNames() const override { return {spec_.name}; }
+  bool IsView(std::string_view) const override { return false; }
+
+ private:
+  sql::StreamSpec spec_;
+};
+
+}  // namespace sluice::test_support
