@@ -69,4 +69,7 @@ run lake_events
 # where they may be damaged or planted.
 build avro_reader fuzz/avro_reader_fuzz.cc src/lake/avro.cc "${base_sources[@]}"
 run avro_reader
+# What a WebSocket subscriber sends: the frame reader of the subscription sessions.
+build websocket_frames fuzz/websocket_frames_fuzz.cc src/server/websocket_frames.cc
+run websocket_frames
 echo "fuzz: all targets ran clean"

@@ -792,6 +792,11 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
                   "subscribers mode: WebSocket clients in the rounds with subscribers")
       ->check(CLI::Range(1, 20000))
       ->capture_default_str();
+  sub->add_option("--batch-ms", options.batch_ms,
+                  "subscribers mode: pacing asked by each subscriber (?batch_ms=: at most one "
+                  "write per this many ms, every delta still its own message); 0: none")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   sub->add_option("--view-rate", options.view_rate,
                   "subscribers mode: updates per second of the subscribed view (one event each)")
       ->check(CLI::PositiveNumber)

@@ -54,6 +54,7 @@ struct BenchOptions {
   std::string lost_after = "5s";  // latency mode: unconfirmed this long after the end = lost
   int subscribers = 1000;         // subscribers mode
   double view_rate = 100;         // subscribers mode: view updates per second
+  int batch_ms = 0;               // subscribers mode: the subscriptions' ?batch_ms= (0: none)
   int rounds = 2;                 // subscribers mode: pairs of rounds
 };
 

@@ -71,7 +71,8 @@ struct SwarmStats {
 // Many subscribers on one epoll thread.
 class Swarm {
  public:
-  Swarm(const HttpUrl& url, std::atomic<bool>& measuring) : url_(url), measuring_(measuring) {}
+  Swarm(const HttpUrl& url, int batch_ms, std::atomic<bool>& measuring)
+      : url_(url), batch_ms_(batch_ms), measuring_(measuring) {}
   ~Swarm() { Stop(); }
 
   Status Connect(int n) {
@@ -85,10 +86,11 @@ class Swarm {
       return Status::Unavailable(fmt::format("cannot resolve {}: {}", url_.host, gai_strerror(rc)));
     epoll_ = epoll_create1(0);
     const std::string request = fmt::format(
-        "GET {}/v1/subscribe?view={} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\n"
+        "GET {}/v1/subscribe?view={}{} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n",
-        url_.path, kView, url_.host, url_.port);
+        url_.path, kView, batch_ms_ > 0 ? fmt::format("&batch_ms={}", batch_ms_) : "", url_.host,
+        url_.port);
     subscribers_.resize(static_cast<size_t>(n));
     Status result = Status::Ok();
     for (size_t i = 0; i < subscribers_.size(); ++i) {
@@ -254,6 +256,7 @@ class Swarm {
   }
 
   const HttpUrl url_;
+  const int batch_ms_;
   std::atomic<bool>& measuring_;
   std::vector<Subscriber> subscribers_;
   int epoll_ = -1;
@@ -361,7 +364,7 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     for (int subscribers : {0, o.subscribers}) {
       Round round;
       round.subscribers = subscribers;
-      Swarm swarm(url, measuring);
+      Swarm swarm(url, o.batch_ms, measuring);
       if (subscribers > 0) {
         if (Status st = swarm.Connect(subscribers); !st.ok()) {
           spdlog::error("bench: {}", st.message());
@@ -451,6 +454,7 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     j["mode"] = "subscribers";
     j["subscribers"] = o.subscribers;
     j["view_rate"] = o.view_rate;
+    j["batch_ms"] = o.batch_ms;
     j["duration_s"] = seconds;
     j["max_rate"] = o.max_rate;
     j["ingest_events_per_s_without"] = Median(without);
@@ -478,9 +482,10 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
   } else {
     fmt::print(
         "sluice bench subscribers: {} WebSocket clients of a view updated {:.0f} times/s, {:.0f} s "
-        "rounds{}\n",
+        "rounds{}{}\n",
         o.subscribers, o.view_rate, seconds,
-        o.max_rate > 0 ? fmt::format(", ingest capped at {:.0f} events/s", o.max_rate) : "");
+        o.max_rate > 0 ? fmt::format(", ingest capped at {:.0f} events/s", o.max_rate) : "",
+        o.batch_ms > 0 ? fmt::format(", batch_ms={}", o.batch_ms) : "");
     fmt::print(
         "  ingest: {:.0f} events/s without, {:.0f} with subscribers (median): ratio {:.3f}\n",
         Median(without), Median(with), ratio);

@@ -105,6 +105,9 @@ Status LoadConfigFile(const std::string& path, Config& config) {
         } else if (hk == "max_body_bytes_in_memory") {
           SLUICE_RETURN_IF_ERROR(ReadInt(path, name, hn, config.http_max_body_bytes_in_memory,
                                          1 << 20, int64_t{1} << 40));
+        } else if (hk == "websocket_ping_seconds") {
+          SLUICE_RETURN_IF_ERROR(
+              ReadInt(path, name, hn, config.http_websocket_ping_seconds, 1, 3600));
         } else {
           return Unknown(path, name);
         }

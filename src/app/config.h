@@ -15,6 +15,7 @@ struct Config {
   uint16_t http_port = 8080;
   int http_threads = 2;
   int64_t http_max_body_bytes_in_memory = 512ll << 20;  // beyond: 503 + Retry-After
+  int http_websocket_ping_seconds = 30;  // an idle WebSocket subscriber is pinged this often
   uint32_t log_partitions = 4;
   uint64_t log_segment_bytes = 128ull << 20;
   // Ingest answers 507 while less than this is free, keeping room for RocksDB (disk_space.h).
@@ -49,7 +50,7 @@ struct Config {
 // Reads a TOML file over `config`. Unknown keys are an error (a typo must not silently fall back
 // to a default). Recognised keys:
 //   data_dir = "./sluice-data"
-//   [http]     address = "0.0.0.0", port = 8080, threads = 2
+//   [http]     address = "0.0.0.0", port = 8080, threads = 2, websocket_ping_seconds = 30
 //   [log]      partitions = 4, segment_bytes = 134217728, retention = "7 days",
 //              housekeeping_interval = "1m"
 //   [pipeline] checkpoint_interval = "1s"

@@ -181,6 +181,7 @@ Status Engine::Start() {
   options.port = s.config.http_port;
   options.threads = s.config.http_threads;
   options.max_body_bytes_in_memory = static_cast<size_t>(s.config.http_max_body_bytes_in_memory);
+  options.websocket_ping_interval = std::chrono::seconds(s.config.http_websocket_ping_seconds);
   s.server = std::make_unique<server::HttpServer>(context, options);
   SLUICE_RETURN_IF_ERROR(s.server->Start());
   s.ready = true;

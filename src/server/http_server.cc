@@ -30,6 +30,9 @@ constexpr auto kDrainTime = std::chrono::seconds(2);  // lingering close, see Cl
 constexpr size_t kDrainChunk = 64 * 1024;
 // Names the version of the stream's subject to validate a request's events against.
 constexpr std::string_view kSchemaVersionHeader = "Sluice-Schema-Version";
+// The longest pacing a subscriber may ask for (?batch_ms=): its deltas must still arrive one by
+// one rather than coalesced, so a batch must stay well inside the delta log.
+constexpr int kMaxBatchMs = 1000;
 
 using Response = http::response<http::string_body>;
 
@@ -338,6 +341,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       Subscription subscription;
       subscription.where = QueryParam(t.query, "where");
       if (!CompileFilter(view_name, subscription.where, subscription.filter)) return;
+      if (const std::string batch = QueryParam(t.query, "batch_ms"); !batch.empty()) {
+        int ms = -1;
+        auto [end, ec] = std::from_chars(batch.data(), batch.data() + batch.size(), ms);
+        if (ec != std::errc() || end != batch.data() + batch.size() || ms < 0 || ms > kMaxBatchMs) {
+          SendError(400,
+                    fmt::format("batch_ms: '{}' is not a whole number of milliseconds from 0 "
+                                "to {}",
+                                batch, kMaxBatchMs),
+                    keep_alive_);
+          return;
+        }
+        subscription.batch = std::chrono::milliseconds(ms);
+      }
+      subscription.ping_interval = options_.websocket_ping_interval;
       if (!boost::beast::websocket::is_upgrade(req)) {
         SendError(426, "this endpoint speaks WebSocket: send an Upgrade request", keep_alive_);
         return;

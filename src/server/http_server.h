@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +42,8 @@ struct ServerOptions {
   // bytes): a client further behind gets a fresh snapshot in place.
   size_t delta_log_max_deltas = store::DeltaLog::kDefaultMaxDeltas;
   size_t delta_log_max_bytes = store::DeltaLog::kDefaultMaxBytes;
+  // A WebSocket subscriber is pinged after this long without a write (docs/http-api.md).
+  std::chrono::milliseconds websocket_ping_interval{30000};
 };
 
 // The answer to POST /v1/sql: an HTTP status and a JSON body.

@@ -1,6 +1,8 @@
 // Internal to the server module: what the HTTP session and the WebSocket session share.
 #pragma once
 
+#include <chrono>
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
@@ -15,10 +17,17 @@ using tcp = boost::asio::ip::tcp;
 
 class SubscriptionHub;
 
-// What a subscriber asked for besides the view: an optional filter (?where=).
+// What a subscriber asked for besides the view: an optional filter (?where=) and pacing
+// (?batch_ms=), and how the server keeps the connection alive.
 struct Subscription {
   std::string where;           // the filter's text; empty: every row
   store::RowPredicate filter;  // compiled from `where`; empty: every row
+  // At most one write per this many milliseconds, carrying every delta that arrived meanwhile
+  // (each still its own message); 0: each delta is written as soon as the client can take it.
+  std::chrono::milliseconds batch{0};
+  // A ping after this long without a write, so that a vanished client is noticed (the socket's
+  // TCP_USER_TIMEOUT then closes it) and idle proxies keep the connection.
+  std::chrono::milliseconds ping_interval{30000};
 };
 
 // Takes over a connection whose request asked for a WebSocket upgrade to /v1/subscribe.

@@ -101,7 +101,13 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
           message.version = *have;
           return message;
         }
-        log_.CollectAfter(*have, deltas);
+        // Enough to tell whether the subscriber is further behind than coalescing allows;
+        // only then are all the deltas needed.
+        log_.CollectAfter(*have, deltas, coalesce_after_deltas_ + 1);
+        if (deltas.size() > coalesce_after_deltas_) {
+          deltas.clear();
+          log_.CollectAfter(*have, deltas);
+        }
       }
     }
     if (deltas.empty()) {  // nothing sent yet, or the cursor fell off the log

@@ -1,5 +1,6 @@
 #include "store/delta_log.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -31,11 +32,12 @@ void DeltaLog::Append(std::shared_ptr<const ViewDelta> delta) {
   }
 }
 
-void DeltaLog::CollectAfter(uint64_t have,
-                            std::vector<std::shared_ptr<const ViewDelta>>& out) const {
+void DeltaLog::CollectAfter(uint64_t have, std::vector<std::shared_ptr<const ViewDelta>>& out,
+                            size_t limit) const {
   if (!Covers(have)) throw std::logic_error("DeltaLog: the deltas after the cursor were evicted");
-  for (size_t i = static_cast<size_t>(have - base_version_); i < deltas_.size(); ++i)
-    out.push_back(deltas_[i]);
+  const size_t first = static_cast<size_t>(have - base_version_);
+  const size_t end = first + std::min(limit, deltas_.size() - first);
+  for (size_t i = first; i < end; ++i) out.push_back(deltas_[i]);
 }
 
 CoalescedChanges CoalesceDeltas(const std::vector<std::shared_ptr<const ViewDelta>>& deltas,

@@ -49,8 +49,10 @@ class DeltaLog {
   uint64_t last_version() const { return last_version_; }
   // True when a reader at `have` can catch up from the log (nothing it needs was evicted).
   bool Covers(uint64_t have) const { return have >= base_version_ && have <= last_version_; }
-  // Appends the deltas after `have` (which must be covered) to `out`, oldest first.
-  void CollectAfter(uint64_t have, std::vector<std::shared_ptr<const ViewDelta>>& out) const;
+  // Appends the deltas after `have` (which must be covered) to `out`, oldest first: all of
+  // them, or the first `limit`.
+  void CollectAfter(uint64_t have, std::vector<std::shared_ptr<const ViewDelta>>& out,
+                    size_t limit = SIZE_MAX) const;
 
   size_t size() const { return deltas_.size(); }
   size_t bytes() const { return bytes_; }

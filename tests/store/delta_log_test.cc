@@ -122,6 +122,11 @@ TEST(DeltaLog, CursorsCoverWhatIsRetained) {
   EXPECT_EQ(out[0]->version, 4u);
   EXPECT_EQ(out[1]->version, 5u);
   out.clear();
+  log.CollectAfter(2, out, 2);  // the first two only
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]->version, 3u);
+  EXPECT_EQ(out[1]->version, 4u);
+  out.clear();
   log.CollectAfter(5, out);
   EXPECT_TRUE(out.empty());
   EXPECT_THROW(log.CollectAfter(1, out), std::logic_error);
