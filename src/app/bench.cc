@@ -802,7 +802,7 @@ void AddBenchOptions(CLI::App* sub, BenchOptions& options) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_option("--rounds", options.rounds,
-                  "subscribers mode: pairs of rounds (without, then with subscribers)")
+                  "subscribers mode: pairs of rounds with and without subscribers (in ABBA order)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   sub->add_option("--duration", options.duration, "measured time, after the warm-up")

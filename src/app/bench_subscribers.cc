@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -361,7 +362,11 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
   std::vector<Round> rounds;
   bool failed = false;
   for (int pair = 0; pair < o.rounds && !failed; ++pair) {
-    for (int subscribers : {0, o.subscribers}) {
+    // ABBA order (without, with, with, without, ...): a machine that drifts over the run (a
+    // filling disk, a growing log) then weighs on both sides alike.
+    const std::array<int, 2> order =
+        pair % 2 == 0 ? std::array<int, 2>{0, o.subscribers} : std::array<int, 2>{o.subscribers, 0};
+    for (int subscribers : order) {
       Round round;
       round.subscribers = subscribers;
       Swarm swarm(url, o.batch_ms, measuring);
@@ -448,6 +453,13 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
   }
   if (with.empty()) min_deltas = 0;
   const double ratio = Median(without) > 0 ? Median(with) / Median(without) : 0;
+  std::vector<double> pair_ratios;  // consecutive rounds: with / without of each pair
+  for (size_t i = 0; i + 1 < rounds.size(); i += 2) {
+    const Round& a = rounds[i].subscribers == 0 ? rounds[i] : rounds[i + 1];
+    const Round& b = rounds[i].subscribers == 0 ? rounds[i + 1] : rounds[i];
+    if (a.ingest.events_per_s > 0)
+      pair_ratios.push_back(b.ingest.events_per_s / a.ingest.events_per_s);
+  }
   const double seconds = static_cast<double>(duration_us) / 1e6;
   if (o.json) {
     nlohmann::ordered_json j;
@@ -460,6 +472,7 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
     j["ingest_events_per_s_without"] = Median(without);
     j["ingest_events_per_s_with"] = Median(with);
     j["ingest_ratio"] = ratio;
+    j["pair_ratios"] = pair_ratios;
     j["deltas_per_client_min"] = min_deltas;
     j["deltas_per_client_max"] = max_deltas;
     j["expected_deltas"] = o.view_rate * seconds;
@@ -487,8 +500,9 @@ int RunSubscribers(const BenchOptions& o, const HttpUrl& url, int64_t warmup_us,
         o.max_rate > 0 ? fmt::format(", ingest capped at {:.0f} events/s", o.max_rate) : "",
         o.batch_ms > 0 ? fmt::format(", batch_ms={}", o.batch_ms) : "");
     fmt::print(
-        "  ingest: {:.0f} events/s without, {:.0f} with subscribers (median): ratio {:.3f}\n",
-        Median(without), Median(with), ratio);
+        "  ingest: {:.0f} events/s without, {:.0f} with subscribers (median): ratio {:.3f}; "
+        "pairs {:.3f}\n",
+        Median(without), Median(with), ratio, fmt::join(pair_ratios, ", "));
     fmt::print(
         "  deltas per client per round: {}..{} (expected {:.0f} = {:.0f}/s x {:.0f} s; the view "
         "advanced >= {} versions per round); gaps {}, coalesced {}, resyncs {}, closed {}\n",

@@ -88,6 +88,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
   if (client) have = cursor.scanned;
   for (;;) {
     deltas.clear();
+    bool coalesce = false;
     FeedMessage message;
     {
       std::lock_guard lock(mu_);
@@ -101,13 +102,12 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
           message.version = *have;
           return message;
         }
-        // Enough to tell whether the subscriber is further behind than coalescing allows;
-        // only then are all the deltas needed.
-        log_.CollectAfter(*have, deltas, coalesce_after_deltas_ + 1);
-        if (deltas.size() > coalesce_after_deltas_) {
-          deltas.clear();
-          log_.CollectAfter(*have, deltas);
-        }
+        // A subscriber a few versions behind (a burst of deltas while its last write
+        // completed, or a paced one) gets them one by one; one further behind gets a single
+        // coalesced delta of all of them.
+        coalesce = log_.last_version() - *have > coalesce_after_deltas_ ||
+                   log_.TextBytesAfter(*have) > coalesce_after_bytes_;
+        log_.CollectAfter(*have, deltas, coalesce ? SIZE_MAX : 1);
       }
     }
     if (deltas.empty()) {  // nothing sent yet, or the cursor fell off the log
@@ -120,12 +120,6 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
       cursor.client = cursor.scanned = version;
       return message;
     }
-    // A subscriber a few versions behind (a burst of deltas while its last write completed)
-    // gets them one by one; one further behind gets a single coalesced delta.
-    size_t pending_bytes = 0;
-    for (const auto& delta : deltas) pending_bytes += delta->text->size();
-    if (deltas.size() <= coalesce_after_deltas_ && pending_bytes <= coalesce_after_bytes_)
-      deltas.resize(1);
     const uint64_t since = *client;
     const uint64_t version = deltas.back()->version;
     message.kind = FeedMessage::Kind::kDelta;

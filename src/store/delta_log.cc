@@ -13,6 +13,8 @@ DeltaLog::DeltaLog(size_t max_deltas, size_t max_bytes)
 
 void DeltaLog::Reset(uint64_t version) {
   deltas_.clear();
+  text_bytes_before_.clear();
+  text_bytes_appended_ = 0;
   bytes_ = 0;
   base_version_ = version;
   last_version_ = version;
@@ -24,12 +26,21 @@ void DeltaLog::Append(std::shared_ptr<const ViewDelta> delta) {
                            " does not follow " + std::to_string(last_version_));
   last_version_ = delta->version;
   bytes_ += delta->bytes();
+  text_bytes_before_.push_back(text_bytes_appended_);
+  text_bytes_appended_ += delta->text->size();
   deltas_.push_back(std::move(delta));
   while (deltas_.size() > 1 && (deltas_.size() > max_deltas_ || bytes_ > max_bytes_)) {
     bytes_ -= deltas_.front()->bytes();
     base_version_ = deltas_.front()->version;
     deltas_.pop_front();
+    text_bytes_before_.pop_front();
   }
+}
+
+uint64_t DeltaLog::TextBytesAfter(uint64_t have) const {
+  if (!Covers(have)) throw std::logic_error("DeltaLog: the deltas after the cursor were evicted");
+  if (have == last_version_) return 0;
+  return text_bytes_appended_ - text_bytes_before_[static_cast<size_t>(have - base_version_)];
 }
 
 void DeltaLog::CollectAfter(uint64_t have, std::vector<std::shared_ptr<const ViewDelta>>& out,

@@ -53,6 +53,8 @@ class DeltaLog {
   // them, or the first `limit`.
   void CollectAfter(uint64_t have, std::vector<std::shared_ptr<const ViewDelta>>& out,
                     size_t limit = SIZE_MAX) const;
+  // The bytes of message text (ViewDelta::text) of the deltas after `have` (covered), in O(1).
+  uint64_t TextBytesAfter(uint64_t have) const;
 
   size_t size() const { return deltas_.size(); }
   size_t bytes() const { return bytes_; }
@@ -61,6 +63,8 @@ class DeltaLog {
   const size_t max_deltas_;
   const size_t max_bytes_;
   std::deque<std::shared_ptr<const ViewDelta>> deltas_;
+  std::deque<uint64_t> text_bytes_before_;  // per delta: text bytes appended before it
+  uint64_t text_bytes_appended_ = 0;        // since the last Reset
   uint64_t base_version_ = 0;  // the version before deltas_.front() (= last when empty)
   uint64_t last_version_ = 0;
   size_t bytes_ = 0;

@@ -121,6 +121,9 @@ TEST(DeltaLog, CursorsCoverWhatIsRetained) {
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0]->version, 4u);
   EXPECT_EQ(out[1]->version, 5u);
+  EXPECT_EQ(log.TextBytesAfter(5), 0u);
+  EXPECT_EQ(log.TextBytesAfter(3), out[0]->text->size() + out[1]->text->size());
+  EXPECT_EQ(log.TextBytesAfter(2), r.deltas[2]->text->size() + log.TextBytesAfter(3));
   out.clear();
   log.CollectAfter(2, out, 2);  // the first two only
   ASSERT_EQ(out.size(), 2u);
