@@ -111,9 +111,11 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   // or pacing holds it back (the batch timer pumps).
   void Pump() {
     if (writing_ || closed_ || feed_ == nullptr || close_sent_) return;
+    const bool paced = control_out_.empty() && !close_queued_ && subscription_.batch.count() > 0;
+    // A paced subscriber is woken by every delta: while its timer runs, that costs nothing.
+    if (paced && batch_timer_armed_) return;
     const SteadyClock::time_point now = SteadyClock::now();
-    if (control_out_.empty() && !close_queued_ && subscription_.batch.count() > 0 &&
-        now < next_write_at_) {
+    if (paced && now < next_write_at_) {
       ArmBatchTimer();
       return;
     }
