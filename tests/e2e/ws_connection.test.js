@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 
 import {
-  freshDataDir, makeEvent, ndjson, postEvents, sleep, startSluice,
+  freshDataDir, makeEvent, ndjson, postEvents, runSql, sleep, startSluice,
 } from './lib/sluice.js';
 
 function subscribe(url, query) {
@@ -155,6 +155,26 @@ describe('WebSocket connection', () => {
     paced.ws.close();
     unpaced.ws.close();
     await Promise.all([paced.closedPromise, unpaced.closedPromise]);
+  });
+
+  test('DROP VIEW sends "dropped" last, then closes normally with the reason', async () => {
+    const created = await runSql(sluice.url, `CREATE MATERIALIZED VIEW short_lived AS
+        SELECT warehouse_id, count(*) AS events FROM fulfilment GROUP BY warehouse_id`);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const client = subscribe(sluice.url, 'view=short_lived&batch_ms=200');
+    await client.opened;
+    const res = await postEvents(sluice.url, 'fulfilment', ndjson([makeEvent()]));
+    assert.equal(res.status, 200);
+    const dropped = await runSql(sluice.url, 'DROP VIEW short_lived');
+    assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
+    const closed = await Promise.race([client.closedPromise, sleep(5000).then(() => null)]);
+    assert.ok(closed, 'the server closed the subscription');
+    assert.equal(closed.code, 1000);
+    assert.equal(closed.reason, 'view dropped');
+    const types = client.messages.map((m) => m.type);
+    assert.equal(types[0], 'snapshot');
+    assert.deepEqual(types.at(-1), 'dropped');
+    assert.equal(client.messages.at(-1).view, 'short_lived');
   });
 
   test('a batch_ms that is not 0..1000 whole milliseconds is refused with 400', async () => {
