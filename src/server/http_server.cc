@@ -30,8 +30,8 @@ constexpr auto kDrainTime = std::chrono::seconds(2);  // lingering close, see Cl
 constexpr size_t kDrainChunk = 64 * 1024;
 // Names the version of the stream's subject to validate a request's events against.
 constexpr std::string_view kSchemaVersionHeader = "Sluice-Schema-Version";
-// The longest pacing a subscriber may ask for (?batch_ms=): its deltas must still arrive one by
-// one rather than coalesced, so a batch must stay well inside the delta log.
+// The longest pacing a subscriber may ask for (?batch_ms=). A batch of more deltas than the hub
+// sends one by one (FeedLimits::coalesce_after_deltas) arrives as one coalesced delta.
 constexpr int kMaxBatchMs = 1000;
 
 using Response = http::response<http::string_body>;
