@@ -91,7 +91,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   void OnAccept(beast::error_code ec) {
     if (ec) return;
     socket_ = std::move(handshake_->next_layer());
-    handshake_.reset();
+    // Beast's accept operation is still on the stack: free the stream once it has returned.
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->handshake_.reset(); });
     const int fd = socket_.native_handle();
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
