@@ -404,7 +404,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       store::RowPredicate filter;
       if (!CompileFilter(seg[2], QueryParam(t.query, "where"), filter)) return;
-      SendJson(200, view->SnapshotJson(filter));  // an empty filter keeps every row
+      Result<std::string> snapshot = view->SnapshotJson(filter);  // empty filter: every row
+      if (!snapshot.ok()) {
+        SendError(HttpStatusFor(snapshot.status()),
+                  fmt::format("reading view '{}': {}", seg[2], snapshot.status().message()),
+                  keep_alive_);
+        return;
+      }
+      SendJson(200, std::move(snapshot).value());
       return;
     }
     if (seg.size() == 1 && seg[0] == "healthz") {

@@ -112,9 +112,14 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
     }
     if (deltas.empty()) {  // nothing sent yet, or the cursor fell off the log
       uint64_t version = 0;
-      std::string snapshot = view_->SnapshotJson(channel.filter, &version);
+      Result<std::string> snapshot = view_->SnapshotJson(channel.filter, &version);
+      if (!snapshot.ok()) {
+        message.kind = FeedMessage::Kind::kFailed;
+        message.text = std::make_shared<const std::string>(snapshot.status().message());
+        return message;
+      }
       message.kind = FeedMessage::Kind::kSnapshot;
-      message.text = std::make_shared<const std::string>(std::move(snapshot));
+      message.text = std::make_shared<const std::string>(std::move(snapshot).value());
       message.version = version;
       message.resync = client.has_value();
       cursor.client = cursor.scanned = version;

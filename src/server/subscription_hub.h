@@ -61,7 +61,8 @@ struct FeedCursor {
 };
 
 struct FeedMessage {
-  enum class Kind { kNothing, kSnapshot, kDelta, kDropped };
+  // kFailed: the snapshot could not be read (text: why); the subscription ends with an error.
+  enum class Kind { kNothing, kSnapshot, kDelta, kDropped, kFailed };
   Kind kind = Kind::kNothing;
   std::shared_ptr<const std::string> text;
   uint64_t version = 0;    // the version the client holds once this is applied

@@ -33,6 +33,7 @@ enum Opcode : uint8_t {
 inline constexpr uint16_t kCloseNormal = 1000;
 inline constexpr uint16_t kCloseGoingAway = 1001;
 inline constexpr uint16_t kCloseProtocolError = 1002;
+inline constexpr uint16_t kCloseInternalError = 1011;
 
 // The header of a final, unmasked frame: 2, 4 or 10 bytes.
 struct FrameHeader {

@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "server/session.h"
 #include "server/subscription_hub.h"
 #include "server/websocket_frames.h"
@@ -126,6 +128,11 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
            bytes < kMaxBytesPerWrite) {
       FeedMessage message = feed_->Next(*channel_, cursor_);
       if (message.kind == FeedMessage::Kind::kNothing) break;
+      if (message.kind == FeedMessage::Kind::kFailed) {  // the client reconnects later
+        spdlog::error("subscription to view '{}' ends: {}", view_->name(), *message.text);
+        QueueClose(frames::EncodeCloseFrame(frames::kCloseInternalError, *message.text));
+        break;
+      }
       if (message.kind == FeedMessage::Kind::kSnapshot && message.resync) resyncs_->Add();
       if (message.kind == FeedMessage::Kind::kDelta && message.coalesced) coalesced_->Add();
       bytes += message.text->size();

@@ -276,10 +276,33 @@ uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>
   return this->version();
 }
 
-std::string View::SnapshotJson(const RowPredicate& filter, uint64_t* version) const {
-  std::lock_guard lock(mu_);
-  if (version != nullptr) *version = version_;
-  return SnapshotJsonLocked(filter);
+Result<std::string> View::SnapshotJson(const RowPredicate& filter, uint64_t* version,
+                                       std::string_view from, std::string_view to) const {
+  std::string rows;
+  bool first = true;
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t at,
+                          ScanRows(from, to, [&](std::string_view, std::string_view row) {
+                            if (filter && !filter(row)) return true;
+                            if (!first) rows += ',';
+                            first = false;
+                            rows += row;
+                            return true;
+                          }));
+  if (version != nullptr) *version = at;
+  std::string out;
+  out.reserve(128 + rows.size());
+  out += "{\"type\":\"snapshot\",\"view\":";
+  AppendJsonString(out, definition_.name);
+  out += ",\"version\":";
+  out += std::to_string(at);
+  out += ",\"columns\":";
+  AppendStringArray(out, definition_.columns);
+  out += ",\"key\":";
+  AppendStringArray(out, definition_.key_columns);
+  out += ",\"rows\":[";
+  out += rows;
+  out += "]}";
+  return out;
 }
 
 std::string View::SnapshotJsonLocked(const RowPredicate& filter) const {

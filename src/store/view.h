@@ -157,9 +157,13 @@ class View {
   uint64_t version() const;
   size_t row_count() const;
 
-  // The snapshot document described above; `filter` (optional) keeps only rows for which it
-  // returns true. `version` (optional) receives the snapshot's version.
-  std::string SnapshotJson(const RowPredicate& filter = {}, uint64_t* version = nullptr) const;
+  // The snapshot document described above, of the rows whose key is in [from, to) (`to`
+  // empty: no upper bound) that `filter` (optional) keeps; `version` (optional) receives its
+  // version. Read as ScanRows() reads (a store-backed view outside its lock, so a large
+  // snapshot does not hold up Apply()); a failed read of the stored rows is returned, never a
+  // partial snapshot.
+  Result<std::string> SnapshotJson(const RowPredicate& filter = {}, uint64_t* version = nullptr,
+                                   std::string_view from = {}, std::string_view to = {}) const;
 
   // Calls `row` with every row's JSON object text, in key order: all rows are of one version,
   // which it returns. `row` must not call into the view. Used by queries over the view.

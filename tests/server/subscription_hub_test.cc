@@ -138,5 +138,44 @@ TEST(SubscriptionHub, RestoringViewSendsNothingUntilItsRowsAreIn) {
   hub.Leave(feed, &member);
 }
 
+// Stored rows that cannot be read.
+class UnreadableRows : public store::CommittedRows {
+ public:
+  class FailedCursor : public Cursor {
+   public:
+    void Seek(std::string_view) override {}
+    bool Valid() const override { return false; }
+    void Next() override {}
+    std::string_view key() const override { return {}; }
+    std::string_view row() const override { return {}; }
+    Status status() const override { return Status::IOError("the disk is gone"); }
+  };
+  Result<std::optional<std::string>> Get(std::string_view) const override {
+    return Status::IOError("the disk is gone");
+  }
+  std::unique_ptr<Cursor> Open() const override { return std::make_unique<FailedCursor>(); }
+};
+
+// A subscriber never gets a snapshot missing rows: a failed read ends its subscription (the
+// session closes with 1011 and the reason; the client reconnects).
+TEST(SubscriptionHub, ASnapshotThatCannotBeReadFailsTheSubscription) {
+  boost::asio::io_context io;
+  auto view = std::make_shared<store::View>(store::ViewDefinition{"v", {"k", "n"}, {"k"}, "SELECT"},
+                                            /*restoring=*/true);
+  view->UseStore(std::make_shared<UnreadableRows>(), 5);
+  view->Reset({}, 3);
+  SubscriptionHub hub(Limits());
+  CountingMember member;
+  auto feed = hub.Join(view, io.get_executor(), &member);
+  auto channel = feed->Channel("", {});
+  FeedCursor cursor;
+  FeedMessage message = feed->Next(*channel, cursor);
+  EXPECT_EQ(message.kind, FeedMessage::Kind::kFailed);
+  ASSERT_NE(message.text, nullptr);
+  EXPECT_NE(message.text->find("the disk is gone"), std::string::npos) << *message.text;
+  EXPECT_FALSE(cursor.client.has_value());
+  hub.Leave(feed, &member);
+}
+
 }  // namespace
 }  // namespace sluice::server

@@ -37,7 +37,7 @@ TEST(View, ApplyAdvancesVersionAndNotifiesWithDelta) {
       seen[2].second,
       R"({"type":"delta","view":"v","version":3,"since":2,"position":13,"rows":[],"deleted":[{"k":"b","n":1}]})");
   EXPECT_EQ(view.row_count(), 1u);
-  EXPECT_NE(view.SnapshotJson().find(R"("version":3)"), std::string::npos);
+  EXPECT_NE(view.SnapshotJson()->find(R"("version":3)"), std::string::npos);
 }
 
 TEST(View, ForEachRowVisitsTheRowsOfOneVersionInKeyOrder) {
@@ -154,7 +154,7 @@ TEST(View, StoreBackedViewMergesItsChangesOverTheCommittedRows) {
   EXPECT_NE(deltas[1].find(R"("deleted":[{"k":"a","n":1}])"), std::string::npos);
   EXPECT_EQ(view.row_count(), 2u);  // b new, c updated, a deleted
   EXPECT_EQ(KeysOf(view), (std::vector<std::string>{"b", "c"}));
-  EXPECT_NE(view.SnapshotJson().find(R"({"k":"c","n":2})"), std::string::npos);
+  EXPECT_NE(view.SnapshotJson()->find(R"({"k":"c","n":2})"), std::string::npos);
 
   // Sealed rows stay visible until committed; changes after the seal go on top of them.
   SealedRows sealed = view.SealForCommit();
@@ -172,6 +172,49 @@ TEST(View, StoreBackedViewMergesItsChangesOverTheCommittedRows) {
   EXPECT_EQ(KeysOf(view, "c", "d"), (std::vector<std::string>{"c"}));
   EXPECT_EQ(KeysOf(view, "b"), (std::vector<std::string>{"b", "c", "d"}));
   EXPECT_EQ(KeysOf(view, "c\xff"), (std::vector<std::string>{"d"}));
+}
+
+TEST(View, SnapshotsReadAKeyRangeAndFailRatherThanMissRows) {
+  auto committed = std::make_shared<FakeCommittedRows>();
+  committed->rows = {{"a", R"({"k":"a","n":1})"}, {"c", R"({"k":"c","n":1})"}};
+  View view(Def(), /*restoring=*/true);
+  view.UseStore(committed, 2);
+  view.Reset({}, 7);
+  view.Apply({{"b", R"({"k":"b","n":1})"}}, 1);
+  uint64_t version = 0;
+  Result<std::string> range = view.SnapshotJson({}, &version, "b", "c");
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(version, 8u);
+  EXPECT_NE(range->find(R"("version":8)"), std::string::npos);
+  EXPECT_NE(range->find(R"("rows":[{"k":"b","n":1}]})"), std::string::npos) << *range;
+  Result<std::string> filtered = view.SnapshotJson(
+      [](std::string_view row) { return row.find(R"("k":"c")") != std::string_view::npos; });
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_NE(filtered->find(R"("rows":[{"k":"c","n":1}]})"), std::string::npos) << *filtered;
+
+  // Stored rows that cannot be read: an error, not a snapshot without them.
+  class UnreadableRows : public CommittedRows {
+   public:
+    class FailedCursor : public Cursor {
+     public:
+      void Seek(std::string_view) override {}
+      bool Valid() const override { return false; }
+      void Next() override {}
+      std::string_view key() const override { return {}; }
+      std::string_view row() const override { return {}; }
+      Status status() const override { return Status::IOError("the disk is gone"); }
+    };
+    Result<std::optional<std::string>> Get(std::string_view) const override {
+      return Status::IOError("the disk is gone");
+    }
+    std::unique_ptr<Cursor> Open() const override { return std::make_unique<FailedCursor>(); }
+  };
+  View unreadable(Def(), /*restoring=*/true);
+  unreadable.UseStore(std::make_shared<UnreadableRows>(), 3);
+  unreadable.Reset({}, 1);
+  Result<std::string> failed = unreadable.SnapshotJson();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("the disk is gone"), std::string::npos);
 }
 
 TEST(View, AFailedCommitKeepsItsRowsForTheNextSeal) {

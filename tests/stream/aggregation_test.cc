@@ -128,7 +128,7 @@ class StreamPipelineTest : public ::testing::Test {
 
   // The view's rows, as JSON texts in key order.
   std::vector<std::string> Rows(const std::shared_ptr<store::View>& view = nullptr) {
-    std::string snapshot = (view ? view : view_)->SnapshotJson();
+    std::string snapshot = (view ? view : view_)->SnapshotJson().value();
     simdjson::dom::parser parser;
     simdjson::dom::element doc = parser.parse(snapshot);
     std::vector<std::string> rows;
