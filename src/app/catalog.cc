@@ -698,7 +698,7 @@ struct Catalog::Impl {
     return page.ToJson(name);
   }
 
-  Result<store::RowPredicate> CompileFilter(const std::string& name, const std::string& where) {
+  Result<store::RowFilter> CompileFilter(const std::string& name, const std::string& where) {
     std::lock_guard lock(mu);
     auto it = views.find(name);
     if (it == views.end()) return Status::NotFound(fmt::format("unknown view '{}'", name));
@@ -1624,8 +1624,7 @@ Result<std::string> Catalog::LateEventsJson(const std::string& view, uint64_t fr
   return impl_->LateEventsJson(view, from, limit);
 }
 
-Result<store::RowPredicate> Catalog::CompileFilter(const std::string& view,
-                                                   const std::string& where) {
+Result<store::RowFilter> Catalog::CompileFilter(const std::string& view, const std::string& where) {
   return impl_->CompileFilter(view, where);
 }
 

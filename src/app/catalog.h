@@ -100,7 +100,7 @@ class Catalog {
   Result<std::string> LateEventsJson(const std::string& view, uint64_t from, size_t limit);
 
   // A where= filter over the view's rows (app/view_filter.h); NotFound for an unknown view.
-  Result<store::RowPredicate> CompileFilter(const std::string& view, const std::string& where);
+  Result<store::RowFilter> CompileFilter(const std::string& view, const std::string& where);
 
  private:
   struct Impl;

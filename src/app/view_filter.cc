@@ -4,14 +4,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "app/view_query.h"
 #include "sql/event_fields.h"
 #include "sql/expr.h"
 #include "sql/functions.h"
 #include "sql/parser.h"
+#include "sql/query.h"
 
 namespace sluice::app {
 namespace {
@@ -65,7 +68,7 @@ class CompiledFilter {
 
 }  // namespace
 
-Result<store::RowPredicate> CompileViewFilter(const sql::ViewPlan& plan, std::string_view where) {
+Result<store::RowFilter> CompileViewFilter(const sql::ViewPlan& plan, std::string_view where) {
   auto fail = [&](const Status& st) {
     return Status::InvalidArgument(fmt::format("where: {}", st.message()));
   };
@@ -93,11 +96,14 @@ Result<store::RowPredicate> CompileViewFilter(const sql::ViewPlan& plan, std::st
   sql::Scope scope;
   sql::FieldSet fields;
   std::vector<sql::Type> types;
-  for (const sql::OutputColumn& c : plan.columns) {
+  std::vector<size_t> plan_column;  // per filter column: its index among the plan's columns
+  for (size_t i = 0; i < plan.columns.size(); ++i) {
+    const sql::OutputColumn& c = plan.columns[i];
     if (!FilterableColumn(plan, c.name)) continue;
     scope.AddColumn(c.name, c.type, static_cast<int>(types.size()));
     fields.Add(sql::FieldPath{sql::PathStep{c.name, -1}});
     types.push_back(c.type);
+    plan_column.push_back(i);
   }
   scope.SetAggregateHint("in a filter");
   Result<sql::BoundExpr> bound = sql::Bind(*parsed, scope);
@@ -108,10 +114,17 @@ Result<store::RowPredicate> CompileViewFilter(const sql::ViewPlan& plan, std::st
   sql::FieldSet no_fields;  // the expression reads columns, not event fields
   Result<sql::CompiledExpr> compiled = sql::Compile(*bound, no_fields);
   if (!compiled.ok()) return fail(compiled.status());
+  store::RowFilter result;
+  {
+    sql::Arena arena;  // the constraints' text, until they are encoded into the range
+    std::vector<sql::ColumnConstraint> constraints = sql::ConstraintsOf(*bound, types, arena);
+    for (sql::ColumnConstraint& c : constraints) c.column = plan_column[c.column];
+    std::tie(result.from, result.to) = ViewQueryTable(plan, nullptr).KeyRange(constraints);
+  }
   auto filter =
       std::make_shared<CompiledFilter>(std::move(compiled).value(), fields, std::move(types));
-  return store::RowPredicate(
-      [filter](std::string_view row_json) { return filter->Matches(row_json); });
+  result.keep = [filter](std::string_view row_json) { return filter->Matches(row_json); };
+  return result;
 }
 
 }  // namespace sluice::app

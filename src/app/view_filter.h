@@ -11,6 +11,9 @@
 // * The predicate keeps a row when the expression is TRUE (NULL and FALSE drop it, as WHERE
 //   does). It is thread-safe (one evaluation at a time per filter) and never throws; a row that
 //   is not valid JSON is dropped.
+// * The key range is the one a query with the same WHERE reads (ViewQueryTable::KeyRange:
+//   equalities on the leading GROUP BY keys, then a window_start range once every key is
+//   fixed): no row outside it passes the predicate, so snapshots read only the range.
 #pragma once
 
 #include <string_view>
@@ -21,6 +24,6 @@
 
 namespace sluice::app {
 
-Result<store::RowPredicate> CompileViewFilter(const sql::ViewPlan& plan, std::string_view where);
+Result<store::RowFilter> CompileViewFilter(const sql::ViewPlan& plan, std::string_view where);
 
 }  // namespace sluice::app

@@ -402,9 +402,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         SendError(HttpStatusFor(available), available.message(), keep_alive_);
         return;
       }
-      store::RowPredicate filter;
+      store::RowFilter filter;  // none: every row
       if (!CompileFilter(seg[2], QueryParam(t.query, "where"), filter)) return;
-      Result<std::string> snapshot = view->SnapshotJson(filter);  // empty filter: every row
+      Result<std::string> snapshot =
+          view->SnapshotJson(filter.keep, nullptr, filter.from, filter.to);
       if (!snapshot.ok()) {
         SendError(HttpStatusFor(snapshot.status()),
                   fmt::format("reading view '{}': {}", seg[2], snapshot.status().message()),
@@ -447,14 +448,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // Compiles a where= filter for `view` into `filter` (left empty without one); false (after
   // answering 400) when it does not compile.
-  bool CompileFilter(const std::string& view, const std::string& where,
-                     store::RowPredicate& filter) {
+  bool CompileFilter(const std::string& view, const std::string& where, store::RowFilter& filter) {
     if (where.empty()) return true;
     if (!context_.compile_filter) {
       SendError(400, "this server does not support where= filters", keep_alive_);
       return false;
     }
-    Result<store::RowPredicate> compiled = context_.compile_filter(view, where);
+    Result<store::RowFilter> compiled = context_.compile_filter(view, where);
     if (!compiled.ok()) {
       SendError(HttpStatusFor(compiled.status()), compiled.status().message(), keep_alive_);
       return false;

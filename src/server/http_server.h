@@ -63,7 +63,7 @@ using TableRowsHandler =
 // Compiles a row filter (?where= on /v1/subscribe and GET /v1/views/{view}) for a view: the
 // predicate (callable from any thread), or InvalidArgument with the reason (answered with 400).
 using FilterCompiler =
-    std::function<Result<store::RowPredicate>(const std::string& view, const std::string& where)>;
+    std::function<Result<store::RowFilter>(const std::string& view, const std::string& where)>;
 
 struct ServerContext {
   ingest::Ingestor* ingestor = nullptr;

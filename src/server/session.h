@@ -20,8 +20,8 @@ class SubscriptionHub;
 // What a subscriber asked for besides the view: an optional filter (?where=) and pacing
 // (?batch_ms=), and how the server keeps the connection alive.
 struct Subscription {
-  std::string where;           // the filter's text; empty: every row
-  store::RowPredicate filter;  // compiled from `where`; empty: every row
+  std::string where;        // the filter's text; empty: every row
+  store::RowFilter filter;  // compiled from `where`; empty: every row
   // At most one write per this many milliseconds, carrying every delta that arrived meanwhile
   // (each still its own message); 0: each delta is written as soon as the client can take it.
   std::chrono::milliseconds batch{0};

@@ -66,8 +66,7 @@ size_t ViewFeed::MemberCountLocked() const {
   return n;
 }
 
-std::shared_ptr<FeedChannel> ViewFeed::Channel(const std::string& where,
-                                               store::RowPredicate filter) {
+std::shared_ptr<FeedChannel> ViewFeed::Channel(const std::string& where, store::RowFilter filter) {
   std::lock_guard lock(mu_);
   std::weak_ptr<FeedChannel>& slot = channels_[where];
   if (auto existing = slot.lock()) return existing;
@@ -112,7 +111,8 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
     }
     if (deltas.empty()) {  // nothing sent yet, or the cursor fell off the log
       uint64_t version = 0;
-      Result<std::string> snapshot = view_->SnapshotJson(channel.filter, &version);
+      Result<std::string> snapshot = view_->SnapshotJson(channel.filter.keep, &version,
+                                                         channel.filter.from, channel.filter.to);
       if (!snapshot.ok()) {
         message.kind = FeedMessage::Kind::kFailed;
         message.text = std::make_shared<const std::string>(snapshot.status().message());
@@ -130,7 +130,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
     message.kind = FeedMessage::Kind::kDelta;
     message.version = version;
     message.coalesced = deltas.size() > 1;
-    if (!message.coalesced && !channel.filter) {
+    if (!message.coalesced && !channel.filter.keep) {
       message.text = deltas.front()->text;
       deltas.clear();
       cursor.client = cursor.scanned = version;
@@ -141,7 +141,7 @@ FeedMessage ViewFeed::Next(FeedChannel& channel, FeedCursor& cursor) {
       if (channel.cached_version == version && channel.cached_since == since) {
         message.text = channel.cached_text;
       } else {
-        const store::CoalescedChanges changes = store::CoalesceDeltas(deltas, channel.filter);
+        const store::CoalescedChanges changes = store::CoalesceDeltas(deltas, channel.filter.keep);
         if (!changes.empty())
           message.text = std::make_shared<const std::string>(store::DeltaJson(
               view_->name(), version, since, deltas.back()->position, message.coalesced, changes));

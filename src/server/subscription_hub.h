@@ -45,8 +45,8 @@ class FeedMember {
 
 // The subscribers of one filter (or of none) of a feed, and the last message computed for them.
 struct FeedChannel {
-  std::string where;           // empty: unfiltered
-  store::RowPredicate filter;  // empty: unfiltered
+  std::string where;        // empty: unfiltered
+  store::RowFilter filter;  // empty: unfiltered
   std::mutex mu;
   uint64_t cached_since = 0;
   uint64_t cached_version = 0;                     // 0: nothing cached
@@ -86,7 +86,7 @@ class ViewFeed : public std::enable_shared_from_this<ViewFeed> {
 
   // The channel for `where` (shared by subscribers with the same text); `filter` is used when
   // the channel is new.
-  std::shared_ptr<FeedChannel> Channel(const std::string& where, store::RowPredicate filter);
+  std::shared_ptr<FeedChannel> Channel(const std::string& where, store::RowFilter filter);
 
   // What a subscriber of `channel` at `cursor` sends next (kNothing: nothing new for it); moves
   // the cursor past what it returns and past deltas its filter leaves empty.

@@ -34,6 +34,143 @@ Value Own(const Value& v, Arena& arena) {
   return v;
 }
 
+// Collects ColumnConstraints (query.h) from a bound condition.
+class ConstraintCollector {
+ public:
+  ConstraintCollector(const std::vector<Type>& types, Arena& arena) : types(types), arena(arena) {}
+
+  // The conjuncts of WHERE of the forms `column op constant` (either side), `column BETWEEN
+  // constant AND constant` and `column IN (constants)`; anything else constrains nothing.
+  void CollectConstraints(const BoundExpr& e) {
+    using Kind = BoundExpr::Kind;
+    if (e.kind == Kind::kAnd) {
+      for (const BoundExpr& arg : e.args) CollectConstraints(arg);
+      return;
+    }
+    if (e.kind == Kind::kBetween && !e.negated && e.args.size() == 3) {
+      const int column = ConstrainedColumn(e.args[0]);
+      if (column < 0) return;
+      std::optional<Value> low = ConstraintValue(e.args[1], column);
+      std::optional<Value> high = ConstraintValue(e.args[2], column);
+      if (low || high) out.push_back({static_cast<size_t>(column), low, high});
+      return;
+    }
+    if (e.kind == Kind::kIn && !e.negated && e.args.size() >= 2) {
+      const int column = ConstrainedColumn(e.args[0]);
+      if (column < 0) return;
+      std::optional<Value> low, high;
+      for (size_t i = 1; i < e.args.size(); ++i) {
+        std::optional<Value> v = ConstraintValue(e.args[i], column);
+        if (!v) return;  // NULL or not constant: no range
+        if (!low || CompareValues(*v, *low) < 0) low = v;
+        if (!high || CompareValues(*v, *high) > 0) high = v;
+      }
+      out.push_back({static_cast<size_t>(column), low, high});
+      return;
+    }
+    if (e.kind != Kind::kCall || e.args.size() != 2 || e.function == nullptr) return;
+    static const BinaryOperator kComparisons[] = {BinaryOperator::kEq, BinaryOperator::kLt,
+                                                  BinaryOperator::kLtEq, BinaryOperator::kGt,
+                                                  BinaryOperator::kGtEq};
+    std::optional<BinaryOperator> op;
+    for (BinaryOperator candidate : kComparisons)
+      if (e.function == &OperatorFunction(candidate)) op = candidate;
+    if (!op) return;
+    int column = ConstrainedColumn(e.args[0]);
+    const BoundExpr* other = &e.args[1];
+    if (column < 0) {  // constant op column: mirror the operator
+      column = ConstrainedColumn(e.args[1]);
+      other = &e.args[0];
+      if (*op == BinaryOperator::kLt) {
+        op = BinaryOperator::kGt;
+      } else if (*op == BinaryOperator::kLtEq) {
+        op = BinaryOperator::kGtEq;
+      } else if (*op == BinaryOperator::kGt) {
+        op = BinaryOperator::kLt;
+      } else if (*op == BinaryOperator::kGtEq) {
+        op = BinaryOperator::kLtEq;
+      }
+    }
+    if (column < 0) return;
+    std::optional<Value> v = ConstraintValue(*other, column);
+    if (!v) return;
+    ColumnConstraint c{static_cast<size_t>(column), std::nullopt, std::nullopt};
+    switch (*op) {
+      case BinaryOperator::kEq:
+        c.lower = c.upper = v;
+        break;
+      case BinaryOperator::kLt:
+      case BinaryOperator::kLtEq:
+        c.upper = v;
+        c.upper_inclusive = *op == BinaryOperator::kLtEq;
+        break;
+      default:
+        c.lower = v;
+        c.lower_inclusive = *op == BinaryOperator::kGtEq;
+        break;
+    }
+    out.push_back(std::move(c));
+  }
+
+  // The column `e` reads as is, or through a widening cast that keeps order (BIGINT -> DOUBLE,
+  // DATE -> TIMESTAMP); -1 otherwise.
+  static int ConstrainedColumn(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn) return e.column;
+    if (e.kind == BoundExpr::Kind::kCast && e.scale < 0 && e.args.size() == 1 &&
+        e.args[0].kind == BoundExpr::Kind::kColumn &&
+        ((e.args[0].type == Type::kBigint && e.type == Type::kDouble) ||
+         (e.args[0].type == Type::kDate && e.type == Type::kTimestamp)))
+      return e.args[0].column;
+    return -1;
+  }
+
+  static bool ReadsInput(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn || e.kind == BoundExpr::Kind::kField) return true;
+    for (const BoundExpr& arg : e.args)
+      if (ReadsInput(arg)) return true;
+    return false;
+  }
+
+  // The value of a constant expression compared with `column`, in a form ColumnConstraint
+  // allows for the column's type; nullopt when it is not constant, NULL, fails, or does not
+  // fit the column's type.
+  std::optional<Value> ConstraintValue(const BoundExpr& e, int column) {
+    if (ReadsInput(e)) return std::nullopt;
+    FieldSet fields;
+    Result<CompiledExpr> compiled = Compile(e, fields);
+    if (!compiled.ok()) return std::nullopt;
+    EvalContext ctx;
+    Value v = compiled->Evaluate(Row{}, ctx);
+    if (!ctx.ok() || v.is_null()) return std::nullopt;
+    const Type type = types[static_cast<size_t>(column)];
+    if (type == Type::kTimestamp && v.type == Type::kDate)
+      v = Value::Timestamp(v.integer * 86'400'000'000);
+    // An ANY column (a schemaless stream's) holds text as VARCHAR: text bounds it, since other
+    // run-time types never compare equal to text.
+    const bool fits = (IsNumeric(type) && IsNumeric(v.type)) ||
+                      (type == v.type && (type == Type::kTimestamp || type == Type::kVarchar ||
+                                          type == Type::kBoolean)) ||
+                      (type == Type::kAny && v.type == Type::kVarchar);
+    if (!fits) return std::nullopt;
+    return Own(v, arena);
+  }
+
+  const std::vector<Type>& types;  // of the columns the condition was bound over
+  Arena& arena;                    // the text of bound values
+  std::vector<ColumnConstraint> out;
+};
+
+}  // namespace
+
+std::vector<ColumnConstraint> ConstraintsOf(const BoundExpr& condition,
+                                            const std::vector<Type>& column_types, Arena& arena) {
+  ConstraintCollector collector(column_types, arena);
+  collector.CollectConstraints(condition);
+  return std::move(collector.out);
+}
+
+namespace {
+
 // An encoding of a value for grouping and DISTINCT: equal values (1 and 1.0 included) encode
 // equally. Self-delimiting, so a sequence of values encodes unambiguously.
 void EncodeValue(std::string& out, const Value& v) {
@@ -383,126 +520,12 @@ class QueryExecutor {
       return ErrorAt(query_.where->location,
                      fmt::format("WHERE must be BOOLEAN, found {}", TypeName(where.type)));
     SLUICE_ASSIGN_OR_RETURN(where_, CompileInput(where));
-    if (table_) CollectConstraints(where);
+    if (table_) {
+      std::vector<Type> column_types;
+      for (const QueryColumn& c : table_->columns()) column_types.push_back(c.type);
+      constraints_ = ConstraintsOf(where, column_types, arena());
+    }
     return Status::Ok();
-  }
-
-  // ---- Constraints for tables that prune (query.h, ColumnConstraint)
-
-  // The conjuncts of WHERE of the forms `column op constant` (either side), `column BETWEEN
-  // constant AND constant` and `column IN (constants)`; anything else constrains nothing.
-  void CollectConstraints(const BoundExpr& e) {
-    using Kind = BoundExpr::Kind;
-    if (e.kind == Kind::kAnd) {
-      for (const BoundExpr& arg : e.args) CollectConstraints(arg);
-      return;
-    }
-    if (e.kind == Kind::kBetween && !e.negated && e.args.size() == 3) {
-      const int column = ConstrainedColumn(e.args[0]);
-      if (column < 0) return;
-      std::optional<Value> low = ConstraintValue(e.args[1], column);
-      std::optional<Value> high = ConstraintValue(e.args[2], column);
-      if (low || high) constraints_.push_back({static_cast<size_t>(column), low, high});
-      return;
-    }
-    if (e.kind == Kind::kIn && !e.negated && e.args.size() >= 2) {
-      const int column = ConstrainedColumn(e.args[0]);
-      if (column < 0) return;
-      std::optional<Value> low, high;
-      for (size_t i = 1; i < e.args.size(); ++i) {
-        std::optional<Value> v = ConstraintValue(e.args[i], column);
-        if (!v) return;  // NULL or not constant: no range
-        if (!low || CompareValues(*v, *low) < 0) low = v;
-        if (!high || CompareValues(*v, *high) > 0) high = v;
-      }
-      constraints_.push_back({static_cast<size_t>(column), low, high});
-      return;
-    }
-    if (e.kind != Kind::kCall || e.args.size() != 2 || e.function == nullptr) return;
-    static const BinaryOperator kComparisons[] = {BinaryOperator::kEq, BinaryOperator::kLt,
-                                                  BinaryOperator::kLtEq, BinaryOperator::kGt,
-                                                  BinaryOperator::kGtEq};
-    std::optional<BinaryOperator> op;
-    for (BinaryOperator candidate : kComparisons)
-      if (e.function == &OperatorFunction(candidate)) op = candidate;
-    if (!op) return;
-    int column = ConstrainedColumn(e.args[0]);
-    const BoundExpr* other = &e.args[1];
-    if (column < 0) {  // constant op column: mirror the operator
-      column = ConstrainedColumn(e.args[1]);
-      other = &e.args[0];
-      if (*op == BinaryOperator::kLt) {
-        op = BinaryOperator::kGt;
-      } else if (*op == BinaryOperator::kLtEq) {
-        op = BinaryOperator::kGtEq;
-      } else if (*op == BinaryOperator::kGt) {
-        op = BinaryOperator::kLt;
-      } else if (*op == BinaryOperator::kGtEq) {
-        op = BinaryOperator::kLtEq;
-      }
-    }
-    if (column < 0) return;
-    std::optional<Value> v = ConstraintValue(*other, column);
-    if (!v) return;
-    ColumnConstraint c{static_cast<size_t>(column), std::nullopt, std::nullopt};
-    switch (*op) {
-      case BinaryOperator::kEq:
-        c.lower = c.upper = v;
-        break;
-      case BinaryOperator::kLt:
-      case BinaryOperator::kLtEq:
-        c.upper = v;
-        c.upper_inclusive = *op == BinaryOperator::kLtEq;
-        break;
-      default:
-        c.lower = v;
-        c.lower_inclusive = *op == BinaryOperator::kGtEq;
-        break;
-    }
-    constraints_.push_back(std::move(c));
-  }
-
-  // The column `e` reads as is, or through a widening cast that keeps order (BIGINT -> DOUBLE,
-  // DATE -> TIMESTAMP); -1 otherwise.
-  static int ConstrainedColumn(const BoundExpr& e) {
-    if (e.kind == BoundExpr::Kind::kColumn) return e.column;
-    if (e.kind == BoundExpr::Kind::kCast && e.scale < 0 && e.args.size() == 1 &&
-        e.args[0].kind == BoundExpr::Kind::kColumn &&
-        ((e.args[0].type == Type::kBigint && e.type == Type::kDouble) ||
-         (e.args[0].type == Type::kDate && e.type == Type::kTimestamp)))
-      return e.args[0].column;
-    return -1;
-  }
-
-  static bool ReadsInput(const BoundExpr& e) {
-    if (e.kind == BoundExpr::Kind::kColumn || e.kind == BoundExpr::Kind::kField) return true;
-    for (const BoundExpr& arg : e.args)
-      if (ReadsInput(arg)) return true;
-    return false;
-  }
-
-  // The value of a constant expression compared with `column`, in a form ColumnConstraint
-  // allows for the column's type; nullopt when it is not constant, NULL, fails, or does not
-  // fit the column's type.
-  std::optional<Value> ConstraintValue(const BoundExpr& e, int column) {
-    if (ReadsInput(e)) return std::nullopt;
-    FieldSet fields;
-    Result<CompiledExpr> compiled = Compile(e, fields);
-    if (!compiled.ok()) return std::nullopt;
-    EvalContext ctx;
-    Value v = compiled->Evaluate(Row{}, ctx);
-    if (!ctx.ok() || v.is_null()) return std::nullopt;
-    const Type type = table_->columns()[static_cast<size_t>(column)].type;
-    if (type == Type::kTimestamp && v.type == Type::kDate)
-      v = Value::Timestamp(v.integer * 86'400'000'000);
-    // An ANY column (a schemaless stream's) holds text as VARCHAR: text bounds it, since other
-    // run-time types never compare equal to text.
-    const bool fits = (IsNumeric(type) && IsNumeric(v.type)) ||
-                      (type == v.type && (type == Type::kTimestamp || type == Type::kVarchar ||
-                                          type == Type::kBoolean)) ||
-                      (type == Type::kAny && v.type == Type::kVarchar);
-    if (!fits) return std::nullopt;
-    return Own(v, arena());
   }
 
   // Compiles an expression over the input row, noting the view columns it reads (only those are

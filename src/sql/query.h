@@ -69,6 +69,16 @@ struct ColumnConstraint {
   bool upper_inclusive = true;
 };
 
+struct BoundExpr;  // sql/expr.h
+
+// The constraints a condition implies, from its conjuncts of the forms `column op constant`
+// (either side; op one of = < <= > >=), `column BETWEEN constant AND constant` and
+// `column IN (constants)`; anything else constrains nothing. `condition` was bound over columns
+// of `column_types` (its column indexes index them); the text of bound values lives in `arena`.
+// Used for WHERE of queries and for view filters (?where=).
+std::vector<ColumnConstraint> ConstraintsOf(const BoundExpr& condition,
+                                            const std::vector<Type>& column_types, Arena& arena);
+
 // A scan by values: the columns the query reads (ascending indexes into columns()) and the
 // constraints (a conjunction; several may name one column).
 struct ValueScanRequest {

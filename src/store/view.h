@@ -57,6 +57,15 @@ namespace sluice::store {
 // from any thread.
 using RowPredicate = std::function<bool(std::string_view row_json)>;
 
+// A filter of a view's rows (?where=): the predicate, and the range of row keys [from, to)
+// (`to` empty: no upper bound) outside which it keeps no row, so a snapshot reads only that
+// range. Default: every row.
+struct RowFilter {
+  RowPredicate keep;  // empty: every row
+  std::string from;
+  std::string to;
+};
+
 struct RowChange {
   std::string key;
   std::string row_json;  // empty = delete the row

@@ -1,6 +1,7 @@
 // Queries over a view read only the key range WHERE bounds (ViewQueryTable::ScanWithin), and
 // give the same answers as a full scan.
 #include "app/view_query.h"
+#include "app/view_filter.h"
 
 #include <gtest/gtest.h>
 
@@ -129,6 +130,42 @@ TEST_F(ViewQueryTest, AnEmptyRangeReadsNothing) {
           "window_start < TIMESTAMP '2025-01-02T00:00:00Z'");
   EXPECT_EQ(Detail(r, "rows_read"), 0);
   EXPECT_EQ(Sum(r), 0);
+}
+
+// A subscription filter (?where=) reads only the key range a query with the same WHERE reads,
+// and keeps the same rows as its predicate over every row.
+TEST_F(ViewQueryTest, FiltersReadOnlyTheirKeyRangeAndKeepTheSameRows) {
+  struct Case {
+    const char* where;
+    int rows_read;
+  };
+  const Case cases[] = {
+      {"warehouse_id = 'WH-02'", 200},
+      {"'WH-03' = warehouse_id AND event_type = 'a'", 100},
+      {"warehouse_id = 'WH-02' AND event_type = 'b' AND window_start >= TIMESTAMP "
+       "'2025-02-01 00:00:00' AND window_start < TIMESTAMP '2025-02-11 00:00:00'",
+       10},
+      {"warehouse_id = 'WH-02' OR warehouse_id = 'WH-03'", 600},
+      {"warehouse_id IN ('WH-01', 'WH-02')", 600},
+      {"event_type = 'a'", 600},
+      {"window_start > TIMESTAMP '2025-03-01 00:00:00'", 600},
+      {"warehouse_id = 'WH-09'", 0},
+  };
+  for (const Case& c : cases) {
+    Result<store::RowFilter> filter = CompileViewFilter(plan_, c.where);
+    ASSERT_TRUE(filter.ok()) << c.where << ": " << filter.status().ToString();
+    int evaluated = 0;
+    auto counting = [&](std::string_view row) {
+      ++evaluated;
+      return filter->keep(row);
+    };
+    Result<std::string> ranged = view_->SnapshotJson(counting, nullptr, filter->from, filter->to);
+    ASSERT_TRUE(ranged.ok());
+    EXPECT_EQ(evaluated, c.rows_read) << c.where;
+    Result<std::string> full = view_->SnapshotJson(filter->keep);
+    ASSERT_TRUE(full.ok());
+    EXPECT_EQ(*ranged, *full) << c.where;
+  }
 }
 
 // The committed rows of a store-backed view, unreadable: every read fails.

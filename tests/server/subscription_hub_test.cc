@@ -90,9 +90,10 @@ TEST(SubscriptionHub, FilteredChannelSkipsEmptyDeltasAndKeepsSinceAtTheClientsVe
   SubscriptionHub hub(Limits());
   CountingMember member;
   auto feed = hub.Join(view, io.get_executor(), &member);
-  auto only_a = feed->Channel("k = 'a'", [](std::string_view row) {
-    return row.find(R"("k":"a")") != std::string_view::npos;
-  });
+  auto only_a = feed->Channel("k = 'a'", {[](std::string_view row) {
+                                            return row.find(R"("k":"a")") != std::string_view::npos;
+                                          },
+                                          "a", "b"});  // keys from "a" up to "b": a's only
   FeedCursor cursor;
   EXPECT_EQ(feed->Next(*only_a, cursor).kind, FeedMessage::Kind::kSnapshot);  // v0
   Upsert(*view, "b", 1);                                                      // v1: not ours
