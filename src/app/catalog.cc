@@ -372,6 +372,7 @@ struct Catalog::Impl {
     archive.writer.row_group_bytes = deps.config->lake_row_group_bytes;
     archive.writer.zstd_level = deps.config->lake_zstd_level;
     archive.writer.zstd_literals = deps.config->lake_zstd_literals;
+    archive.nice = deps.config->lake_archive_nice;
     archive.snapshot_retention_micros = deps.config->lake_snapshot_retention_micros;
     archive.hourly_snapshot_retention_micros = deps.config->lake_hourly_snapshot_retention_micros;
     archive.retention_micros =

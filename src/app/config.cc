@@ -168,6 +168,8 @@ Status LoadConfigFile(const std::string& path, Config& config) {
           if (!v)
             return Status::InvalidArgument(path + ": 'lake.zstd_literals' must be true or false");
           config.lake_zstd_literals = *v;
+        } else if (lk == "archive_nice") {
+          SLUICE_RETURN_IF_ERROR(ReadInt(path, name, ln, config.lake_archive_nice, 0, 19));
         } else if (lk == "zstd_level") {
           SLUICE_RETURN_IF_ERROR(ReadInt(path, name, ln, config.lake_zstd_level, -7, 19));
         } else if (lk == "snapshot_retention") {

@@ -41,6 +41,9 @@ struct Config {
   // Off by default: ZSTD ~35% faster on events, files ~25% larger (still ~4.7x smaller than
   // the JSON), so that the archive keeps up at 110,000 events/s on 2 cores (PERFORMANCE.md).
   bool lake_zstd_literals = false;
+  // The archive threads' nice value: they yield the CPU to ingest and the views when the cores
+  // are all busy, and catch up after (stream/archive.h; docs/PERFORMANCE.md).
+  int lake_archive_nice = 10;
   // Archive snapshots: all kept this long, then the last of each hour for the second (time
   // travel granularity; stream/archive.h).
   int64_t lake_snapshot_retention_micros = 3600ll * 1000 * 1000;
@@ -57,7 +60,7 @@ struct Config {
 //   [lake]     dir = "<data_dir>/lake", commit_interval = "10s", archive_retention = "90 days",
 //              view_commit_interval = "1m", view_retention = "7 days",
 //              commit_bytes = "256 MiB", row_group_bytes = "128 MiB", zstd_level = 1,
-//              zstd_literals = false,
+//              zstd_literals = false, archive_nice = 10,
 //              snapshot_retention = "1 hour", hourly_snapshot_retention = "7 days"
 //   [streams.fulfilment] subject = "fulfilment-value"   ("" = no schema validation),
 //                        archive = true

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/thread_name.h"
+#include "base/thread_priority.h"
 #include "lake/file_metrics.h"
 #include "lake/hash_chain.h"
 #include "lake/iceberg_table.h"
@@ -616,6 +617,10 @@ void Archive::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
     SetCurrentThreadName("archive");
+    // The lanes' threads, started from this one, inherit its priority.
+    if (impl_->options.nice != 0)
+      if (Status st = SetCurrentThreadNice(impl_->options.nice); !st.ok())
+        spdlog::warn("archive {}: {}", impl_->options.table, st.ToString());
     Run();
   });
 }

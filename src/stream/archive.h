@@ -76,6 +76,11 @@ struct ArchiveOptions {
   // Threads parsing and compressing in parallel (each with its own files; at most one per log
   // partition). Two use the second core when ingest leaves it idle.
   uint32_t threads = 2;
+  // The nice value of the archive's threads (0: the default priority, up to 19). Above 0, when
+  // the cores are all busy the archive yields them to ingest and the views, falls behind, and
+  // catches up when they are idle again (its lag: sluice_archive_lag_records); when they are
+  // not all busy it changes nothing. The log's retention must cover that lag.
+  int nice = 0;
 };
 
 class Archive {

@@ -53,9 +53,11 @@ TEST(Config, LakeSizesAndSnapshotRetention) {
   Config c;
   EXPECT_EQ(c.lake_commit_bytes, 256ll << 20);
   EXPECT_EQ(c.lake_row_group_bytes, 128ll << 20);
+  EXPECT_EQ(c.lake_archive_nice, 10);
   std::string path = WriteFile("sluice-config-lake", R"(
 [lake]
 commit_bytes = "64 MiB"
+archive_nice = 0
 row_group_bytes = 33554432
 zstd_level = 3
 snapshot_retention = "30 minutes"
@@ -66,6 +68,7 @@ hourly_snapshot_retention = "2 days"
   EXPECT_EQ(c.lake_commit_bytes, 64ll << 20);
   EXPECT_EQ(c.lake_row_group_bytes, 32ll << 20);
   EXPECT_EQ(c.lake_zstd_level, 3);
+  EXPECT_EQ(c.lake_archive_nice, 0);
   EXPECT_EQ(c.lake_snapshot_retention_micros, 30ll * 60 * 1000 * 1000);
   EXPECT_EQ(c.lake_hourly_snapshot_retention_micros, 2ll * 24 * 3600 * 1000 * 1000);
   std::filesystem::remove(path);
@@ -87,6 +90,7 @@ TEST(Config, TyposAndBadValuesAreErrors) {
       {"[streams.fulfilment]\narchive = \"yes\"\n",
        "'streams.fulfilment.archive' must be true or false"},
       {"[lake]\nview_commit_interval = \"soon\"\n", "lake.view_commit_interval"},
+      {"[lake]\narchive_nice = 20\n", "lake.archive_nice"},
       {"[lake]\ncommit_bytes = \"12 parsecs\"\n", "'lake.commit_bytes' must be a size"},
       {"[lake]\nrow_group_bytes = \"1 KiB\"\n", "'lake.row_group_bytes' must be between"},
       {"[lake]\nzstd_level = 30\n", "'lake.zstd_level' must be an integer"},

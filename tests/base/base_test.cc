@@ -1,3 +1,11 @@
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
@@ -5,6 +13,7 @@
 #include "base/json_writer.h"
 #include "base/metrics.h"
 #include "base/status.h"
+#include "base/thread_priority.h"
 #include "base/time.h"
 
 namespace sluice {
@@ -58,6 +67,13 @@ TEST(Rfc3339, FormatRoundTrips) {
     EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)).value(), t) << FormatRfc3339(t);
   }
   EXPECT_EQ(FormatRfc3339(1795595400LL * kMicrosPerSecond), "2026-11-25T08:30:00Z");
+  EXPECT_EQ(FormatRfc3339(1795595400LL * kMicrosPerSecond + 5000), "2026-11-25T08:30:00.005Z");
+  EXPECT_EQ(FormatRfc3339(1795595400LL * kMicrosPerSecond + 5), "2026-11-25T08:30:00.000005Z");
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339(253402300799LL * kMicrosPerSecond), "9999-12-31T23:59:59Z");
+  // Outside years 0-9999 (the formatting by hand), printf's output as before.
+  EXPECT_EQ(FormatRfc3339(253402300800LL * kMicrosPerSecond), "10000-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(-62167219200LL * kMicrosPerSecond - 1), "-001-12-31T23:59:59.999999Z");
 }
 
 TEST(Duration, Parses) {
@@ -97,6 +113,26 @@ TEST(Status, CarriesCodeAndMessage) {
   Result<int> v = 3;
   EXPECT_EQ(v.value(), 3);
   EXPECT_EQ(Status::FromErrno("write", ENOSPC).code(), StatusCode::kResourceExhausted);
+}
+
+TEST(ThreadPriority, LowersOnlyTheCallingThreadAndItsNewThreads) {
+  auto nice_of = [](pid_t tid) {
+    errno = 0;
+    return getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+  };
+  const pid_t main_tid = static_cast<pid_t>(syscall(SYS_gettid));
+  const int main_nice = nice_of(main_tid);
+  int own = -100, inherited = -100;
+  std::thread([&] {
+    const int before = nice_of(static_cast<pid_t>(syscall(SYS_gettid)));
+    Status st = SetCurrentThreadNice(std::min(before + 5, 19));
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    own = nice_of(static_cast<pid_t>(syscall(SYS_gettid)));
+    std::thread([&] { inherited = nice_of(static_cast<pid_t>(syscall(SYS_gettid))); }).join();
+  }).join();
+  EXPECT_EQ(own, std::min(main_nice + 5, 19));
+  EXPECT_EQ(inherited, own);
+  EXPECT_EQ(nice_of(main_tid), main_nice);  // the other threads keep theirs
 }
 
 TEST(ManualClock, MovesOnlyWhenTold) {
