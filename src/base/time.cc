@@ -109,6 +109,19 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
   return secs * kMicrosPerSecond + fraction_micros;
 }
 
+namespace {
+
+// `value` as exactly `digits` decimal digits (zero-padded) at `p`; returns the end.
+char* PutDigits(char* p, unsigned value, int digits) {
+  for (int i = digits - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return p + digits;
+}
+
+}  // namespace
+
 void AppendRfc3339(std::string& out, int64_t micros) {
   int64_t secs = FloorDiv(micros, kMicrosPerSecond);
   int64_t frac = micros - secs * kMicrosPerSecond;
@@ -119,6 +132,28 @@ void AppendRfc3339(std::string& out, int64_t micros) {
   CivilFromDays(days, y, m, d);
   char buf[48];
   int n;
+  if (y >= 0 && y <= 9999) {
+    // Every view row formats its window bounds: by hand, not through snprintf.
+    char* p = PutDigits(buf, static_cast<unsigned>(y), 4);
+    *p++ = '-';
+    p = PutDigits(p, m, 2);
+    *p++ = '-';
+    p = PutDigits(p, d, 2);
+    *p++ = 'T';
+    p = PutDigits(p, static_cast<unsigned>(sod / 3600), 2);
+    *p++ = ':';
+    p = PutDigits(p, static_cast<unsigned>(sod / 60 % 60), 2);
+    *p++ = ':';
+    p = PutDigits(p, static_cast<unsigned>(sod % 60), 2);
+    if (frac != 0) {
+      *p++ = '.';
+      p = frac % 1000 == 0 ? PutDigits(p, static_cast<unsigned>(frac / 1000), 3)
+                           : PutDigits(p, static_cast<unsigned>(frac), 6);
+    }
+    *p++ = 'Z';
+    out.append(buf, static_cast<size_t>(p - buf));
+    return;
+  }
   if (frac == 0) {
     n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
                       static_cast<long long>(y), m, d, static_cast<int>(sod / 3600),

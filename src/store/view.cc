@@ -127,7 +127,9 @@ uint64_t View::Apply(const std::vector<RowChange>& changes, uint64_t position) {
     if (!first_row) delta += ',';
     first_row = false;
     delta += c.row_json;
-    if (committed_ != nullptr) {
+    if (committed_ != nullptr && c.prior == RowChange::Prior::kAbsent) {
+      ++row_count_;
+    } else if (committed_ != nullptr && c.prior == RowChange::Prior::kUnknown) {
       Result<std::optional<std::string>> old = FindLocked(c.key);
       if (old.ok() && !old->has_value()) ++row_count_;
       if (!old.ok())

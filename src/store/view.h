@@ -67,8 +67,13 @@ struct RowFilter {
 };
 
 struct RowChange {
+  // Whether the view holds a row under `key` before this change, when the producer knows it
+  // (the aggregator does): a store-backed view then counts its rows without reading the
+  // committed row back. It must be right; kUnknown always is.
+  enum class Prior : uint8_t { kUnknown, kAbsent, kPresent };
   std::string key;
   std::string row_json;  // empty = delete the row
+  Prior prior = Prior::kUnknown;
 };
 
 // A view's committed rows (the checkpoint store implements it over RocksDB). Keys are the

@@ -1018,7 +1018,9 @@ struct Aggregator::Impl {
   void EmitRow(Group& g, std::vector<store::RowChange>& out) {
     std::string row;
     if (RowJson(g, row)) {
-      out.push_back({*g.key, std::move(row)});
+      out.push_back(
+          {*g.key, std::move(row),
+           g.in_view ? store::RowChange::Prior::kPresent : store::RowChange::Prior::kAbsent});
       g.in_view = true;
     } else if (g.in_view) {
       out.push_back({*g.key, std::string()});

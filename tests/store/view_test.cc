@@ -217,6 +217,24 @@ TEST(View, SnapshotsReadAKeyRangeAndFailRatherThanMissRows) {
   EXPECT_NE(failed.status().message().find("the disk is gone"), std::string::npos);
 }
 
+TEST(View, AKnownPriorRowCountsWithoutReadingTheStore) {
+  auto committed = std::make_shared<FakeCommittedRows>();
+  committed->rows = {{"a", R"({"k":"a","n":1})"}};
+  View view(Def(), /*restoring=*/true);
+  view.UseStore(committed, 1);
+  view.Reset({}, 1);
+  using Prior = RowChange::Prior;
+  view.Apply(
+      {{"a", R"({"k":"a","n":2})", Prior::kPresent}, {"b", R"({"k":"b","n":1})", Prior::kAbsent}},
+      1);
+  EXPECT_EQ(committed->gets, 0);
+  EXPECT_EQ(view.row_count(), 2u);
+  view.Apply({{"c", R"({"k":"c","n":1})"}}, 2);  // unknown: read back to count it
+  EXPECT_EQ(committed->gets, 1);
+  EXPECT_EQ(view.row_count(), 3u);
+  EXPECT_EQ(KeysOf(view), (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(View, AFailedCommitKeepsItsRowsForTheNextSeal) {
   auto committed = std::make_shared<FakeCommittedRows>();
   View view(Def());
