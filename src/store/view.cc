@@ -42,7 +42,7 @@ void View::Reset(std::map<std::string, std::string> rows, uint64_t version) {
   version_ = version;
   state_ = State::kReady;
   if (awaiting_snapshot_.empty()) return;
-  const std::string snapshot = SnapshotJsonLocked({});
+  const std::string snapshot = SnapshotJsonLocked();
   for (auto& [id, on_registered] : awaiting_snapshot_) on_registered(version_, snapshot);
   awaiting_snapshot_.clear();
 }
@@ -291,37 +291,31 @@ Result<std::string> View::SnapshotJson(const RowPredicate& filter, uint64_t* ver
                             return true;
                           }));
   if (version != nullptr) *version = at;
-  std::string out;
-  out.reserve(128 + rows.size());
-  out += "{\"type\":\"snapshot\",\"view\":";
-  AppendJsonString(out, definition_.name);
-  out += ",\"version\":";
-  out += std::to_string(at);
-  out += ",\"columns\":";
-  AppendStringArray(out, definition_.columns);
-  out += ",\"key\":";
-  AppendStringArray(out, definition_.key_columns);
-  out += ",\"rows\":[";
+  std::string out = SnapshotHead(at, rows.size());
   out += rows;
   out += "]}";
   return out;
 }
 
-std::string View::SnapshotJsonLocked(const RowPredicate& filter) const {
+std::string View::SnapshotHead(uint64_t version, size_t rows_bytes) const {
   std::string out;
-  out.reserve(128 + rows_.size() * 96);
+  out.reserve(128 + rows_bytes);
   out += "{\"type\":\"snapshot\",\"view\":";
   AppendJsonString(out, definition_.name);
   out += ",\"version\":";
-  out += std::to_string(version_);
+  out += std::to_string(version);
   out += ",\"columns\":";
   AppendStringArray(out, definition_.columns);
   out += ",\"key\":";
   AppendStringArray(out, definition_.key_columns);
   out += ",\"rows\":[";
+  return out;
+}
+
+std::string View::SnapshotJsonLocked() const {
+  std::string out = SnapshotHead(version_, rows_.size() * 96);
   bool first = true;
   auto append = [&](std::string_view, std::string_view row) {
-    if (filter && !filter(row)) return true;
     if (!first) out += ',';
     first = false;
     out += row;
@@ -348,7 +342,7 @@ uint64_t View::Subscribe(Listener listener,
   if (state_ == State::kRestoring) {
     awaiting_snapshot_.emplace(id, on_registered);
   } else {
-    on_registered(version_, SnapshotJsonLocked({}));
+    on_registered(version_, SnapshotJsonLocked());
   }
   return id;
 }

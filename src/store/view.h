@@ -213,7 +213,10 @@ class View {
   void Drop();
 
  private:
-  std::string SnapshotJsonLocked(const RowPredicate& filter) const;
+  // The snapshot document of every row (read under the lock, for a new listener).
+  std::string SnapshotJsonLocked() const;
+  // The snapshot document up to the opening of "rows": [ (room reserved for `rows_bytes`).
+  std::string SnapshotHead(uint64_t version, size_t rows_bytes) const;
   // Store-backed: the row of `key` as the writer sees it (overlay, sealed, then committed).
   Result<std::optional<std::string>> FindLocked(const std::string& key) const;
   // Store-backed, under the lock: what a read outside the lock needs (a committed snapshot and

@@ -10,6 +10,7 @@
 #include "sql/planner.h"
 #include "stream/aggregation.h"
 #include "support/one_stream_catalog.h"
+#include "support/unreadable_rows.h"
 
 namespace sluice::app {
 namespace {
@@ -168,28 +169,10 @@ TEST_F(ViewQueryTest, FiltersReadOnlyTheirKeyRangeAndKeepTheSameRows) {
   }
 }
 
-// The committed rows of a store-backed view, unreadable: every read fails.
-class UnreadableRows : public store::CommittedRows {
- public:
-  class FailedCursor : public Cursor {
-   public:
-    void Seek(std::string_view) override {}
-    bool Valid() const override { return false; }
-    void Next() override {}
-    std::string_view key() const override { return {}; }
-    std::string_view row() const override { return {}; }
-    Status status() const override { return Status::IOError("the disk is gone"); }
-  };
-  Result<std::optional<std::string>> Get(std::string_view) const override {
-    return Status::IOError("the disk is gone");
-  }
-  std::unique_ptr<Cursor> Open() const override { return std::make_unique<FailedCursor>(); }
-};
-
 // A query never answers from part of a view: a failed read of its stored rows fails it.
 TEST_F(ViewQueryTest, AFailedStoreReadFailsTheQuery) {
   auto view = std::make_shared<store::View>(store::ViewDefinition{"per_day", {}, {}, ""});
-  view->UseStore(std::make_shared<UnreadableRows>(), 10);
+  view->UseStore(std::make_shared<test_support::UnreadableRows>(), 10);
   table_ = std::make_shared<ViewQueryTable>(plan_, view);
   auto statements = sql::Parse("SELECT count(*) FROM per_day WHERE warehouse_id = 'WH-01'");
   ASSERT_TRUE(statements.ok());

@@ -1,5 +1,7 @@
 #include "server/subscription_hub.h"
 
+#include "support/unreadable_rows.h"
+
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 
@@ -139,31 +141,13 @@ TEST(SubscriptionHub, RestoringViewSendsNothingUntilItsRowsAreIn) {
   hub.Leave(feed, &member);
 }
 
-// Stored rows that cannot be read.
-class UnreadableRows : public store::CommittedRows {
- public:
-  class FailedCursor : public Cursor {
-   public:
-    void Seek(std::string_view) override {}
-    bool Valid() const override { return false; }
-    void Next() override {}
-    std::string_view key() const override { return {}; }
-    std::string_view row() const override { return {}; }
-    Status status() const override { return Status::IOError("the disk is gone"); }
-  };
-  Result<std::optional<std::string>> Get(std::string_view) const override {
-    return Status::IOError("the disk is gone");
-  }
-  std::unique_ptr<Cursor> Open() const override { return std::make_unique<FailedCursor>(); }
-};
-
 // A subscriber never gets a snapshot missing rows: a failed read ends its subscription (the
 // session closes with 1011 and the reason; the client reconnects).
 TEST(SubscriptionHub, ASnapshotThatCannotBeReadFailsTheSubscription) {
   boost::asio::io_context io;
   auto view = std::make_shared<store::View>(store::ViewDefinition{"v", {"k", "n"}, {"k"}, "SELECT"},
                                             /*restoring=*/true);
-  view->UseStore(std::make_shared<UnreadableRows>(), 5);
+  view->UseStore(std::make_shared<test_support::UnreadableRows>(), 5);
   view->Reset({}, 3);
   SubscriptionHub hub(Limits());
   CountingMember member;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/unreadable_rows.h"
+
 namespace sluice::store {
 namespace {
 
@@ -193,24 +195,8 @@ TEST(View, SnapshotsReadAKeyRangeAndFailRatherThanMissRows) {
   EXPECT_NE(filtered->find(R"("rows":[{"k":"c","n":1}]})"), std::string::npos) << *filtered;
 
   // Stored rows that cannot be read: an error, not a snapshot without them.
-  class UnreadableRows : public CommittedRows {
-   public:
-    class FailedCursor : public Cursor {
-     public:
-      void Seek(std::string_view) override {}
-      bool Valid() const override { return false; }
-      void Next() override {}
-      std::string_view key() const override { return {}; }
-      std::string_view row() const override { return {}; }
-      Status status() const override { return Status::IOError("the disk is gone"); }
-    };
-    Result<std::optional<std::string>> Get(std::string_view) const override {
-      return Status::IOError("the disk is gone");
-    }
-    std::unique_ptr<Cursor> Open() const override { return std::make_unique<FailedCursor>(); }
-  };
   View unreadable(Def(), /*restoring=*/true);
-  unreadable.UseStore(std::make_shared<UnreadableRows>(), 3);
+  unreadable.UseStore(std::make_shared<test_support::UnreadableRows>(), 3);
   unreadable.Reset({}, 1);
   Result<std::string> failed = unreadable.SnapshotJson();
   ASSERT_FALSE(failed.ok());
