@@ -266,16 +266,14 @@ size_t View::row_count() const {
   return committed_ == nullptr ? rows_.size() : row_count_;
 }
 
-uint64_t View::ForEachRow(const std::function<void(const std::string& row_json)>& row) const {
+Result<uint64_t> View::ForEachRow(
+    const std::function<void(const std::string& row_json)>& row) const {
   std::string text;
-  Result<uint64_t> version = ScanRows({}, {}, [&](std::string_view, std::string_view json) {
+  return ScanRows({}, {}, [&](std::string_view, std::string_view json) {
     text.assign(json);
     row(text);
     return true;
   });
-  if (version.ok()) return *version;
-  spdlog::error("view {}: reading its rows: {}", definition_.name, version.status().ToString());
-  return this->version();
 }
 
 Result<std::string> View::SnapshotJson(const RowPredicate& filter, uint64_t* version,

@@ -180,11 +180,11 @@ class View {
                                    std::string_view from = {}, std::string_view to = {}) const;
 
   // Calls `row` with every row's JSON object text, in key order: all rows are of one version,
-  // which it returns. `row` must not call into the view. Used by queries over the view.
-  // Memory-only views call it under the view's lock (it holds up Apply(), so it must be quick);
-  // store-backed views read a snapshot outside it. A failed store read ends the scan early and
-  // is returned by ScanRows.
-  uint64_t ForEachRow(const std::function<void(const std::string& row_json)>& row) const;
+  // which it returns. `row` must not call into the view. Memory-only views call it under the
+  // view's lock (it holds up Apply(), so it must be quick); store-backed views read a snapshot
+  // outside it. A failed read of the stored rows ends the scan and is returned: the caller has
+  // seen only some rows and must not use them as the view's contents.
+  Result<uint64_t> ForEachRow(const std::function<void(const std::string& row_json)>& row) const;
 
   // The rows whose key is in [from, to) (`to` empty: no upper bound), in key order, of one
   // version; `row` returns false to stop. Reads only that range, so a key prefix or a time range

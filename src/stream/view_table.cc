@@ -103,7 +103,7 @@ struct ViewTable::Impl {
       if (!c.type) ++unknown;
     }
     if (unknown > 0) {
-      view.ForEachRow([&](const std::string& row) {
+      Result<uint64_t> read = view.ForEachRow([&](const std::string& row) {
         if (unknown == 0) return;
         const nlohmann::json parsed = nlohmann::json::parse(row, nullptr, false);
         if (!parsed.is_object()) return;
@@ -115,6 +115,7 @@ struct ViewTable::Impl {
           if (types[i]) --unknown;
         }
       });
+      SLUICE_RETURN_IF_ERROR(read.status());
       if (unknown > 0) return false;
     }
     std::vector<lake::ColumnType> known;
@@ -167,7 +168,7 @@ Result<bool> ViewTable::Commit(const store::View& view) {
       lake::ParquetWriter::OpenFile(full.string(), s.columns->specs(), s.options.writer));
   Status appended = Status::Ok();
   size_t batch = 0;
-  const uint64_t version = view.ForEachRow([&](const std::string& row) {
+  Result<uint64_t> read = view.ForEachRow([&](const std::string& row) {
     if (!appended.ok()) return;
     s.columns->Append(row, *writer);
     if (++batch == 4096) {
@@ -175,7 +176,12 @@ Result<bool> ViewTable::Commit(const store::View& view) {
       batch = 0;
     }
   });
-  SLUICE_RETURN_IF_ERROR(appended);
+  if (!read.ok() || !appended.ok()) {  // a snapshot of part of the view must not be committed
+    writer.reset();
+    fs::remove(full, ec);
+    return read.ok() ? appended : read.status();
+  }
+  const uint64_t version = *read;
   SLUICE_RETURN_IF_ERROR(writer->CommitRows());
   SLUICE_RETURN_IF_ERROR(writer->Close());
   lake::AppendFiles change;

@@ -83,7 +83,7 @@ TEST(Coalesce, LastRowPerKeyAndDeletesNotReupserted) {
   for (const std::string* row : all.rows) state[row->substr(6, 1)] = *row;
   for (const std::string* row : all.deleted) state.erase(row->substr(6, 1));
   std::vector<std::string> expected;
-  r.view.ForEachRow([&](const std::string& row) { expected.push_back(row); });
+  ASSERT_TRUE(r.view.ForEachRow([&](const std::string& row) { expected.push_back(row); }).ok());
   std::vector<std::string> got;
   for (const auto& [k, row] : state) got.push_back(row);
   EXPECT_EQ(got, expected);

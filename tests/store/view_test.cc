@@ -46,7 +46,7 @@ TEST(View, ForEachRowVisitsTheRowsOfOneVersionInKeyOrder) {
   View view(Def());
   view.Apply({{"b", R"({"k":"b","n":1})"}, {"a", R"({"k":"a","n":2})"}}, 5);
   std::vector<std::string> rows;
-  EXPECT_EQ(view.ForEachRow([&](const std::string& row) { rows.push_back(row); }), 1u);
+  EXPECT_EQ(view.ForEachRow([&](const std::string& row) { rows.push_back(row); }).value(), 1u);
   EXPECT_EQ(rows, (std::vector<std::string>{R"({"k":"a","n":2})", R"({"k":"b","n":1})"}));
 }
 

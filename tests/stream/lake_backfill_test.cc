@@ -126,7 +126,7 @@ class LakeBackfillTest : public ::testing::Test {
 
   std::string Row() const {
     std::string rows;
-    view_->ForEachRow([&](const std::string& row) { rows += row; });
+    EXPECT_TRUE(view_->ForEachRow([&](const std::string& row) { rows += row; }).ok());
     return rows;
   }
 

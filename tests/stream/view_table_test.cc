@@ -15,6 +15,7 @@
 #include "base/time.h"
 #include "lake/iceberg_table.h"
 #include "lake/parquet_reader.h"
+#include "support/unreadable_rows.h"
 
 namespace sluice::stream {
 namespace {
@@ -107,6 +108,33 @@ TEST_F(ViewTableTest, EverySnapshotIsTheWholeViewAtOneVersion) {
   ASSERT_TRUE(table.ok());
   EXPECT_EQ((*table)->committed_version(), 8u);
   EXPECT_FALSE((*table)->Commit(*view_).value());
+}
+
+// A snapshot is the whole view or nothing: rows that cannot be read fail the commit, leave no
+// snapshot and no data file, and a later commit of a readable view works.
+TEST_F(ViewTableTest, RowsThatCannotBeReadCommitNothing) {
+  auto table = ViewTable::Open(Options(), clock_);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  auto unreadable = std::make_shared<store::View>(
+      store::ViewDefinition{"per_warehouse", {"warehouse", "orders", "last_at"}, {"warehouse"}, ""},
+      /*restoring=*/true);
+  unreadable->UseStore(std::make_shared<test_support::UnreadableRows>(), 2);
+  unreadable->Reset(
+      {{"WH-1", R"({"warehouse":"WH-1","orders":3,"last_at":"2026-11-27T07:59:00Z"})"}}, 4);
+  Result<bool> failed = (*table)->Commit(*unreadable);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("the disk is gone"), std::string::npos);
+  EXPECT_TRUE(Snapshots().empty());
+  size_t data_files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "lake"))
+    if (entry.path().extension() == ".parquet") ++data_files;
+  EXPECT_EQ(data_files, 0u);
+
+  view_->Reset({{"WH-1", R"({"warehouse":"WH-1","orders":3,"last_at":"2026-11-27T07:59:00Z"})"}},
+               4);
+  EXPECT_TRUE((*table)->Commit(*view_).value());
+  ASSERT_EQ(Snapshots().size(), 1u);
+  EXPECT_EQ(Rows(Snapshots()[0]), (std::vector<std::string>{"WH-1=3"}));
 }
 
 TEST_F(ViewTableTest, AFileWrittenForACommitThatNeverHappenedIsRemoved) {
