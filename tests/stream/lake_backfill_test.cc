@@ -17,6 +17,7 @@
 #include "stream/archive.h"
 #include "stream/archive_reader.h"
 #include "stream/stream_pipeline.h"
+#include "support/one_stream_catalog.h"
 
 namespace sluice::stream {
 namespace {
@@ -26,22 +27,6 @@ namespace fs = std::filesystem;
 constexpr int64_t kHour = int64_t{3600} * 1'000'000;
 constexpr int64_t kDay = 24 * kHour;
 const int64_t kT0 = ParseRfc3339("2026-11-25T08:00:00Z").value();
-
-class ArchivedStream : public sql::PlannerCatalog {
- public:
-  explicit ArchivedStream(bool archive) {
-    spec_.name = "orders";
-    spec_.archive = archive;
-  }
-  const sql::StreamSpec* FindStream(std::string_view name) const override {
-    return name == spec_.name ? &spec_ : nullptr;
-  }
-  std::vector<std::string> StreamNames() const override { return {spec_.name}; }
-  bool IsView(std::string_view) const override { return false; }
-
- private:
-  sql::StreamSpec spec_;
-};
 
 class LakeBackfillTest : public ::testing::Test {
  protected:
@@ -106,7 +91,7 @@ class LakeBackfillTest : public ::testing::Test {
         from_lake ? "lake" : "log");
     auto statements = sql::Parse(sql);
     ASSERT_TRUE(statements.ok());
-    ArchivedStream catalog(/*archive=*/true);
+    test_support::OneStream catalog("orders", /*archive=*/true);
     auto plan =
         sql::PlanView(std::get<sql::CreateMaterializedView>(statements->at(0).node), catalog);
     ASSERT_TRUE(plan.ok()) << plan.status().ToString();
@@ -226,7 +211,7 @@ TEST_F(LakeBackfillTest, TheArchiveReaderFiltersByHourAndOffset) {
 TEST(LakeBackfillPlan, NeedsTheStreamsArchive) {
   auto statements = sql::Parse(
       "CREATE MATERIALIZED VIEW v WITH (backfill = 'lake') AS SELECT count(*) FROM orders");
-  ArchivedStream catalog(/*archive=*/false);
+  test_support::OneStream catalog("orders", /*archive=*/false);
   auto plan = sql::PlanView(std::get<sql::CreateMaterializedView>(statements->at(0).node), catalog);
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().message(),

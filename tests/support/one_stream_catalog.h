@@ -1,8 +1,10 @@
-// For tests that plan views: a planner catalog holding one schemaless stream, `fulfilment`.
+// For tests that plan views: a planner catalog holding one schemaless stream (`fulfilment`
+// unless named).
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sql/planner.h"
@@ -12,6 +14,11 @@ namespace sluice::test_support {
 class OneStream : public sql::PlannerCatalog {
  public:
   OneStream() { spec_.name = "fulfilment"; }
+  // A stream named `name`, archived to the lake or not.
+  OneStream(std::string name, bool archive) {
+    spec_.name = std::move(name);
+    spec_.archive = archive;
+  }
   const sql::StreamSpec* FindStream(std::string_view name) const override {
     return name == spec_.name ? &spec_ : nullptr;
   }
